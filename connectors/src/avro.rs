@@ -1,0 +1,380 @@
+//! Avro codecs for every topic, in Avro single-object encoding.
+//!
+//! Each message is `C3 01`, the schema's 8-byte Rabin fingerprint, then the Avro datum, so a
+//! reader can tell which schema wrote it. The schemas are the files in `schemas/`, compiled in.
+//! The requests topic also accepts JSON objects (so `kcat` users can produce by hand); anything
+//! else is a [`DecodeError`] that the pipeline dead-letters with its kind.
+
+use std::sync::LazyLock;
+
+use apache_avro::headers::{HeaderBuilder, RabinFingerprintHeader};
+use apache_avro::{Schema, from_avro_datum, from_value, to_avro_datum, to_value};
+use serde::{Deserialize, Serialize};
+use volcano_pipeline::model::{Request, RequestResult};
+
+pub const REQUEST_SCHEMA: &str = include_str!("../../schemas/Request.avsc");
+pub const RESULT_SCHEMA: &str = include_str!("../../schemas/Result.avsc");
+pub const DEAD_LETTER_SCHEMA: &str = include_str!("../../schemas/DeadLetter.avsc");
+pub const COMMIT_EVENT_SCHEMA: &str = include_str!("../../schemas/CommitEvent.avsc");
+
+/// Largest allocation the Avro decoder may make for one field: a malformed length prefix must
+/// not make the pipeline allocate gigabytes.
+const MAX_AVRO_ALLOCATION: usize = 16 * 1024 * 1024;
+
+/// A parsed schema and its single-object header.
+pub struct Codec {
+    pub schema: Schema,
+    pub header: [u8; 10],
+    pub name: &'static str,
+}
+
+impl Codec {
+    fn new(name: &'static str, text: &str) -> Codec {
+        apache_avro::util::max_allocation_bytes(MAX_AVRO_ALLOCATION);
+        // The schemas are compiled in and covered by tests: failing here is a build defect.
+        let schema = Schema::parse_str(text).unwrap_or_else(|e| panic!("schema {name}: {e}"));
+        let header: [u8; 10] = RabinFingerprintHeader::from_schema(&schema)
+            .build_header()
+            .try_into()
+            .expect("single-object header is 10 bytes");
+        Codec {
+            schema,
+            header,
+            name,
+        }
+    }
+
+    /// Encodes a serde value with this schema, as a single-object message.
+    pub fn encode<T: Serialize>(&self, value: &T) -> Result<Vec<u8>, EncodeError> {
+        let avro = to_value(value)
+            .and_then(|v| v.resolve(&self.schema))
+            .map_err(|e| EncodeError {
+                schema: self.name,
+                message: e.to_string(),
+            })?;
+        let datum = to_avro_datum(&self.schema, avro).map_err(|e| EncodeError {
+            schema: self.name,
+            message: e.to_string(),
+        })?;
+        let mut out = Vec::with_capacity(self.header.len() + datum.len());
+        out.extend_from_slice(&self.header);
+        out.extend_from_slice(&datum);
+        Ok(out)
+    }
+
+    /// Decodes a single-object message written with this schema.
+    pub fn decode<T: for<'de> Deserialize<'de>>(&self, bytes: &[u8]) -> Result<T, DecodeError> {
+        let Some(body) = bytes.strip_prefix(&self.header[..]) else {
+            return Err(
+                if bytes.starts_with(&SINGLE_OBJECT_MAGIC) && bytes.len() >= 10 {
+                    DecodeError::UnknownSchema {
+                        expected: self.name,
+                        found: describe_fingerprint(&bytes[2..10]),
+                    }
+                } else {
+                    DecodeError::BadAvro(format!(
+                        "not an Avro single-object message of {} (no C3 01 header)",
+                        self.name
+                    ))
+                },
+            );
+        };
+        let mut reader = body;
+        let value = from_avro_datum(&self.schema, &mut reader, None)
+            .map_err(|e| DecodeError::BadAvro(e.to_string()))?;
+        if !reader.is_empty() {
+            return Err(DecodeError::BadAvro(format!(
+                "{} trailing bytes after the {} datum",
+                reader.len(),
+                self.name
+            )));
+        }
+        from_value(&value).map_err(|e| DecodeError::BadAvro(e.to_string()))
+    }
+}
+
+const SINGLE_OBJECT_MAGIC: [u8; 2] = [0xC3, 0x01];
+
+pub static REQUEST: LazyLock<Codec> = LazyLock::new(|| Codec::new("Request", REQUEST_SCHEMA));
+pub static RESULT: LazyLock<Codec> = LazyLock::new(|| Codec::new("Result", RESULT_SCHEMA));
+pub static DEAD_LETTER: LazyLock<Codec> =
+    LazyLock::new(|| Codec::new("DeadLetter", DEAD_LETTER_SCHEMA));
+pub static COMMIT_EVENT: LazyLock<Codec> =
+    LazyLock::new(|| Codec::new("CommitEvent", COMMIT_EVENT_SCHEMA));
+
+/// Names a fingerprint: one of ours (written to the wrong topic) or an unknown one.
+fn describe_fingerprint(fp: &[u8]) -> String {
+    for codec in [&*REQUEST, &*RESULT, &*DEAD_LETTER, &*COMMIT_EVENT] {
+        if codec.header[2..] == *fp {
+            return format!("the {} schema", codec.name);
+        }
+    }
+    let hex: String = fp.iter().map(|b| format!("{b:02x}")).collect();
+    format!("unknown fingerprint {hex}")
+}
+
+/// Why a message could not be turned into a record. The kind travels to the dead-letter topic.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("message is empty")]
+    Empty,
+    #[error("message is {size} bytes, over the {limit}-byte limit")]
+    Oversized { size: usize, limit: usize },
+    #[error("invalid Avro: {0}")]
+    BadAvro(String),
+    #[error("wrong schema: expected {expected}, found {found}")]
+    UnknownSchema {
+        expected: &'static str,
+        found: String,
+    },
+    #[error("invalid JSON request: {0}")]
+    BadJson(String),
+    #[error("invalid UTF-8 at byte {position}: neither Avro nor JSON")]
+    InvalidUtf8 { position: usize },
+    #[error("unrecognised message: neither Avro single-object (C3 01 ...) nor a JSON object")]
+    Unrecognised,
+}
+
+impl DecodeError {
+    /// Stable snake_case kind for the dead letter and the metric label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DecodeError::Empty => "empty",
+            DecodeError::Oversized { .. } => "oversized",
+            DecodeError::BadAvro(_) => "bad_avro",
+            DecodeError::UnknownSchema { .. } => "unknown_schema",
+            DecodeError::BadJson(_) => "bad_json",
+            DecodeError::InvalidUtf8 { .. } => "invalid_utf8",
+            DecodeError::Unrecognised => "unrecognised",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot encode {schema}: {message}")]
+pub struct EncodeError {
+    pub schema: &'static str,
+    pub message: String,
+}
+
+/// A request as `kcat` users write it: only `text` is required.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonRequest {
+    id: Option<String>,
+    tenant: Option<String>,
+    session_id: Option<String>,
+    text: String,
+    submitted_at: Option<i64>,
+    reply_topic: Option<String>,
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+}
+
+/// Decodes a message from the requests topic: Avro single-object or a JSON object.
+///
+/// `fallback_id` names a JSON request that has no `id`; the caller derives it from the
+/// record's partition and offset so a redelivery gets the same id.
+pub fn decode_request(
+    bytes: &[u8],
+    limit: usize,
+    fallback_id: impl FnOnce() -> String,
+) -> Result<Request, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    if bytes.len() > limit {
+        return Err(DecodeError::Oversized {
+            size: bytes.len(),
+            limit,
+        });
+    }
+    if bytes.starts_with(&SINGLE_OBJECT_MAGIC) {
+        return REQUEST.decode(bytes);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::InvalidUtf8 {
+        position: e.valid_up_to(),
+    })?;
+    if !text.trim_start().starts_with('{') {
+        return Err(DecodeError::Unrecognised);
+    }
+    let json: JsonRequest =
+        serde_json::from_str(text).map_err(|e| DecodeError::BadJson(e.to_string()))?;
+    Ok(Request {
+        id: json
+            .id
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(fallback_id),
+        tenant: json
+            .tenant
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(volcano_pipeline::model::default_tenant),
+        session_id: json.session_id,
+        text: json.text,
+        submitted_at: json.submitted_at.unwrap_or(0),
+        reply_topic: json.reply_topic,
+        headers: json.headers,
+    })
+}
+
+pub fn encode_request(request: &Request) -> Result<Vec<u8>, EncodeError> {
+    REQUEST.encode(request)
+}
+
+pub fn encode_result(result: &RequestResult) -> Result<Vec<u8>, EncodeError> {
+    RESULT.encode(result)
+}
+
+pub fn decode_result(bytes: &[u8]) -> Result<RequestResult, DecodeError> {
+    RESULT.decode(bytes)
+}
+
+/// A message that could not be processed, kept whole in `volcano.dlq`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    #[serde(with = "apache_avro::serde_avro_bytes")]
+    pub original: Vec<u8>,
+    #[serde(with = "apache_avro::serde_avro_bytes_opt")]
+    pub original_key: Option<Vec<u8>>,
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub error_kind: String,
+    pub message: String,
+    pub failed_at: i64,
+}
+
+pub fn encode_dead_letter(letter: &DeadLetter) -> Result<Vec<u8>, EncodeError> {
+    DEAD_LETTER.encode(letter)
+}
+
+pub fn decode_dead_letter(bytes: &[u8]) -> Result<DeadLetter, DecodeError> {
+    DEAD_LETTER.decode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use volcano_pipeline::model::{PlanStep, StageTiming, Status};
+
+    fn request() -> Request {
+        Request {
+            id: "r-1".into(),
+            tenant: "acme-corp".into(),
+            session_id: Some("s-1".into()),
+            text: "Calculate 42 + 58".into(),
+            submitted_at: 1_764_000_000_000,
+            reply_topic: None,
+            headers: [("source".to_string(), "test".to_string())].into(),
+        }
+    }
+
+    #[test]
+    fn every_schema_parses_and_has_a_distinct_fingerprint() {
+        let headers = [
+            REQUEST.header,
+            RESULT.header,
+            DEAD_LETTER.header,
+            COMMIT_EVENT.header,
+        ];
+        for (i, a) in headers.iter().enumerate() {
+            assert_eq!(&a[..2], &SINGLE_OBJECT_MAGIC);
+            for b in &headers[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn request_round_trips_through_single_object_encoding() {
+        let bytes = encode_request(&request()).unwrap();
+        assert_eq!(&bytes[..10], &REQUEST.header);
+        let back = decode_request(&bytes, 1 << 16, || unreachable!()).unwrap();
+        assert_eq!(back, request());
+    }
+
+    #[test]
+    fn result_round_trips() {
+        let mut r = RequestResult::new(&request(), Status::Ok, "abc123");
+        r.value = Some("100".into());
+        r.answer = "42 + 58 = 100".into();
+        r.plan.push(PlanStep {
+            index: 0,
+            tool: "calculator".into(),
+            operation: "evaluate".into(),
+            inputs: vec!["42 + 58".into()],
+            output: Some("100".into()),
+        });
+        r.timings.push(StageTiming {
+            stage: "execute".into(),
+            micros: 3,
+        });
+        r.produced_at = 1_764_000_000_123;
+        let back = decode_result(&encode_result(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn json_requests_are_accepted_with_defaults() {
+        let r =
+            decode_request(br#"{"text":"Calculate 1 + 2"}"#, 1 << 16, || "p0-o7".into()).unwrap();
+        assert_eq!(r.id, "p0-o7");
+        assert_eq!(r.tenant, "main");
+        assert_eq!(r.text, "Calculate 1 + 2");
+    }
+
+    #[test]
+    fn bad_input_is_classified() {
+        let kind = |b: &[u8]| decode_request(b, 64, || "x".into()).unwrap_err().kind();
+        assert_eq!(kind(b""), "empty");
+        assert_eq!(kind(&[b'{'; 65]), "oversized");
+        assert_eq!(kind(b"{\"text\": 3}"), "bad_json");
+        assert_eq!(kind(b"{\"txt\": \"a\"}"), "bad_json");
+        assert_eq!(kind(&[0xff, 0xfe, b'{']), "invalid_utf8");
+        assert_eq!(kind(b"hello"), "unrecognised");
+        assert_eq!(kind(&[0xC3, 0x01, 1, 2]), "bad_avro");
+        let mut truncated = encode_request(&request()).unwrap();
+        truncated.truncate(truncated.len() - 3);
+        assert_eq!(
+            decode_request(&truncated, 1 << 16, || "x".into())
+                .unwrap_err()
+                .kind(),
+            "bad_avro"
+        );
+        let result = encode_result(&RequestResult::new(&request(), Status::Ok, "c")).unwrap();
+        let err = decode_request(&result, 1 << 16, || "x".into()).unwrap_err();
+        assert_eq!(err.kind(), "unknown_schema");
+        assert!(err.to_string().contains("Result schema"), "{err}");
+    }
+
+    #[test]
+    fn a_huge_length_prefix_is_refused_not_allocated() {
+        // A string field claiming ~1 TB must fail cleanly.
+        let mut bytes = REQUEST.header.to_vec();
+        bytes.extend_from_slice(&[0xfe, 0xff, 0xff, 0xff, 0xff, 0x3f]);
+        assert_eq!(
+            decode_request(&bytes, 1 << 16, || "x".into())
+                .unwrap_err()
+                .kind(),
+            "bad_avro"
+        );
+    }
+
+    #[test]
+    fn dead_letters_keep_the_original_bytes() {
+        let letter = DeadLetter {
+            original: vec![0, 159, 146, 150],
+            original_key: None,
+            topic: "volcano.requests".into(),
+            partition: 2,
+            offset: 41,
+            error_kind: "invalid_utf8".into(),
+            message: "invalid UTF-8 at byte 1".into(),
+            failed_at: 5,
+        };
+        assert_eq!(
+            decode_dead_letter(&encode_dead_letter(&letter).unwrap()).unwrap(),
+            letter
+        );
+    }
+}

@@ -1,0 +1,286 @@
+//! Typed configuration for every role, with defaults for the embedded stack.
+//!
+//! Read from a TOML file (`volcano.toml` in the working directory, or `--config` /
+//! `VOLCANO_CONFIG`), then overridden by `KAFKA_BROKERS` and `TEMPORAL_ADDRESS`. When either
+//! points somewhere, `volcano stack up` leaves that part alone and the roles use it: a real
+//! Kafka and Temporal cluster work unchanged.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VolcanoConfig {
+    pub kafka: KafkaConfig,
+    pub temporal: TemporalConfig,
+    pub pipeline: PipelineConfig,
+    pub stack: StackConfig,
+}
+
+/// Where the broker is and what the topics are called.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Bootstrap servers. Empty means "the embedded broker" (`127.0.0.1:<stack.broker_port>`).
+    pub brokers: String,
+    pub topics: TopicNames,
+    /// Partitions for topics Volcano creates when they are missing.
+    pub partitions: i32,
+    /// Replication factor for topics Volcano creates (1 for the embedded broker).
+    pub replication: i32,
+    /// librdkafka properties passed through unchanged to every client, e.g.
+    /// `"security.protocol" = "SASL_SSL"`.
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: String::new(),
+            topics: TopicNames::default(),
+            partitions: 4,
+            replication: 1,
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+/// Topic names; change them to run several Volcanos on one cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopicNames {
+    pub requests: String,
+    pub results: String,
+    pub commits: String,
+    pub dlq: String,
+}
+
+impl Default for TopicNames {
+    fn default() -> Self {
+        TopicNames {
+            requests: "volcano.requests".into(),
+            results: "volcano.results".into(),
+            commits: "volcano.commits".into(),
+            dlq: "volcano.dlq".into(),
+        }
+    }
+}
+
+impl TopicNames {
+    /// The same four topics with a prefix, so tests and tenants can share a broker.
+    pub fn prefixed(prefix: &str) -> Self {
+        let d = TopicNames::default();
+        TopicNames {
+            requests: format!("{prefix}{}", d.requests),
+            results: format!("{prefix}{}", d.results),
+            commits: format!("{prefix}{}", d.commits),
+            dlq: format!("{prefix}{}", d.dlq),
+        }
+    }
+
+    pub fn all(&self) -> [&str; 4] {
+        [&self.requests, &self.results, &self.commits, &self.dlq]
+    }
+}
+
+/// The durable path's Temporal server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TemporalConfig {
+    /// `host:port` of the Temporal frontend. Empty means the embedded dev server.
+    pub address: String,
+    pub namespace: String,
+}
+
+impl Default for TemporalConfig {
+    fn default() -> Self {
+        TemporalConfig {
+            address: String::new(),
+            namespace: "default".into(),
+        }
+    }
+}
+
+/// The request pipeline role.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Consumer group of the pipeline role.
+    pub group_id: String,
+    /// Messages larger than this go to the dead-letter topic as `oversized`.
+    pub max_message_bytes: usize,
+    /// Records consumed but not yet acknowledged, across partitions; consumption pauses above it.
+    pub max_in_flight: usize,
+    /// How long shutdown waits for in-flight records to be acknowledged.
+    pub shutdown_deadline_ms: u64,
+    /// Sessions whose last answer is remembered (oldest forgotten first).
+    pub max_sessions: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            group_id: "volcano-pipeline".into(),
+            max_message_bytes: 64 * 1024,
+            max_in_flight: 10_000,
+            shutdown_deadline_ms: 10_000,
+            max_sessions: 100_000,
+        }
+    }
+}
+
+/// The embedded development stack started by `volcano stack up`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StackConfig {
+    pub broker_port: u16,
+    pub temporal_port: u16,
+    /// Data folder for the broker's sqlite file, Temporal's database, logs and pid files.
+    /// Relative paths are relative to the working directory.
+    pub data_dir: PathBuf,
+    /// Shared tools cache (tansu, temporal); default `$VOLCANO_TOOLS_DIR` or
+    /// `~/.cache/volcano/tools`, so every clone on the machine shares one install.
+    pub tools_dir: Option<PathBuf>,
+    /// The config repository the registry reads.
+    pub config_repo: PathBuf,
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        StackConfig {
+            broker_port: 9092,
+            temporal_port: 7233,
+            data_dir: PathBuf::from(".volcano"),
+            tools_dir: None,
+            config_repo: PathBuf::from("repos"),
+        }
+    }
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+}
+
+impl VolcanoConfig {
+    /// Loads `path` if given (it must exist), else `volcano.toml` if present, else defaults;
+    /// then applies the environment overrides.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let default_path = Path::new("volcano.toml");
+        let chosen = match path {
+            Some(p) => Some(p),
+            None if default_path.exists() => Some(default_path),
+            None => None,
+        };
+        let mut config = match chosen {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: p.to_path_buf(),
+                    source,
+                })?
+            }
+            None => VolcanoConfig::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok());
+        Ok(config)
+    }
+
+    /// Applies `KAFKA_BROKERS` and `TEMPORAL_ADDRESS` (non-empty values win over the file).
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) {
+        if let Some(b) = var("KAFKA_BROKERS").filter(|v| !v.trim().is_empty()) {
+            self.kafka.brokers = b;
+        }
+        if let Some(a) = var("TEMPORAL_ADDRESS").filter(|v| !v.trim().is_empty()) {
+            self.temporal.address = a;
+        }
+    }
+
+    /// True when the broker is external, so the stack must not start one.
+    pub fn broker_is_external(&self) -> bool {
+        !self.kafka.brokers.trim().is_empty()
+    }
+
+    pub fn temporal_is_external(&self) -> bool {
+        !self.temporal.address.trim().is_empty()
+    }
+
+    /// Bootstrap servers to use: the configured ones, or the embedded broker's.
+    pub fn brokers(&self) -> String {
+        if self.broker_is_external() {
+            self.kafka.brokers.clone()
+        } else {
+            format!("127.0.0.1:{}", self.stack.broker_port)
+        }
+    }
+
+    pub fn temporal_address(&self) -> String {
+        if self.temporal_is_external() {
+            self.temporal.address.clone()
+        } else {
+            format!("127.0.0.1:{}", self.stack.temporal_port)
+        }
+    }
+
+    pub fn tools_dir(&self) -> PathBuf {
+        if let Some(d) = &self.stack.tools_dir {
+            return d.clone();
+        }
+        if let Some(d) = std::env::var_os("VOLCANO_TOOLS_DIR") {
+            return PathBuf::from(d);
+        }
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/tmp"));
+        home.join(".cache/volcano/tools")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_point_at_the_embedded_stack() {
+        let c = VolcanoConfig::default();
+        assert_eq!(c.brokers(), "127.0.0.1:9092");
+        assert_eq!(c.temporal_address(), "127.0.0.1:7233");
+        assert!(!c.broker_is_external());
+        assert_eq!(c.kafka.topics.requests, "volcano.requests");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut c: VolcanoConfig = toml::from_str(
+            "[kafka]\nbrokers = \"file:9092\"\n[kafka.properties]\n\"linger.ms\" = \"5\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.kafka.properties["linger.ms"], "5");
+        c.apply_env(|k| (k == "KAFKA_BROKERS").then(|| "kafka-1:9092,kafka-2:9092".to_string()));
+        assert_eq!(c.brokers(), "kafka-1:9092,kafka-2:9092");
+        assert!(c.broker_is_external());
+        assert!(!c.temporal_is_external());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = toml::from_str::<VolcanoConfig>("[kafka]\nbroker = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+}

@@ -1,0 +1,206 @@
+//! Kafka clients (rdkafka / librdkafka) configured the same way for every role.
+//!
+//! - [`client_config`] applies the user's librdkafka properties unchanged over our defaults.
+//! - [`ensure_topics`] creates missing topics on start.
+//! - [`results_producer`] is idempotent with `acks=all`.
+//! - [`OffsetTracker`] decides which offset may be stored: the lowest record of a partition
+//!   that is not yet acknowledged, so offsets only ever move past acknowledged work.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::FutureProducer;
+use rdkafka::types::RDKafkaErrorCode;
+
+use crate::config::VolcanoConfig;
+
+/// Our defaults, then the user's `kafka.properties` on top.
+pub fn client_config(config: &VolcanoConfig) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", config.brokers());
+    // The embedded broker listens on IPv4 only.
+    c.set("broker.address.family", "v4");
+    c.set("log_level", "4");
+    for (k, v) in &config.kafka.properties {
+        c.set(k, v);
+    }
+    c
+}
+
+/// An idempotent producer that waits for all in-sync replicas.
+pub fn results_producer(config: &VolcanoConfig) -> Result<FutureProducer, KafkaError> {
+    let mut c = client_config(config);
+    set_default(&mut c, "enable.idempotence", "true");
+    set_default(&mut c, "acks", "all");
+    set_default(&mut c, "linger.ms", "1");
+    set_default(&mut c, "compression.type", "none");
+    c.create()
+}
+
+/// Sets `key` unless the user's properties already chose a value.
+pub fn set_default(c: &mut ClientConfig, key: &str, value: &str) {
+    if c.get(key).is_none() {
+        c.set(key, value);
+    }
+}
+
+/// Why the broker could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("broker {brokers} unreachable: {source}")]
+    Unreachable { brokers: String, source: KafkaError },
+    #[error("cannot create topic {topic}: {reason}")]
+    CreateTopic { topic: String, reason: String },
+    #[error("kafka client error: {0}")]
+    Client(#[from] KafkaError),
+}
+
+impl BrokerError {
+    /// Whether trying again later can help (the broker may come up); topic errors are config.
+    pub fn retryable(&self) -> bool {
+        matches!(self, BrokerError::Unreachable { .. })
+    }
+}
+
+/// Fetches cluster metadata: the broker is up and speaks Kafka.
+pub fn probe(config: &VolcanoConfig, timeout: Duration) -> Result<usize, BrokerError> {
+    let consumer: BaseConsumer = client_config(config).create()?;
+    let md = consumer
+        .fetch_metadata(None, timeout)
+        .map_err(|source| BrokerError::Unreachable {
+            brokers: config.brokers(),
+            source,
+        })?;
+    Ok(md.brokers().len())
+}
+
+/// Creates each of `topics` that does not exist yet.
+pub async fn ensure_topics(config: &VolcanoConfig, topics: &[&str]) -> Result<(), BrokerError> {
+    let admin: AdminClient<DefaultClientContext> = client_config(config).create()?;
+    let new: Vec<NewTopic> = topics
+        .iter()
+        .map(|t| {
+            NewTopic::new(
+                t,
+                config.kafka.partitions,
+                TopicReplication::Fixed(config.kafka.replication),
+            )
+        })
+        .collect();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results =
+        admin
+            .create_topics(&new, &opts)
+            .await
+            .map_err(|source| BrokerError::Unreachable {
+                brokers: config.brokers(),
+                source,
+            })?;
+    for r in results {
+        match r {
+            Ok(_) => {}
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(BrokerError::CreateTopic {
+                    topic,
+                    reason: code.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Tracks consumed records until they are acknowledged, per partition.
+///
+/// Records may be acknowledged out of order (their results are produced concurrently); the
+/// offset that may be stored is always the lowest one still pending, or one past the highest
+/// acknowledged when none is pending. A crash therefore redelivers only unacknowledged work.
+#[derive(Debug, Default)]
+pub struct OffsetTracker {
+    partitions: HashMap<(String, i32), PartitionOffsets>,
+}
+
+#[derive(Debug)]
+struct PartitionOffsets {
+    pending: BTreeSet<i64>,
+    next_after_acked: i64,
+    stored: i64,
+}
+
+impl OffsetTracker {
+    /// A record was consumed; it is pending until [`OffsetTracker::acknowledge`].
+    pub fn consumed(&mut self, topic: &str, partition: i32, offset: i64) {
+        // A partition starts where its first record was consumed: nothing before it is ours.
+        self.partitions
+            .entry((topic.to_string(), partition))
+            .or_insert_with(|| PartitionOffsets {
+                pending: BTreeSet::new(),
+                next_after_acked: offset,
+                stored: offset,
+            })
+            .pending
+            .insert(offset);
+    }
+
+    /// A record's dependent work is acknowledged. Returns the offset to store now, if it moved.
+    pub fn acknowledge(&mut self, topic: &str, partition: i32, offset: i64) -> Option<i64> {
+        let p = self.partitions.get_mut(&(topic.to_string(), partition))?;
+        p.pending.remove(&offset);
+        p.next_after_acked = p.next_after_acked.max(offset + 1);
+        let storable = p.pending.first().copied().unwrap_or(p.next_after_acked);
+        (storable > p.stored).then(|| {
+            p.stored = storable;
+            storable
+        })
+    }
+
+    /// Records consumed and not yet acknowledged.
+    pub fn in_flight(&self) -> usize {
+        self.partitions.values().map(|p| p.pending.len()).sum()
+    }
+
+    /// Forgets partitions taken away by a rebalance; their pending records will be redelivered
+    /// to the new owner.
+    pub fn revoke(&mut self, topic: &str, partition: i32) {
+        self.partitions.remove(&(topic.to_string(), partition));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_move_only_past_acknowledged_records() {
+        let mut t = OffsetTracker::default();
+        for o in 10..14 {
+            t.consumed("req", 0, o);
+        }
+        // 11 and 12 finish before 10: nothing may be stored yet.
+        assert_eq!(t.acknowledge("req", 0, 11), None);
+        assert_eq!(t.acknowledge("req", 0, 12), None);
+        assert_eq!(t.in_flight(), 2);
+        // 10 finishes: everything up to 12 is done, 13 is the next to redeliver.
+        assert_eq!(t.acknowledge("req", 0, 10), Some(13));
+        assert_eq!(t.acknowledge("req", 0, 13), Some(14));
+        assert_eq!(t.in_flight(), 0);
+    }
+
+    #[test]
+    fn partitions_are_independent() {
+        let mut t = OffsetTracker::default();
+        t.consumed("req", 0, 5);
+        t.consumed("req", 1, 7);
+        assert_eq!(t.acknowledge("req", 1, 7), Some(8));
+        assert_eq!(t.in_flight(), 1);
+        t.revoke("req", 0);
+        assert_eq!(t.in_flight(), 0);
+        assert_eq!(t.acknowledge("req", 0, 5), None);
+    }
+}

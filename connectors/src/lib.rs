@@ -1,0 +1,15 @@
+//! Volcano's connectors: everything that talks to the outside world.
+//!
+//! - [`config`]: typed configuration with defaults for the embedded stack.
+//! - [`avro`]: single-object Avro codecs for every topic, and JSON requests.
+//! - [`kafka`]: client configuration, topic creation, the offset tracker.
+//! - [`pipeline_role`]: the consumer loop that answers requests and stores offsets after acks.
+//! - [`client`]: produce a request and wait for its result (`volcano send`).
+//!
+//! No business logic lives here: answers come from `volcano-pipeline`.
+
+pub mod avro;
+pub mod client;
+pub mod config;
+pub mod kafka;
+pub mod pipeline_role;

@@ -1,0 +1,325 @@
+//! The pipeline role: consume `volcano.requests`, answer on the fast path, produce results.
+//!
+//! One loop per process. Each record is decoded and answered in-process (microseconds), then
+//! its result (or dead letter) is produced; the record's offset is stored only once that
+//! produce is acknowledged by the broker, lowest pending offset first per partition (see
+//! [`OffsetTracker`]). librdkafka auto-commits stored offsets. On shutdown the loop stops
+//! consuming, waits for in-flight produces up to a deadline, and commits synchronously.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use rdkafka::ClientContext;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, error, info, warn};
+use volcano_pipeline::fast_path::FastPath;
+use volcano_pipeline::model::Request;
+
+use crate::avro::{self, DeadLetter, DecodeError};
+use crate::config::VolcanoConfig;
+use crate::kafka::{self, BrokerError, OffsetTracker};
+
+/// Counts of what the loop did, for logs and tests.
+#[derive(Debug, Default)]
+pub struct PipelineStats {
+    pub consumed: AtomicU64,
+    pub results: AtomicU64,
+    pub dead_letters: AtomicU64,
+}
+
+/// Logs rebalances and tells the loop which partitions it lost.
+struct RebalanceContext {
+    revoked: mpsc::UnboundedSender<(String, i32)>,
+}
+
+impl ClientContext for RebalanceContext {}
+
+impl ConsumerContext for RebalanceContext {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            for e in tpl.elements() {
+                let _ = self.revoked.send((e.topic().to_string(), e.partition()));
+            }
+            info!(partitions = tpl.count(), "partitions revoked");
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            info!(partitions = tpl.count(), "partitions assigned");
+        }
+    }
+}
+
+/// A record whose dependent produce is done (or abandoned at shutdown).
+struct Acknowledgement {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    delivered: bool,
+}
+
+/// Runs the pipeline until `shutdown` turns true. Creates missing topics first.
+pub async fn run(
+    config: &VolcanoConfig,
+    mut fast_path: FastPath,
+    mut shutdown: watch::Receiver<bool>,
+    stats: Arc<PipelineStats>,
+) -> Result<(), BrokerError> {
+    let topics = &config.kafka.topics;
+    kafka::ensure_topics(config, &topics.all()).await?;
+    let (revoked_tx, mut revoked_rx) = mpsc::unbounded_channel();
+    let mut cc = kafka::client_config(config);
+    cc.set("group.id", &config.pipeline.group_id);
+    kafka::set_default(&mut cc, "enable.auto.commit", "true");
+    kafka::set_default(&mut cc, "auto.commit.interval.ms", "1000");
+    // Offsets are stored by us, only after the dependent produce is acknowledged.
+    cc.set("enable.auto.offset.store", "false");
+    kafka::set_default(&mut cc, "auto.offset.reset", "earliest");
+    kafka::set_default(&mut cc, "fetch.wait.max.ms", "10");
+    let consumer: StreamConsumer<RebalanceContext> = cc.create_with_context(RebalanceContext {
+        revoked: revoked_tx,
+    })?;
+    consumer.subscribe(&[&topics.requests])?;
+    let producer = kafka::results_producer(config)?;
+    info!(topic = %topics.requests, brokers = %config.brokers(), "pipeline consuming");
+
+    let mut tracker = OffsetTracker::default();
+    let mut acks = FuturesUnordered::new();
+    let max_in_flight = config.pipeline.max_in_flight.max(1);
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => break,
+            Some((topic, partition)) = revoked_rx.recv() => tracker.revoke(&topic, partition),
+            Some(ack) = acks.next(), if !acks.is_empty() => {
+                store_acknowledged(&consumer, &mut tracker, ack);
+            }
+            msg = consumer.recv(), if acks.len() < max_in_flight => {
+                let msg = match msg {
+                    Ok(m) => m,
+                    Err(e) => {
+                        warn!(error = %e, "consume error; continuing");
+                        continue;
+                    }
+                };
+                stats.consumed.fetch_add(1, Ordering::Relaxed);
+                tracker.consumed(msg.topic(), msg.partition(), msg.offset());
+                let outgoing = answer(&msg, config, &mut fast_path, &stats);
+                acks.push(deliver(producer.clone(), outgoing, Origin::of(&msg), shutdown.clone()));
+            }
+        }
+    }
+
+    // Drain: stop consuming, give in-flight produces until the deadline.
+    let deadline = Instant::now() + Duration::from_millis(config.pipeline.shutdown_deadline_ms);
+    info!(in_flight = acks.len(), "draining before shutdown");
+    while !acks.is_empty() {
+        match tokio::time::timeout_at(deadline.into(), acks.next()).await {
+            Ok(Some(ack)) => store_acknowledged(&consumer, &mut tracker, ack),
+            Ok(None) => break,
+            Err(_) => {
+                warn!(
+                    abandoned = acks.len(),
+                    "shutdown deadline passed; those records will be redelivered"
+                );
+                break;
+            }
+        }
+    }
+    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+        // Nothing stored since the last auto-commit is a benign "no offset" error.
+        debug!(error = %e, "final commit");
+    }
+    info!("pipeline stopped");
+    Ok(())
+}
+
+fn store_acknowledged(
+    consumer: &StreamConsumer<RebalanceContext>,
+    tracker: &mut OffsetTracker,
+    ack: Acknowledgement,
+) {
+    if !ack.delivered {
+        return;
+    }
+    if let Some(next) = tracker.acknowledge(&ack.topic, ack.partition, ack.offset)
+        && let Err(e) = consumer.store_offset(&ack.topic, ack.partition, next)
+    {
+        // The partition may have been revoked meanwhile; its new owner redelivers.
+        debug!(error = %e, topic = %ack.topic, partition = ack.partition, "offset not stored");
+    }
+}
+
+/// Where a record came from.
+#[derive(Clone)]
+struct Origin {
+    topic: String,
+    partition: i32,
+    offset: i64,
+}
+
+impl Origin {
+    fn of(msg: &BorrowedMessage<'_>) -> Self {
+        Origin {
+            topic: msg.topic().to_string(),
+            partition: msg.partition(),
+            offset: msg.offset(),
+        }
+    }
+}
+
+/// A message to produce: topic, key, payload.
+struct Outgoing {
+    topic: String,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
+}
+
+/// Decodes and answers one record; returns what must be produced before its offset may move.
+fn answer(
+    msg: &BorrowedMessage<'_>,
+    config: &VolcanoConfig,
+    fast_path: &mut FastPath,
+    stats: &PipelineStats,
+) -> Vec<Outgoing> {
+    let topics = &config.kafka.topics;
+    let bytes = msg.payload().unwrap_or_default();
+    let decoded = avro::decode_request(bytes, config.pipeline.max_message_bytes, || {
+        format!("{}-{}-{}", msg.topic(), msg.partition(), msg.offset())
+    });
+    match decoded {
+        Ok(request) => {
+            let mut result = fast_path.process(&request);
+            result.produced_at = chrono::Utc::now().timestamp_millis();
+            match avro::encode_result(&result) {
+                Ok(payload) => {
+                    stats.results.fetch_add(1, Ordering::Relaxed);
+                    let mut out = vec![Outgoing {
+                        topic: topics.results.clone(),
+                        key: Some(request.id.clone().into_bytes()),
+                        payload: payload.clone(),
+                    }];
+                    if let Some(reply) = reply_topic(&request) {
+                        out.push(Outgoing {
+                            topic: reply,
+                            key: Some(request.id.into_bytes()),
+                            payload,
+                        });
+                    }
+                    out
+                }
+                Err(e) => {
+                    error!(error = %e, request = %request.id, "result not encodable; dead-lettering");
+                    vec![dead_letter(
+                        msg,
+                        topics.dlq.clone(),
+                        "result_unencodable",
+                        e.to_string(),
+                        stats,
+                    )]
+                }
+            }
+        }
+        Err(e) => {
+            debug!(
+                kind = e.kind(),
+                offset = msg.offset(),
+                "dead-lettering undecodable record"
+            );
+            vec![dead_letter_for(msg, &topics.dlq, &e, stats)]
+        }
+    }
+}
+
+fn reply_topic(request: &Request) -> Option<String> {
+    request.reply_topic.clone().filter(|t| !t.is_empty())
+}
+
+fn dead_letter_for(
+    msg: &BorrowedMessage<'_>,
+    dlq: &str,
+    e: &DecodeError,
+    stats: &PipelineStats,
+) -> Outgoing {
+    dead_letter(msg, dlq.to_string(), e.kind(), e.to_string(), stats)
+}
+
+fn dead_letter(
+    msg: &BorrowedMessage<'_>,
+    dlq: String,
+    kind: &str,
+    message: String,
+    stats: &PipelineStats,
+) -> Outgoing {
+    stats.dead_letters.fetch_add(1, Ordering::Relaxed);
+    let letter = DeadLetter {
+        original: msg.payload().unwrap_or_default().to_vec(),
+        original_key: msg.key().map(<[u8]>::to_vec),
+        topic: msg.topic().to_string(),
+        partition: msg.partition(),
+        offset: msg.offset(),
+        error_kind: kind.to_string(),
+        message,
+        failed_at: chrono::Utc::now().timestamp_millis(),
+    };
+    let payload = avro::encode_dead_letter(&letter).expect("a dead letter always encodes");
+    Outgoing {
+        topic: dlq,
+        key: letter.original_key,
+        payload,
+    }
+}
+
+/// Produces everything a record depends on, retrying transient failures, and reports back.
+async fn deliver(
+    producer: FutureProducer,
+    outgoing: Vec<Outgoing>,
+    origin: Origin,
+    shutdown: watch::Receiver<bool>,
+) -> Acknowledgement {
+    let mut delivered = true;
+    for out in outgoing {
+        delivered &= produce_until_acknowledged(&producer, &out, &shutdown).await;
+    }
+    Acknowledgement {
+        topic: origin.topic,
+        partition: origin.partition,
+        offset: origin.offset,
+        delivered,
+    }
+}
+
+async fn produce_until_acknowledged(
+    producer: &FutureProducer,
+    out: &Outgoing,
+    shutdown: &watch::Receiver<bool>,
+) -> bool {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let mut record = FutureRecord::to(&out.topic).payload(&out.payload);
+        if let Some(k) = &out.key {
+            record = record.key(k);
+        }
+        match producer.send(record, Duration::from_secs(5)).await {
+            Ok(_) => return true,
+            Err((e, _)) => {
+                if *shutdown.borrow() {
+                    warn!(error = %e, topic = %out.topic, "produce failed during shutdown; record will be redelivered");
+                    return false;
+                }
+                warn!(error = %e, topic = %out.topic, retry_in_ms = backoff.as_millis() as u64, "produce failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
