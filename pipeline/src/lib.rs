@@ -1,0 +1,17 @@
+//! Volcano's pipeline: the pure stages that turn a text request into an answer.
+//!
+//! Every stage is a function of (request, compiled registry snapshot, session state); nothing
+//! here touches the network or the broker, so the stages are tested and benchmarked without
+//! one. The connectors crate feeds requests in and carries results out.
+//!
+//! - [`model`]: the request and result records.
+//! - [`calc`]: exact decimal arithmetic over expressions in symbols and English words.
+//! - [`decompose`]: splitting a request into ordered steps with references.
+//! - [`extract`]: entity extraction with Duckling's dimensions and value shapes.
+//! - [`fast_path`]: the in-process chain that answers a request.
+
+pub mod calc;
+pub mod decompose;
+pub mod extract;
+pub mod fast_path;
+pub mod model;
