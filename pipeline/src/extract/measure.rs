@@ -1,0 +1,417 @@
+//! Numbers with a unit: money, distance, volume, quantity, temperature, percentage,
+//! data-size and duration.
+//!
+//! Each numeral found by [`super::numeral`] is looked at once: a currency sign or code right
+//! before it, or a unit word or sign right after it ("5 km", "500MB", "72°F", "20 euros",
+//! "3 cups of sugar", "2 hours"). Unit names and money codes follow Duckling.
+
+use super::lexer::Lexed;
+use super::numeral::Numeral;
+use super::value::{EntityValue, Grain};
+use super::{Candidate, Dimension};
+
+/// A unit word: its dimension, Duckling's unit name, and the factor to that unit
+/// ("kg" is 1000 "gram", as Duckling reports it).
+#[derive(Clone, Copy)]
+struct Unit {
+    dim: Dimension,
+    name: &'static str,
+    factor: f64,
+}
+
+const fn unit(dim: Dimension, name: &'static str, factor: f64) -> Option<Unit> {
+    Some(Unit { dim, name, factor })
+}
+
+/// Unit words looked up in lowercase; `raw` is the word as written, for the few abbreviations
+/// whose case matters ("B" is a byte, "b" is not; "m" is a metre, "M" a million).
+fn unit_word(lower: &str, raw: &str) -> Option<Unit> {
+    use Dimension::{DataSize, Distance, Quantity, Volume};
+    match lower {
+        "km" | "kms" | "kilometer" | "kilometers" | "kilometre" | "kilometres" => {
+            unit(Distance, "kilometre", 1.0)
+        }
+        "m" if raw == "m" => unit(Distance, "metre", 1.0),
+        "meter" | "meters" | "metre" | "metres" => unit(Distance, "metre", 1.0),
+        "cm" | "centimeter" | "centimeters" | "centimetre" | "centimetres" => {
+            unit(Distance, "centimetre", 1.0)
+        }
+        "mm" | "millimeter" | "millimeters" | "millimetre" | "millimetres" => {
+            unit(Distance, "millimetre", 1.0)
+        }
+        "mi" | "mile" | "miles" => unit(Distance, "mile", 1.0),
+        "ft" | "foot" | "feet" => unit(Distance, "foot", 1.0),
+        "inch" | "inches" => unit(Distance, "inch", 1.0),
+        "yd" | "yds" | "yard" | "yards" => unit(Distance, "yard", 1.0),
+        "l" | "liter" | "liters" | "litre" | "litres" => unit(Volume, "litre", 1.0),
+        "ml" | "milliliter" | "milliliters" | "millilitre" | "millilitres" => {
+            unit(Volume, "millilitre", 1.0)
+        }
+        "gal" | "gallon" | "gallons" => unit(Volume, "gallon", 1.0),
+        "hl" | "hectoliter" | "hectoliters" | "hectolitre" | "hectolitres" => {
+            unit(Volume, "hectolitre", 1.0)
+        }
+        "g" | "gr" | "gram" | "grams" | "gramme" | "grammes" => unit(Quantity, "gram", 1.0),
+        "kg" | "kgs" | "kilogram" | "kilograms" | "kilo" | "kilos" => {
+            unit(Quantity, "gram", 1000.0)
+        }
+        "mg" | "milligram" | "milligrams" => unit(Quantity, "gram", 0.001),
+        "lb" | "lbs" => unit(Quantity, "pound", 1.0),
+        "oz" | "ounce" | "ounces" => unit(Quantity, "ounce", 1.0),
+        "cup" | "cups" => unit(Quantity, "cup", 1.0),
+        "tbsp" | "tablespoon" | "tablespoons" => unit(Quantity, "tablespoon", 1.0),
+        "tsp" | "teaspoon" | "teaspoons" => unit(Quantity, "teaspoon", 1.0),
+        "pint" | "pints" => unit(Quantity, "pint", 1.0),
+        "quart" | "quarts" => unit(Quantity, "quart", 1.0),
+        "bowl" | "bowls" => unit(Quantity, "bowl", 1.0),
+        "b" if raw == "B" => unit(DataSize, "byte", 1.0),
+        "byte" | "bytes" => unit(DataSize, "byte", 1.0),
+        "kb" | "kilobyte" | "kilobytes" => unit(DataSize, "kilobyte", 1.0),
+        "mb" | "megabyte" | "megabytes" => unit(DataSize, "megabyte", 1.0),
+        "gb" | "gigabyte" | "gigabytes" => unit(DataSize, "gigabyte", 1.0),
+        "tb" | "terabyte" | "terabytes" => unit(DataSize, "terabyte", 1.0),
+        "pb" | "petabyte" | "petabytes" => unit(DataSize, "petabyte", 1.0),
+        "kib" => unit(DataSize, "kibibyte", 1.0),
+        "mib" => unit(DataSize, "mebibyte", 1.0),
+        "gib" => unit(DataSize, "gibibyte", 1.0),
+        "tib" => unit(DataSize, "tebibyte", 1.0),
+        _ => None,
+    }
+}
+
+/// Currency words and codes after a number, with the ISO code we report.
+fn currency_word(w: &str) -> Option<&'static str> {
+    Some(match w {
+        "dollar" | "dollars" | "usd" | "buck" | "bucks" => "USD",
+        "euro" | "euros" | "eur" => "EUR",
+        "pound" | "pounds" | "gbp" | "quid" => "GBP",
+        "yen" | "jpy" => "JPY",
+        "cent" | "cents" => "cent",
+        "chf" | "franc" | "francs" => "CHF",
+        "cad" => "CAD",
+        "aud" => "AUD",
+        "inr" | "rupee" | "rupees" => "INR",
+        "cny" | "yuan" | "rmb" => "CNY",
+        _ => return None,
+    })
+}
+
+/// Currency codes that may also come before a number ("USD 5").
+fn currency_code_prefix(w: &str) -> Option<&'static str> {
+    match w {
+        "usd" | "eur" | "gbp" | "jpy" | "chf" | "cad" | "aud" | "inr" | "cny" => currency_word(w),
+        _ => None,
+    }
+}
+
+fn currency_sign(c: char) -> Option<&'static str> {
+    match c {
+        '$' => Some("USD"),
+        '€' => Some("EUR"),
+        '£' => Some("GBP"),
+        '¥' => Some("JPY"),
+        '₹' => Some("INR"),
+        _ => None,
+    }
+}
+
+/// Duration unit words, shared with the time rules ("in 2 hours", "3 days ago").
+pub(crate) fn duration_unit(w: &str) -> Option<Grain> {
+    Some(match w {
+        "s" | "sec" | "secs" | "second" | "seconds" => Grain::Second,
+        "min" | "mins" | "minute" | "minutes" => Grain::Minute,
+        "h" | "hr" | "hrs" | "hour" | "hours" => Grain::Hour,
+        "day" | "days" => Grain::Day,
+        "wk" | "wks" | "week" | "weeks" => Grain::Week,
+        "month" | "months" => Grain::Month,
+        "yr" | "yrs" | "year" | "years" => Grain::Year,
+        _ => return None,
+    })
+}
+
+/// Whether the word is a unit of distance, volume or quantity (used by the time rules to
+/// read "10 km in 50 minutes" as a pace, not as a time).
+pub(crate) fn is_physical_unit(lx: &Lexed, i: usize) -> bool {
+    lx.word(i)
+        .and_then(|w| unit_word(w, lx.raw(i)))
+        .is_some_and(|u| u.dim != Dimension::DataSize)
+}
+
+/// A duration value, moved to a finer unit when fractional ("1.5 hours" is 90 minutes).
+pub(crate) fn duration_value(mut value: f64, mut unit: Grain) -> EntityValue {
+    while value.fract().abs() > 1e-9 && unit != Grain::Second {
+        let finer = unit.finer();
+        value = (value * unit.seconds() / finer.seconds() * 1e6).round() / 1e6;
+        unit = finer;
+    }
+    EntityValue::Duration { value, unit }
+}
+
+/// Every measure built on the given numerals, and every duration.
+pub(crate) fn scan_measures(lx: &Lexed, numerals: &[Numeral], out: &mut Vec<Candidate>) {
+    for n in numerals {
+        if let Some(c) = money_before(lx, n).or_else(|| unit_after(lx, n)) {
+            out.push(c);
+        }
+    }
+    scan_durations(lx, out);
+}
+
+/// An amount of time at `i`: "2 hours", "an hour", "half an hour", "1.5 days",
+/// "an hour and a half". Returns (value in `unit`, unit, end token).
+pub(crate) fn duration_at(lx: &Lexed, i: usize) -> Option<(f64, Grain, usize)> {
+    let (value, j, article) = match lx.word(i) {
+        Some("a" | "an") => {
+            // "twice a day" and "per hour" are rates, not durations.
+            let rate = i > 0
+                && matches!(
+                    lx.word(i - 1),
+                    Some("once" | "twice" | "thrice" | "times" | "per")
+                );
+            if rate {
+                return None;
+            }
+            (1.0, i + 1, true)
+        }
+        Some("half") if matches!(lx.word(i + 1), Some("a" | "an")) => (0.5, i + 2, true),
+        _ => {
+            let n = super::numeral::numeral_at(lx, i)?;
+            (n.value, n.end, false)
+        }
+    };
+    let w = lx.word(j)?;
+    // After "a", only the full word: "a min" is not "a minute".
+    let spelled_out = matches!(
+        w,
+        "second" | "minute" | "hour" | "day" | "week" | "month" | "year"
+    );
+    if article && !spelled_out {
+        return None;
+    }
+    let unit = duration_unit(w)?;
+    let and_a_half =
+        lx.is_word(j + 1, "and") && lx.is_word(j + 2, "a") && lx.is_word(j + 3, "half");
+    if and_a_half {
+        return Some((value + 0.5, unit, j + 4));
+    }
+    Some((value, unit, j + 1))
+}
+
+/// Durations, joining "3 hrs 20 mins" (and "2 hours and 30 minutes") into one.
+fn scan_durations(lx: &Lexed, out: &mut Vec<Candidate>) {
+    let mut i = 0;
+    while i < lx.len() {
+        let Some((mut value, mut unit, mut end)) = duration_at(lx, i) else {
+            i += 1;
+            continue;
+        };
+        loop {
+            let next = if lx.is_word(end, "and") || lx.is_punct(end, ',') {
+                end + 1
+            } else {
+                end
+            };
+            match duration_at(lx, next) {
+                Some((v, u, e)) if u < unit => {
+                    value = value * unit.seconds() / u.seconds() + v;
+                    unit = u;
+                    end = e;
+                }
+                _ => break,
+            }
+        }
+        out.push(candidate(
+            lx,
+            Dimension::Duration,
+            i,
+            end,
+            duration_value(value, unit),
+        ));
+        i = end;
+    }
+}
+
+fn candidate(
+    lx: &Lexed,
+    dim: Dimension,
+    start: usize,
+    end: usize,
+    value: EntityValue,
+) -> Candidate {
+    Candidate {
+        dim,
+        start: lx.start(start),
+        end: lx.end_before(end),
+        value,
+    }
+}
+
+fn measure(value: f64, unit: &'static str) -> EntityValue {
+    EntityValue::Measure {
+        value,
+        unit,
+        product: None,
+    }
+}
+
+/// "$5", "€20", "USD 5".
+fn money_before(lx: &Lexed, n: &Numeral) -> Option<Candidate> {
+    let before = n.start.checked_sub(1)?;
+    let code = match lx.tokens[before].kind {
+        super::lexer::TokenKind::Punct(c) if !lx.tokens[n.start].spaced => currency_sign(c)?,
+        super::lexer::TokenKind::Word => currency_code_prefix(lx.word(before)?)?,
+        _ => return None,
+    };
+    Some(candidate(
+        lx,
+        Dimension::AmountOfMoney,
+        before,
+        n.end,
+        measure(n.value, code),
+    ))
+}
+
+/// A unit after the number.
+fn unit_after(lx: &Lexed, n: &Numeral) -> Option<Candidate> {
+    let j = n.end;
+    let tok = lx.tokens.get(j)?;
+    if let super::lexer::TokenKind::Punct(c) = tok.kind {
+        return match c {
+            '%' => Some(candidate(
+                lx,
+                Dimension::Percentage,
+                n.start,
+                j + 1,
+                measure(n.value, "%"),
+            )),
+            '°' => Some(temperature(lx, n, j + 1)),
+            _ if !tok.spaced => currency_sign(c).map(|code| {
+                candidate(
+                    lx,
+                    Dimension::AmountOfMoney,
+                    n.start,
+                    j + 1,
+                    measure(n.value, code),
+                )
+            }),
+            _ => None,
+        };
+    }
+    let w = lx.word(j)?;
+    match w {
+        "percent" | "pct" => {
+            return Some(candidate(
+                lx,
+                Dimension::Percentage,
+                n.start,
+                j + 1,
+                measure(n.value, "%"),
+            ));
+        }
+        "per" if lx.is_word(j + 1, "cent") => {
+            return Some(candidate(
+                lx,
+                Dimension::Percentage,
+                n.start,
+                j + 2,
+                measure(n.value, "%"),
+            ));
+        }
+        "degree" | "degrees" | "deg" => return Some(temperature(lx, n, j + 1)),
+        "celsius" | "centigrade" | "fahrenheit" => return Some(temperature(lx, n, j)),
+        "pound" | "pounds" if lx.is_word(j + 1, "of") => {
+            let u = Unit {
+                dim: Dimension::Quantity,
+                name: "pound",
+                factor: 1.0,
+            };
+            return Some(physical(lx, n, j, u));
+        }
+        _ => {}
+    }
+    if let Some(code) = currency_word(w) {
+        let (value, end) = with_cents(lx, n.value, code, j + 1);
+        return Some(candidate(
+            lx,
+            Dimension::AmountOfMoney,
+            n.start,
+            end,
+            measure(value, code),
+        ));
+    }
+    let u = unit_word(w, lx.raw(j))?;
+    Some(physical(lx, n, j, u))
+}
+
+/// "5 dollars and 20 cents" is 5.2 dollars.
+fn with_cents(lx: &Lexed, value: f64, code: &'static str, end: usize) -> (f64, usize) {
+    if code == "cent" || !lx.is_word(end, "and") {
+        return (value, end);
+    }
+    match super::numeral::numeral_at(lx, end + 1) {
+        Some(c) if matches!(lx.word(c.end), Some("cent" | "cents")) && c.value < 100.0 => {
+            ((value * 100.0 + c.value).round() / 100.0, c.end + 1)
+        }
+        _ => (value, end),
+    }
+}
+
+/// Distance, volume, quantity (with "of <product>") or data-size; the unit word is at `j`.
+fn physical(lx: &Lexed, n: &Numeral, j: usize, u: Unit) -> Candidate {
+    let value = (n.value * u.factor * 1e6).round() / 1e6;
+    let mut end = j + 1;
+    let mut product = None;
+    if u.dim == Dimension::Quantity
+        && lx.is_word(end, "of")
+        && let Some(p) = lx.word(end + 1).filter(|p| !is_determiner(p))
+    {
+        product = Some(p.to_string());
+        end += 2;
+    }
+    let value = EntityValue::Measure {
+        value,
+        unit: u.name,
+        product,
+    };
+    candidate(lx, u.dim, n.start, end, value)
+}
+
+fn is_determiner(w: &str) -> bool {
+    matches!(
+        w,
+        "the"
+            | "a"
+            | "an"
+            | "my"
+            | "your"
+            | "our"
+            | "this"
+            | "that"
+            | "these"
+            | "those"
+            | "it"
+            | "them"
+            | "which"
+            | "what"
+    )
+}
+
+/// A temperature whose scale word, if any, starts at `j` ("°F", "degrees celsius").
+fn temperature(lx: &Lexed, n: &Numeral, j: usize) -> Candidate {
+    let scale = match lx.word(j) {
+        Some("c" | "celsius" | "centigrade") => Some("celsius"),
+        Some("f" | "fahrenheit") => Some("fahrenheit"),
+        _ => None,
+    };
+    let (unit, end) = match scale {
+        Some(s) => (s, j + 1),
+        None => ("degree", j),
+    };
+    candidate(
+        lx,
+        Dimension::Temperature,
+        n.start,
+        end,
+        measure(n.value, unit),
+    )
+}
