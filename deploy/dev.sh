@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Volcano's two set-up commands, for a fresh machine where nothing is installed by hand:
+#
+#   deploy/dev.sh up     build, bring up the embedded stack (broker, Temporal dev server,
+#                        pipeline) and send a first request through it
+#   deploy/dev.sh test   build, bring up a separate test stack, run every test, bring it down
+#   deploy/dev.sh down   stop the stack `up` started
+#
+# Everything it installs is pinned. Tools (tansu, temporal) and the cargo target directory live
+# in a per-user cache (~/.cache/volcano, override with VOLCANO_CACHE) shared by every clone on
+# the machine, CI's included, so only the first run pays for the cold builds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export VOLCANO_CACHE="${VOLCANO_CACHE:-$HOME/.cache/volcano}"
+export VOLCANO_TOOLS_DIR="${VOLCANO_TOOLS_DIR:-$VOLCANO_CACHE/tools}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$VOLCANO_CACHE/target}"
+BIN="$CARGO_TARGET_DIR/debug/volcano"
+
+# Debian packages the -sys crates need (librdkafka: gcc, make, perl, zlib; librocksdb-sys:
+# g++ and libclang for bindgen), pinned to the Debian 12 versions this was built with.
+DEBIAN_PACKAGES=(
+  "libclang-dev=1:14.0-55.7~deb12u1"
+  "pkg-config=1.8.1-1"
+  "zlib1g-dev=1:1.2.13.dfsg-1"
+  "make=4.3-4.1"
+  "g++=4:12.2.0-3"
+)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+system_packages() {
+  local missing=() spec name
+  for spec in "${DEBIAN_PACKAGES[@]}"; do
+    name="${spec%%=*}"
+    dpkg -s "$name" >/dev/null 2>&1 || missing+=("$spec")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing Debian packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
+    # A point release can replace a pinned version; take the archive's current one then.
+    say "pinned versions unavailable; installing the current ones"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]%%=*}"
+  fi
+}
+
+build() {
+  say "building volcano (cargo, target dir $CARGO_TARGET_DIR)"
+  cargo build --locked --workspace --all-targets
+}
+
+cmd_up() {
+  system_packages
+  build
+  say "bringing up the stack (first run installs tansu and temporal into $VOLCANO_TOOLS_DIR)"
+  "$BIN" stack up
+  say "sending a first request: volcano send \"Calculate 42 + 58\""
+  "$BIN" send "Calculate 42 + 58"
+  cat <<EOM
+
+Volcano is up. Send requests with
+  $BIN send "Calculate 42 + 58"
+  $BIN send --session s1 "Calculate 42 + 58"
+Status: $BIN stack status     Logs: .volcano/logs/     Stop: deploy/dev.sh down
+EOM
+}
+
+cmd_down() {
+  [ -x "$BIN" ] || build
+  "$BIN" stack down
+}
+
+cmd_test() {
+  system_packages
+  build
+  # The test stack has its own ports and data folder, so it never touches a running dev stack.
+  local dir=".volcano/test"
+  mkdir -p "$dir"
+  cat > "$dir/volcano.toml" <<EOT
+[stack]
+broker_port = 19092
+temporal_port = 17233
+data_dir = "$PWD/$dir"
+EOT
+  export VOLCANO_CONFIG="$PWD/$dir/volcano.toml"
+  trap '"$BIN" stack down || true' EXIT
+  say "bringing up the test stack"
+  "$BIN" stack up --no-pipeline
+  say "running the tests"
+  local status=0
+  cargo test --locked --workspace -- --test-threads 4 || status=$?
+  say "bringing the test stack down"
+  local groups
+  groups="$(cat "$dir"/run/*.pid 2>/dev/null || true)"
+  "$BIN" stack down
+  trap - EXIT
+  # `stack down` must leave no process of the stack running: no member of any group it started.
+  for g in $groups; do
+    if pgrep -g "$g" >/dev/null; then
+      echo "processes of the stack are still running after 'stack down':" >&2
+      pgrep -a -g "$g" >&2
+      status=1
+    fi
+  done
+  return $status
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  test) cmd_test ;;
+  *) echo "usage: deploy/dev.sh up | test | down" >&2; exit 2 ;;
+esac

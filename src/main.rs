@@ -1,0 +1,226 @@
+//! `volcano`: one binary, one subcommand per job. CLI wiring only; the work lives in the
+//! `volcano-pipeline` (stages) and `volcano-connectors` (Kafka, Avro, config) crates, and in
+//! [`stack`] for the embedded development stack.
+
+mod stack;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use tokio::sync::watch;
+use tracing::info;
+use volcano_connectors::config::VolcanoConfig;
+use volcano_connectors::{client, pipeline_role};
+use volcano_pipeline::fast_path::FastPath;
+use volcano_pipeline::model::{Request, RequestResult};
+
+#[derive(Parser)]
+#[command(
+    name = "volcano",
+    version,
+    about = "A streaming request-processing pipeline whose behaviour lives in git"
+)]
+struct Cli {
+    /// Config file (TOML); default ./volcano.toml if present. KAFKA_BROKERS and
+    /// TEMPORAL_ADDRESS override it.
+    #[arg(long, global = true, env = "VOLCANO_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the pipeline: consume requests, answer them, produce results and dead letters
+    Run,
+    /// Send one request through Kafka and print its result as JSON
+    Send {
+        /// The request text, e.g. "Calculate 42 + 58"
+        text: String,
+        /// Tenant whose registry serves the request
+        #[arg(long, default_value = "main")]
+        tenant: String,
+        /// Session id, so later requests can refer to this answer ("multiply that by 2")
+        #[arg(long)]
+        session: Option<String>,
+        /// Request id (default: a new UUIDv7)
+        #[arg(long)]
+        id: Option<String>,
+        /// How long to wait for the result, in seconds
+        #[arg(long, default_value_t = 10.0)]
+        timeout: f64,
+    },
+    /// Extract entities (Duckling's dimensions and value shapes) from one text per stdin line
+    Extract {
+        /// Reference time for relative times ("tomorrow at 3pm"), RFC 3339; default now
+        #[arg(long)]
+        ref_time: Option<String>,
+        /// Time zone name for resolving times, e.g. Europe/Berlin
+        #[arg(long, default_value = "UTC")]
+        tz: String,
+        /// Only these dimensions, comma-separated (e.g. number,distance,time)
+        #[arg(long, value_delimiter = ',')]
+        dims: Option<Vec<String>>,
+    },
+    /// Manage the embedded development stack (broker, Temporal dev server, pipeline)
+    Stack {
+        #[command(subcommand)]
+        action: StackAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum StackAction {
+    /// Install what is missing and start every part, waiting until each is healthy
+    Up {
+        /// Start the broker and Temporal only (tests run their own pipelines)
+        #[arg(long)]
+        no_pipeline: bool,
+    },
+    /// Stop exactly the processes `stack up` started
+    Down,
+    /// Print each part's address and health, and the config repository in use
+    Status,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rdkafka=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = VolcanoConfig::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Run => runtime()?.block_on(run(config)),
+        Command::Send {
+            text,
+            tenant,
+            session,
+            id,
+            timeout,
+        } => {
+            let request = Request {
+                id: id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
+                tenant,
+                session_id: session,
+                text,
+                submitted_at: chrono::Utc::now().timestamp_millis(),
+                reply_topic: None,
+                headers: Default::default(),
+            };
+            let result = runtime()?.block_on(client::send_and_wait(
+                &config,
+                &request,
+                Duration::from_secs_f64(timeout),
+            ))?;
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &result_json(&result))?;
+            writeln!(out)?;
+            Ok(())
+        }
+        Command::Extract { ref_time, tz, dims } => extract_lines(ref_time, &tz, dims),
+        Command::Stack { action } => {
+            let stack = stack::Stack::new(config, cli.config)?;
+            match action {
+                StackAction::Up { no_pipeline } => stack.up(!no_pipeline),
+                StackAction::Down => stack.down(),
+                StackAction::Status => {
+                    if !stack.status()? {
+                        std::process::exit(1);
+                    }
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")
+}
+
+/// Runs the pipeline role until SIGINT or SIGTERM, then drains.
+async fn run(config: VolcanoConfig) -> Result<()> {
+    info!("volcano run starting");
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term.recv() => {},
+        }
+        info!("shutdown requested");
+        let _ = tx.send(true);
+    });
+    let stats = Arc::new(pipeline_role::PipelineStats::default());
+    let fast_path = FastPath::new(config.pipeline.max_sessions);
+    pipeline_role::run(&config, fast_path, rx, stats).await?;
+    Ok(())
+}
+
+/// `volcano extract`: one JSON object per input line, `{"text": ..., "entities": [...]}`.
+fn extract_lines(ref_time: Option<String>, tz: &str, dims: Option<Vec<String>>) -> Result<()> {
+    use std::io::BufRead;
+    use volcano_pipeline::extract::{self, Dimension, ExtractOptions};
+
+    let tz: chrono_tz::Tz = tz.parse().map_err(|_| {
+        anyhow::anyhow!("unknown time zone {tz:?} (use an IANA name such as Europe/Berlin)")
+    })?;
+    let reference_time = match ref_time {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
+            .with_context(|| format!("--ref-time {t:?} is not RFC 3339"))?,
+        None => chrono::Utc::now().with_timezone(&tz).fixed_offset(),
+    };
+    let dims = dims
+        .map(|names| {
+            names
+                .iter()
+                .map(|n| n.trim().parse::<Dimension>())
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let opts = ExtractOptions {
+        reference_time,
+        tz,
+        dims,
+    };
+    let stdin = std::io::stdin().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for line in stdin.lines() {
+        let text = line.context("reading stdin (is it UTF-8?)")?;
+        let entities = extract::extract(&text, &opts);
+        serde_json::to_writer(
+            &mut out,
+            &serde_json::json!({ "text": text, "entities": entities }),
+        )?;
+        writeln!(out)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The result as JSON for people: status in lower case, a numeric value as a JSON number when
+/// that loses nothing.
+fn result_json(result: &RequestResult) -> serde_json::Value {
+    let mut v = serde_json::to_value(result).expect("results serialize");
+    v["status"] = result.status.as_str().into();
+    if let Some(value) = &result.value
+        && let Ok(n) = value.parse::<serde_json::Number>()
+        && n.to_string() == *value
+    {
+        v["value"] = serde_json::Value::Number(n);
+    }
+    v
+}

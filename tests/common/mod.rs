@@ -1,0 +1,135 @@
+//! Shared set-up for the integration tests: a config pointing at the test stack that
+//! `deploy/dev.sh test` brings up (or at `KAFKA_BROKERS`), with topics and a consumer group of
+//! the test's own, so tests run in parallel on one broker without seeing each other.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use volcano_connectors::config::{TopicNames, VolcanoConfig};
+use volcano_connectors::{kafka, pipeline_role};
+use volcano_pipeline::fast_path::FastPath;
+use volcano_pipeline::model::Request;
+
+/// A config for one test: the test stack's broker, topics prefixed with a fresh id.
+pub fn test_config(name: &str) -> VolcanoConfig {
+    let path = std::env::var_os("VOLCANO_CONFIG").map(std::path::PathBuf::from);
+    let mut c = VolcanoConfig::load(path.as_deref()).expect("test config loads");
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let prefix = format!("test-{name}-{}.", &id[..8]);
+    c.kafka.topics = TopicNames::prefixed(&prefix);
+    c.kafka.partitions = 3;
+    c.pipeline.group_id = format!("{prefix}pipeline");
+    c.pipeline.shutdown_deadline_ms = 5_000;
+    c
+}
+
+pub fn request(id: &str, text: &str) -> Request {
+    Request {
+        id: id.to_string(),
+        tenant: "main".into(),
+        session_id: None,
+        text: text.to_string(),
+        submitted_at: chrono::Utc::now().timestamp_millis(),
+        reply_topic: None,
+        headers: Default::default(),
+    }
+}
+
+/// A pipeline running in this process, stopped by [`RunningPipeline::stop`].
+pub struct RunningPipeline {
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    pub stats: Arc<pipeline_role::PipelineStats>,
+}
+
+impl RunningPipeline {
+    pub async fn start(config: &VolcanoConfig) -> Self {
+        kafka::ensure_topics(config, &config.kafka.topics.all())
+            .await
+            .expect("topics");
+        let (tx, rx) = watch::channel(false);
+        let stats = Arc::new(pipeline_role::PipelineStats::default());
+        let (c, s) = (config.clone(), stats.clone());
+        let task = tokio::spawn(async move {
+            pipeline_role::run(&c, FastPath::new(1000), rx, s)
+                .await
+                .expect("pipeline runs");
+        });
+        RunningPipeline {
+            shutdown: tx,
+            task,
+            stats,
+        }
+    }
+
+    /// Asks for a graceful shutdown and waits for the drain.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("pipeline stops within its deadline")
+            .expect("pipeline task did not panic");
+    }
+}
+
+pub fn producer(config: &VolcanoConfig) -> FutureProducer {
+    kafka::results_producer(config).expect("producer")
+}
+
+pub async fn produce_raw(producer: &FutureProducer, topic: &str, key: &str, payload: &[u8]) {
+    producer
+        .send(
+            FutureRecord::to(topic).key(key).payload(payload),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .expect("produce");
+}
+
+/// Reads up to `want` messages of `topic` from the beginning of every partition.
+pub async fn read_topic(
+    config: &VolcanoConfig,
+    topic: &str,
+    want: usize,
+    timeout: Duration,
+) -> Vec<OwnedMessage> {
+    let mut cc = kafka::client_config(config);
+    cc.set("group.id", format!("{topic}-reader"));
+    cc.set("enable.auto.commit", "false");
+    cc.set("fetch.wait.max.ms", "10");
+    let consumer: StreamConsumer = cc.create().expect("consumer");
+    let md = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    let mut tpl = TopicPartitionList::new();
+    for p in md.topics()[0].partitions() {
+        tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&tpl).expect("assign");
+    let mut out = Vec::new();
+    let mut stream = consumer.stream();
+    let deadline = tokio::time::Instant::now() + timeout;
+    while out.len() < want {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(m))) => out.push(m.detach()),
+            Ok(Some(Err(e))) => panic!("consume error: {e}"),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    out
+}
+
+pub fn key_of(m: &OwnedMessage) -> String {
+    String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned()
+}

@@ -1,0 +1,245 @@
+//! The pipeline against the real broker: requests in (Avro and JSON), results out, bad input
+//! to the dead-letter topic with its reason and original bytes, offsets committed past all of
+//! it, and nothing lost across a restart.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use common::*;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+use volcano_connectors::avro;
+use volcano_connectors::client::ResultWaiter;
+use volcano_pipeline::model::{RequestResult, Status};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn avro_and_json_requests_get_results_through_the_broker() {
+    let config = test_config("basic");
+    let pipeline = RunningPipeline::start(&config).await;
+    let waiter = ResultWaiter::at_end(&config, WAIT).unwrap();
+    let producer = producer(&config);
+    let topic = &config.kafka.topics.requests;
+
+    let avro_req = request("avro-1", "Calculate 42 + 58");
+    produce_raw(
+        &producer,
+        topic,
+        "avro-1",
+        &avro::encode_request(&avro_req).unwrap(),
+    )
+    .await;
+    produce_raw(
+        &producer,
+        topic,
+        "json-1",
+        br#"{"id": "json-1", "text": "what is 7 times 8 minus 6", "tenant": "acme-corp"}"#,
+    )
+    .await;
+
+    let ids = vec!["avro-1".to_string(), "json-1".to_string()];
+    let results = waiter.wait_for(&ids, WAIT).await;
+    let avro_result = &results["avro-1"];
+    assert_eq!(avro_result.status, Status::Ok, "{avro_result:?}");
+    assert_eq!(avro_result.value.as_deref(), Some("100"));
+    assert!(!avro_result.registry_commit.is_empty());
+    assert!(!avro_result.plan.is_empty());
+    let json_result = &results["json-1"];
+    assert_eq!(json_result.tenant, "acme-corp");
+    assert_eq!(json_result.value.as_deref(), Some("50"), "{json_result:?}");
+    pipeline.stop().await;
+}
+
+/// One malformed message of each kind, by index.
+fn malformed(i: usize, limit: usize) -> (Vec<u8>, &'static str) {
+    match i % 6 {
+        0 => {
+            let mut b = avro::REQUEST.header.to_vec();
+            b.extend_from_slice(&[
+                0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, i as u8,
+            ]);
+            (b, "bad_avro")
+        }
+        1 => (
+            format!("{{\"text\": \"unterminated {i}").into_bytes(),
+            "bad_json",
+        ),
+        2 => (
+            vec![b'{', 0xff, 0xfe, 0xfd, (i % 200) as u8],
+            "invalid_utf8",
+        ),
+        3 => {
+            let text = "9".repeat(limit + i);
+            (
+                format!("{{\"text\": \"{text}\"}}").into_bytes(),
+                "oversized",
+            )
+        }
+        4 => {
+            let r = RequestResult::new(&request(&format!("wrong-{i}"), "x"), Status::Ok, "c");
+            (avro::encode_result(&r).unwrap(), "unknown_schema")
+        }
+        _ => (Vec::new(), "empty"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_malformed_messages_land_in_the_dlq_and_valid_ones_still_get_results() {
+    let mut config = test_config("dlq");
+    config.pipeline.max_message_bytes = 2048;
+    let limit = config.pipeline.max_message_bytes;
+    let pipeline = RunningPipeline::start(&config).await;
+    let waiter = ResultWaiter::at_end(&config, WAIT).unwrap();
+    let producer = producer(&config);
+    let topic = config.kafka.topics.requests.clone();
+
+    let mut expected_bad: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut expected_kinds: HashMap<&str, usize> = HashMap::new();
+    let mut valid_ids = Vec::new();
+    let mut sends = Vec::new();
+    for i in 0..1000 {
+        let (bytes, kind) = malformed(i, limit);
+        *expected_bad.entry(bytes.clone()).or_default() += 1;
+        *expected_kinds.entry(kind).or_default() += 1;
+        sends.push((format!("bad-{i}"), bytes));
+        if i % 5 == 0 {
+            let id = format!("good-{i}");
+            let req = request(&id, &format!("Calculate {i} + 1"));
+            sends.push((id.clone(), avro::encode_request(&req).unwrap()));
+            valid_ids.push(id);
+        }
+    }
+    let futures = sends
+        .iter()
+        .map(|(key, bytes)| produce_raw(&producer, &topic, key, bytes));
+    futures::future::join_all(futures).await;
+
+    let results = waiter.wait_for(&valid_ids, WAIT).await;
+    assert_eq!(
+        results.len(),
+        valid_ids.len(),
+        "every valid request interleaved with bad ones gets a result"
+    );
+    for (id, r) in &results {
+        let i: i64 = id.trim_start_matches("good-").parse().unwrap();
+        assert_eq!(
+            r.value.as_deref(),
+            Some((i + 1).to_string().as_str()),
+            "{r:?}"
+        );
+    }
+
+    let letters = read_topic(&config, &config.kafka.topics.dlq, 1000, WAIT).await;
+    assert_eq!(
+        letters.len(),
+        1000,
+        "all malformed messages are dead-lettered"
+    );
+    let mut kinds: HashMap<String, usize> = HashMap::new();
+    let mut seen_keys = HashSet::new();
+    for m in &letters {
+        let letter = avro::decode_dead_letter(rdkafka::Message::payload(m).unwrap()).unwrap();
+        assert_eq!(letter.topic, topic);
+        assert!(!letter.message.is_empty());
+        let left = expected_bad
+            .get_mut(&letter.original)
+            .expect("original bytes are kept exactly");
+        *left -= 1;
+        *kinds.entry(letter.error_kind.clone()).or_default() += 1;
+        let key = String::from_utf8(letter.original_key.clone().unwrap()).unwrap();
+        assert!(
+            key.starts_with("bad-"),
+            "the original key travels with the letter"
+        );
+        assert!(seen_keys.insert(key), "no message is dead-lettered twice");
+    }
+    assert!(expected_bad.values().all(|n| *n == 0));
+    for (kind, n) in expected_kinds {
+        assert_eq!(
+            kinds.get(kind).copied().unwrap_or(0),
+            n,
+            "dead letters of kind {kind}"
+        );
+    }
+
+    pipeline.stop().await;
+    assert_committed_to_end(&config);
+}
+
+/// After a graceful stop, the group's committed offsets are at the end of every partition:
+/// the pipeline committed past everything it consumed, bad input included.
+fn assert_committed_to_end(config: &volcano_connectors::config::VolcanoConfig) {
+    let mut cc = volcano_connectors::kafka::client_config(config);
+    cc.set("group.id", &config.pipeline.group_id);
+    let consumer: BaseConsumer = cc.create().unwrap();
+    let topic = &config.kafka.topics.requests;
+    let timeout = Duration::from_secs(10);
+    let md = consumer.fetch_metadata(Some(topic), timeout).unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in md.topics()[0].partitions() {
+        tpl.add_partition(topic, p.id());
+    }
+    let committed = consumer.committed_offsets(tpl, timeout).unwrap();
+    for e in committed.elements() {
+        let (_, high) = consumer
+            .fetch_watermarks(topic, e.partition(), timeout)
+            .unwrap();
+        if high > 0 {
+            assert_eq!(
+                e.offset(),
+                Offset::Offset(high),
+                "partition {} committed to its end",
+                e.partition()
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_pipeline_loses_no_request_and_repeats_no_different_result() {
+    let config = test_config("restart");
+    let waiter = ResultWaiter::at_end(&config, WAIT).unwrap();
+    let first = RunningPipeline::start(&config).await;
+    let producer = producer(&config);
+    let topic = config.kafka.topics.requests.clone();
+    let ids: Vec<String> = (0..600).map(|i| format!("r-{i}")).collect();
+    for (i, id) in ids.iter().enumerate().take(300) {
+        let bytes = avro::encode_request(&request(id, &format!("Calculate {i} * 2"))).unwrap();
+        produce_raw(&producer, &topic, id, &bytes).await;
+    }
+    // Stop mid-stream: some of the first half may be in flight.
+    first.stop().await;
+    for (i, id) in ids.iter().enumerate().skip(300) {
+        let bytes = avro::encode_request(&request(id, &format!("Calculate {i} * 2"))).unwrap();
+        produce_raw(&producer, &topic, id, &bytes).await;
+    }
+    let second = RunningPipeline::start(&config).await;
+    let results = waiter.wait_for(&ids, WAIT).await;
+    assert_eq!(
+        results.len(),
+        ids.len(),
+        "every request is answered across the restart"
+    );
+    second.stop().await;
+
+    // Redelivered requests may be answered twice, but never differently.
+    let all = read_topic(
+        &config,
+        &config.kafka.topics.results,
+        usize::MAX,
+        Duration::from_secs(5),
+    )
+    .await;
+    let mut by_id: HashMap<String, String> = HashMap::new();
+    for m in &all {
+        let r = avro::decode_result(rdkafka::Message::payload(m).unwrap()).unwrap();
+        let v = r.value.clone().unwrap_or_default();
+        if let Some(prev) = by_id.insert(key_of(m), v.clone()) {
+            assert_eq!(prev, v, "request {} answered differently", r.request_id);
+        }
+    }
+    assert_eq!(by_id.len(), ids.len());
+}
