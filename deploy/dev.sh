@@ -91,7 +91,7 @@ EOT
   "$BIN" stack up --no-pipeline
   say "running the tests"
   local status=0
-  cargo test --locked --workspace -- --test-threads 4 || status=$?
+  cargo test --locked --workspace --no-fail-fast -- --test-threads 4 || status=$?
   say "bringing the test stack down"
   local groups
   groups="$(cat "$dir"/run/*.pid 2>/dev/null || true)"

@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use rdkafka::ClientContext;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 use volcano_pipeline::fast_path::FastPath;
@@ -26,6 +26,7 @@ use volcano_pipeline::model::Request;
 use crate::avro::{self, DeadLetter, DecodeError};
 use crate::config::VolcanoConfig;
 use crate::kafka::{self, BrokerError, OffsetTracker};
+use crate::metrics::METRICS;
 
 /// Counts of what the loop did, for logs and tests.
 #[derive(Debug, Default)]
@@ -102,6 +103,7 @@ pub async fn run(
             Some((topic, partition)) = revoked_rx.recv() => tracker.revoke(&topic, partition),
             Some(ack) = acks.next(), if !acks.is_empty() => {
                 store_acknowledged(&consumer, &mut tracker, ack);
+                METRICS.in_flight.set(acks.len() as i64);
             }
             msg = consumer.recv(), if acks.len() < max_in_flight => {
                 let msg = match msg {
@@ -112,9 +114,11 @@ pub async fn run(
                     }
                 };
                 stats.consumed.fetch_add(1, Ordering::Relaxed);
+                METRICS.consumed.inc();
                 tracker.consumed(msg.topic(), msg.partition(), msg.offset());
                 let outgoing = answer(&msg, config, &mut fast_path, &stats);
                 acks.push(deliver(producer.clone(), outgoing, Origin::of(&msg), shutdown.clone()));
+                METRICS.in_flight.set(acks.len() as i64);
             }
         }
     }
@@ -151,9 +155,16 @@ fn store_acknowledged(
     if !ack.delivered {
         return;
     }
-    if let Some(next) = tracker.acknowledge(&ack.topic, ack.partition, ack.offset)
-        && let Err(e) = consumer.store_offset(&ack.topic, ack.partition, next)
-    {
+    let Some(next) = tracker.acknowledge(&ack.topic, ack.partition, ack.offset) else {
+        return;
+    };
+    // `store_offsets` stores exactly the offset given: the next record to consume. (The legacy
+    // single-offset call would add one more and skip a record.)
+    let mut tpl = TopicPartitionList::new();
+    let stored = tpl
+        .add_partition_offset(&ack.topic, ack.partition, Offset::Offset(next))
+        .and_then(|()| consumer.store_offsets(&tpl));
+    if let Err(e) = stored {
         // The partition may have been revoked meanwhile; its new owner redelivers.
         debug!(error = %e, topic = %ack.topic, partition = ack.partition, "offset not stored");
     }
@@ -198,10 +209,16 @@ fn answer(
     });
     match decoded {
         Ok(request) => {
+            let timer = METRICS.process_seconds.start_timer();
             let mut result = fast_path.process(&request);
             result.produced_at = chrono::Utc::now().timestamp_millis();
+            METRICS
+                .results
+                .with_label_values(&[result.status.as_str()])
+                .inc();
             match avro::encode_result(&result) {
                 Ok(payload) => {
+                    timer.observe_duration();
                     stats.results.fetch_add(1, Ordering::Relaxed);
                     let mut out = vec![Outgoing {
                         topic: topics.results.clone(),
@@ -261,6 +278,7 @@ fn dead_letter(
     stats: &PipelineStats,
 ) -> Outgoing {
     stats.dead_letters.fetch_add(1, Ordering::Relaxed);
+    METRICS.dead_letters.with_label_values(&[kind]).inc();
     let letter = DeadLetter {
         original: msg.payload().unwrap_or_default().to_vec(),
         original_key: msg.key().map(<[u8]>::to_vec),
@@ -316,6 +334,7 @@ async fn produce_until_acknowledged(
                     warn!(error = %e, topic = %out.topic, "produce failed during shutdown; record will be redelivered");
                     return false;
                 }
+                METRICS.produce_retries.inc();
                 warn!(error = %e, topic = %out.topic, retry_in_ms = backoff.as_millis() as u64, "produce failed; retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
