@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 use tracing::info;
 use volcano_connectors::config::VolcanoConfig;
-use volcano_connectors::{client, pipeline_role};
+use volcano_connectors::{client, metrics, pipeline_role};
 use volcano_pipeline::fast_path::FastPath;
 use volcano_pipeline::model::{Request, RequestResult};
 
@@ -87,7 +87,18 @@ enum StackAction {
     Status,
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match run_cli() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One readable line (with causes), not a backtrace.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_cli() -> Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -163,6 +174,15 @@ async fn run(config: VolcanoConfig) -> Result<()> {
         info!("shutdown requested");
         let _ = tx.send(true);
     });
+    if !config.pipeline.metrics_addr.is_empty() {
+        let addr = config.pipeline.metrics_addr.parse().with_context(|| {
+            format!(
+                "pipeline.metrics_addr {:?} is not host:port",
+                config.pipeline.metrics_addr
+            )
+        })?;
+        tokio::spawn(metrics::serve(addr, rx.clone()));
+    }
     let stats = Arc::new(pipeline_role::PipelineStats::default());
     let fast_path = FastPath::new(config.pipeline.max_sessions);
     pipeline_role::run(&config, fast_path, rx, stats).await?;

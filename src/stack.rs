@@ -166,6 +166,7 @@ impl Stack {
                 if self.healthy(part) {
                     "external, healthy".to_string()
                 } else {
+                    all_ok = false;
                     "external, UNREACHABLE".to_string()
                 }
             } else {

@@ -118,6 +118,8 @@ pub struct PipelineConfig {
     pub shutdown_deadline_ms: u64,
     /// Sessions whose last answer is remembered (oldest forgotten first).
     pub max_sessions: usize,
+    /// Where `volcano run` serves Prometheus metrics (`GET /metrics`); empty disables it.
+    pub metrics_addr: String,
 }
 
 impl Default for PipelineConfig {
@@ -128,6 +130,7 @@ impl Default for PipelineConfig {
             max_in_flight: 10_000,
             shutdown_deadline_ms: 10_000,
             max_sessions: 100_000,
+            metrics_addr: "127.0.0.1:9464".into(),
         }
     }
 }

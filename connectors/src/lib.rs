@@ -4,6 +4,7 @@
 //! - [`avro`]: single-object Avro codecs for every topic, and JSON requests.
 //! - [`kafka`]: client configuration, topic creation, the offset tracker.
 //! - [`pipeline_role`]: the consumer loop that answers requests and stores offsets after acks.
+//! - [`metrics`]: Prometheus metrics and their `/metrics` endpoint.
 //! - [`client`]: produce a request and wait for its result (`volcano send`).
 //!
 //! No business logic lives here: answers come from `volcano-pipeline`.
@@ -12,4 +13,5 @@ pub mod avro;
 pub mod client;
 pub mod config;
 pub mod kafka;
+pub mod metrics;
 pub mod pipeline_role;

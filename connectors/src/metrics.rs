@@ -1,0 +1,149 @@
+//! Prometheus metrics of the pipeline role, registered once, cheap on the hot path, and
+//! served at `GET /metrics` on `pipeline.metrics_addr`.
+//!
+//! Names are stable and documented in the README: `volcano_<part>_<what>_<unit>`.
+
+use std::net::SocketAddr;
+use std::sync::LazyLock;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+/// Every metric of this process.
+pub struct Metrics {
+    pub registry: Registry,
+    pub consumed: IntCounter,
+    pub results: IntCounterVec,
+    pub dead_letters: IntCounterVec,
+    pub produce_retries: IntCounter,
+    pub in_flight: IntGauge,
+    pub process_seconds: Histogram,
+}
+
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+impl Metrics {
+    fn new() -> Metrics {
+        let registry = Registry::new();
+        let consumed = IntCounter::new(
+            "volcano_pipeline_records_consumed_total",
+            "Records consumed from the requests topic.",
+        )
+        .expect("metric");
+        let results = IntCounterVec::new(
+            Opts::new(
+                "volcano_pipeline_results_total",
+                "Results produced, by status.",
+            ),
+            &["status"],
+        )
+        .expect("metric");
+        let dead_letters = IntCounterVec::new(
+            Opts::new(
+                "volcano_pipeline_dead_letters_total",
+                "Records dead-lettered, by error kind.",
+            ),
+            &["kind"],
+        )
+        .expect("metric");
+        let produce_retries = IntCounter::new(
+            "volcano_pipeline_produce_retries_total",
+            "Produces of results or dead letters retried after a failure.",
+        )
+        .expect("metric");
+        let in_flight = IntGauge::new(
+            "volcano_pipeline_in_flight_records",
+            "Records consumed whose result is not yet acknowledged.",
+        )
+        .expect("metric");
+        let process_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "volcano_pipeline_process_duration_seconds",
+                "In-process time from decoded request to encoded result.",
+            )
+            .buckets(vec![
+                1e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 5e-4, 1e-3, 1e-2, 0.1,
+            ]),
+        )
+        .expect("metric");
+        for c in [
+            Box::new(consumed.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(results.clone()),
+            Box::new(dead_letters.clone()),
+            Box::new(produce_retries.clone()),
+            Box::new(in_flight.clone()),
+            Box::new(process_seconds.clone()),
+        ] {
+            registry.register(c).expect("metric names are unique");
+        }
+        Metrics {
+            registry,
+            consumed,
+            results,
+            dead_letters,
+            produce_retries,
+            in_flight,
+            process_seconds,
+        }
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding");
+        String::from_utf8(buf).expect("prometheus text is UTF-8")
+    }
+}
+
+/// Serves `GET /metrics` until shutdown. A bind failure is logged, not fatal: the pipeline
+/// matters more than its metrics.
+pub async fn serve(addr: SocketAddr, mut shutdown: watch::Receiver<bool>) {
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(|| async { METRICS.render() }),
+    );
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            warn!(%addr, error = %e, "metrics endpoint not served");
+            return;
+        }
+    };
+    info!(%addr, "metrics at /metrics");
+    let stop = async move {
+        let _ = shutdown.wait_for(|s| *s).await;
+    };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await
+    {
+        warn!(error = %e, "metrics endpoint stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_render_with_their_documented_names() {
+        METRICS.consumed.inc();
+        METRICS.results.with_label_values(&["ok"]).inc();
+        METRICS.dead_letters.with_label_values(&["bad_json"]).inc();
+        let text = METRICS.render();
+        for name in [
+            "volcano_pipeline_records_consumed_total",
+            "volcano_pipeline_results_total{status=\"ok\"}",
+            "volcano_pipeline_dead_letters_total{kind=\"bad_json\"}",
+            "volcano_pipeline_process_duration_seconds_bucket",
+        ] {
+            assert!(text.contains(name), "{name} missing from\n{text}");
+        }
+    }
+}
