@@ -8,6 +8,9 @@
 //! - [`calc`]: exact decimal arithmetic over expressions in symbols and English words.
 //! - [`decompose`]: splitting a request into ordered steps with references.
 //! - [`extract`]: entity extraction with Duckling's dimensions and value shapes.
+//! - [`registry`]: definitions from git (tools, workflows, configs), validated and compiled
+//!   per tenant; [`classify`] matches a request against one compiled registry.
+//! - [`tools`]: the builtin tool kinds a definition configures.
 //! - [`fast_path`]: the in-process chain that answers a request.
 
 pub mod calc;
@@ -15,3 +18,4 @@ pub mod decompose;
 pub mod extract;
 pub mod fast_path;
 pub mod model;
+pub mod tools;
