@@ -14,8 +14,10 @@
 //! - [`fast_path`]: the in-process chain that answers a request.
 
 pub mod calc;
+pub mod classify;
 pub mod decompose;
 pub mod extract;
 pub mod fast_path;
 pub mod model;
+pub mod registry;
 pub mod tools;

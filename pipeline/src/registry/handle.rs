@@ -1,0 +1,75 @@
+//! The live registry: the newest compiled registry of each tenant, swapped atomically.
+//!
+//! The registry materializer stores a freshly compiled registry when a commit has been
+//! validated; requests `load` a snapshot and use it to the end, so a swap never changes a
+//! request half-way. Loads take no lock: the tenant table is itself an immutable snapshot,
+//! replaced as a whole on the (rare) store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use super::compiled::CompiledRegistry;
+
+/// Tenant name of the `main` branch, which every other tenant falls back to.
+const MAIN: &str = "main";
+
+type Tenants = HashMap<String, Arc<CompiledRegistry>>;
+
+/// The newest compiled registry per tenant; cheap to share between threads.
+pub struct RegistryHandle {
+    tenants: ArcSwap<Tenants>,
+}
+
+impl RegistryHandle {
+    /// A handle serving `main` for every tenant until tenants' registries are stored.
+    pub fn new(main: Arc<CompiledRegistry>) -> Self {
+        let mut tenants = Tenants::new();
+        tenants.insert(MAIN.to_string(), main);
+        RegistryHandle {
+            tenants: ArcSwap::from_pointee(tenants),
+        }
+    }
+
+    /// The registry `tenant` sees now: its own, or `main`'s when it has none.
+    pub fn load(&self, tenant: &str) -> Arc<CompiledRegistry> {
+        let tenants = self.tenants.load();
+        match tenants.get(tenant) {
+            Some(registry) => Arc::clone(registry),
+            // `new` stores main and `remove` never removes it.
+            None => Arc::clone(&tenants[MAIN]),
+        }
+    }
+
+    /// Makes `registry` the one `tenant` sees from the next `load` on.
+    ///
+    /// When `main` changes, every tenant's overlay must be recompiled and stored too: a
+    /// tenant's registry includes `main`'s definitions as of its compilation.
+    pub fn store(&self, tenant: &str, registry: Arc<CompiledRegistry>) {
+        self.tenants.rcu(|current| {
+            let mut next = Tenants::clone(current);
+            next.insert(tenant.to_string(), Arc::clone(&registry));
+            next
+        });
+    }
+
+    /// Forgets a tenant's own registry (its branch was deleted); it falls back to `main`.
+    pub fn remove(&self, tenant: &str) {
+        if tenant == MAIN {
+            return;
+        }
+        self.tenants.rcu(|current| {
+            let mut next = Tenants::clone(current);
+            next.remove(tenant);
+            next
+        });
+    }
+
+    /// Tenants that have a registry of their own, `main` included, sorted.
+    pub fn tenants(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.tenants.load().keys().cloned().collect();
+        names.sort();
+        names
+    }
+}

@@ -1,0 +1,754 @@
+//! Loading and validating a branch's definition files: what `volcano validate` prints.
+//!
+//! The git registry hands over a commit's files as (path, content) pairs; [`load_files`] is
+//! the primary entry and [`load_tree`] reads the same layout from a directory. Each file is
+//! checked on its own (YAML syntax and unknown fields with the parser's location, `version`,
+//! names, bounds, patterns, tool kinds), then the set as a whole (duplicate names across files,
+//! workflow steps naming existing tools). Every problem found is returned, not just the first.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::config::{CONFIG_VERSION, RoutingConfig, SecurityConfig};
+use super::definition::{
+    DEFINITION_VERSION, MAX_PRIORITY, MIN_PRIORITY, Step, ToolDef, WorkflowDef, build_tool,
+};
+use super::locate::{find_entry, find_text};
+use super::{Definitions, Diagnostic, overlay};
+
+/// Longest tool, workflow or step name.
+const MAX_NAME_CHARS: usize = 64;
+/// Compiled size limit of one pattern; the whole set gets its own, larger one.
+pub(crate) const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+
+/// Loads and validates one branch's files (path inside the branch, content).
+///
+/// Files outside `tools/`, `workflows/` and `configs/`, and files there that are not YAML,
+/// are ignored, so a branch may carry a README.
+pub fn load_files(
+    files: impl IntoIterator<Item = (String, String)>,
+) -> Result<Definitions, Vec<Diagnostic>> {
+    let (definitions, mut diagnostics) = parse_files(files);
+    diagnostics.extend(check_references(&definitions));
+    finish(definitions, diagnostics)
+}
+
+/// Loads and validates a tenant branch's files; its workflows may use `main`'s tools.
+pub fn load_tenant_files(
+    main: &Definitions,
+    files: impl IntoIterator<Item = (String, String)>,
+) -> Result<Definitions, Vec<Diagnostic>> {
+    let (definitions, mut diagnostics) = parse_files(files);
+    diagnostics.extend(check_references(&overlay(main, &definitions)));
+    finish(definitions, diagnostics)
+}
+
+/// Loads a branch laid out as a directory (`root/tools/*.yaml`, ...), as `load_files` does.
+pub fn load_tree(root: &Path) -> Result<Definitions, Vec<Diagnostic>> {
+    let mut files = Vec::new();
+    let mut diagnostics = Vec::new();
+    for dir in ["tools", "workflows", "configs"] {
+        let entries = match std::fs::read_dir(root.join(dir)) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                diagnostics.push(Diagnostic::new(dir, 1, 1, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !path.is_file() {
+                continue;
+            }
+            let name = format!("{dir}/{}", entry.file_name().to_string_lossy());
+            match std::fs::read_to_string(&path) {
+                Ok(content) => files.push((name, content)),
+                Err(e) => {
+                    diagnostics.push(Diagnostic::new(&name, 1, 1, format!("cannot read: {e}")))
+                }
+            }
+        }
+    }
+    match load_files(files) {
+        Ok(definitions) if diagnostics.is_empty() => Ok(definitions),
+        Ok(_) => Err(diagnostics),
+        Err(more) => {
+            diagnostics.extend(more);
+            Err(diagnostics)
+        }
+    }
+}
+
+/// Checks that every workflow step and compensation names a tool in `definitions`.
+pub fn check_references(definitions: &Definitions) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    for workflow in &definitions.workflows {
+        for step in &workflow.steps {
+            let uses = std::iter::once(("tool", &step.tool, "uses")).chain(
+                step.compensation
+                    .iter()
+                    .map(|c| ("compensation", c, "is compensated by")),
+            );
+            for (key, tool, verb) in uses {
+                if definitions.tool(tool).is_none() {
+                    let message = if definitions.workflow(tool).is_some() {
+                        format!(
+                            "step `{}` {verb} `{tool}`, which is a workflow, not a tool",
+                            step.name
+                        )
+                    } else {
+                        format!(
+                            "step `{}` {verb} tool `{tool}`, which is not defined",
+                            step.name
+                        )
+                    };
+                    let (line, column) = if key == "tool" {
+                        step.tool_at
+                    } else {
+                        step.compensation_at
+                    };
+                    diagnostics.push(Diagnostic::new(&workflow.source, line, column, message));
+                }
+            }
+        }
+    }
+    diagnostics
+}
+
+fn finish(
+    definitions: Definitions,
+    mut diagnostics: Vec<Diagnostic>,
+) -> Result<Definitions, Vec<Diagnostic>> {
+    if diagnostics.is_empty() {
+        Ok(definitions)
+    } else {
+        diagnostics.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+        Err(diagnostics)
+    }
+}
+
+/// What a file under a branch is, by its path.
+enum FileRole {
+    Tool,
+    Workflow,
+    Routing,
+    Security,
+}
+
+fn role(path: &str) -> Result<Option<FileRole>, String> {
+    let path = path.trim_start_matches("./");
+    let Some((dir, file)) = path.split_once('/') else {
+        return Ok(None);
+    };
+    if !matches!(dir, "tools" | "workflows" | "configs") {
+        return Ok(None);
+    }
+    let Some(stem) = file
+        .strip_suffix(".yaml")
+        .or_else(|| file.strip_suffix(".yml"))
+    else {
+        return Ok(None);
+    };
+    if stem.contains('/') {
+        return Err(format!(
+            "definition files go directly in `{dir}/`, not in a subdirectory"
+        ));
+    }
+    Ok(Some(match (dir, stem) {
+        ("tools", _) => FileRole::Tool,
+        ("workflows", _) => FileRole::Workflow,
+        ("configs", "routing") => FileRole::Routing,
+        ("configs", "security") => FileRole::Security,
+        _ => return Err("unknown config file: expected `routing.yaml` or `security.yaml`".into()),
+    }))
+}
+
+/// Parses every file and runs the checks that need no other file, then the duplicate check.
+fn parse_files(
+    files: impl IntoIterator<Item = (String, String)>,
+) -> (Definitions, Vec<Diagnostic>) {
+    let mut files: Vec<(String, String)> = files.into_iter().collect();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut definitions = Definitions::default();
+    let mut diagnostics = Vec::new();
+    for (path, content) in &files {
+        let role = match role(path) {
+            Ok(Some(role)) => role,
+            Ok(None) => continue,
+            Err(message) => {
+                diagnostics.push(Diagnostic::new(path, 1, 1, message));
+                continue;
+            }
+        };
+        match role {
+            FileRole::Tool => {
+                if let Some(mut tool) = parse::<ToolDef>(path, content, &mut diagnostics) {
+                    tool.source = path.clone();
+                    check_tool(&tool, content, &mut diagnostics);
+                    definitions.tools.push(tool);
+                }
+            }
+            FileRole::Workflow => {
+                if let Some(mut workflow) = parse::<WorkflowDef>(path, content, &mut diagnostics) {
+                    workflow.source = path.clone();
+                    locate_steps(&mut workflow, content);
+                    check_workflow(&workflow, content, &mut diagnostics);
+                    definitions.workflows.push(workflow);
+                }
+            }
+            FileRole::Routing => {
+                if let Some(routing) = parse::<RoutingConfig>(path, content, &mut diagnostics) {
+                    check_routing(&routing, path, content, &mut diagnostics);
+                    definitions.routing = Some(routing);
+                }
+            }
+            FileRole::Security => {
+                if let Some(security) = parse::<SecurityConfig>(path, content, &mut diagnostics) {
+                    check_security(&security, path, content, &mut diagnostics);
+                    definitions.security = Some(security);
+                }
+            }
+        }
+    }
+    check_duplicates(&definitions, &files, &mut diagnostics);
+    (definitions, diagnostics)
+}
+
+/// The version, read before the full record so that a file in another version gets one clear
+/// message rather than a list of unknown fields.
+#[derive(Deserialize)]
+struct Versioned {
+    version: Option<serde_norway::Value>,
+}
+
+fn parse<T: DeserializeOwned>(path: &str, content: &str, out: &mut Vec<Diagnostic>) -> Option<T> {
+    if content.trim().is_empty() {
+        out.push(Diagnostic::new(path, 1, 1, "the file is empty"));
+        return None;
+    }
+    let versioned = match serde_norway::from_str::<Versioned>(content) {
+        Ok(versioned) => versioned,
+        Err(e) => {
+            out.push(yaml_diagnostic(path, &e));
+            return None;
+        }
+    };
+    // Definitions and configs share one version today; they are checked separately so that
+    // either can move on its own.
+    let expected = DEFINITION_VERSION.max(CONFIG_VERSION);
+    match versioned.version {
+        None => {
+            out.push(Diagnostic::new(
+                path,
+                1,
+                1,
+                format!("missing `version: {expected}` (the format version)"),
+            ));
+            return None;
+        }
+        Some(serde_norway::Value::Number(n)) if n.as_u64() == Some(u64::from(expected)) => {}
+        Some(other) => {
+            let written = serde_norway::to_string(&other).unwrap_or_default();
+            let written = written.trim();
+            let (line, column) = find_entry(content, "version", written, 1)
+                .or_else(|| find_entry(content, "version", "", 1))
+                .unwrap_or((1, 1));
+            out.push(Diagnostic::new(
+                path,
+                line,
+                column,
+                format!("unsupported version {written}: this Volcano reads version {expected}"),
+            ));
+            return None;
+        }
+    }
+    match serde_norway::from_str::<T>(content) {
+        Ok(value) => Some(value),
+        Err(e) => {
+            out.push(yaml_diagnostic(path, &e));
+            None
+        }
+    }
+}
+
+/// A parser error at the parser's location, without the location repeated in the message.
+fn yaml_diagnostic(path: &str, error: &serde_norway::Error) -> Diagnostic {
+    let mut message = error.to_string();
+    let (line, column) = match error.location() {
+        Some(location) => {
+            let suffix = format!(" at line {} column {}", location.line(), location.column());
+            message = message.replacen(&suffix, "", 1);
+            (location.line(), location.column())
+        }
+        None => (1, 1),
+    };
+    Diagnostic::new(path, line, column, message)
+}
+
+/// A diagnostic at `key: value` in the file, or at the file's start when it cannot be found.
+fn at_entry(
+    path: &str,
+    content: Option<&str>,
+    key: &str,
+    value: &str,
+    message: String,
+) -> Diagnostic {
+    let (line, column) = content
+        .and_then(|c| find_entry(c, key, value, 1).or_else(|| find_entry(c, key, "", 1)))
+        .unwrap_or((1, 1));
+    Diagnostic::new(path, line, column, message)
+}
+
+/// Where `key: value` is, when the file's content is not at hand (cross-file checks).
+fn locate_in(files: &[(String, String)], path: &str, key: &str, value: &str) -> (usize, usize) {
+    files
+        .iter()
+        .find(|(p, _)| p == path)
+        .and_then(|(_, content)| find_entry(content, key, value, 1))
+        .unwrap_or((1, 1))
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some('a'..='z' | '0'..='9'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_' | '-'))
+        && name.len() <= MAX_NAME_CHARS
+}
+
+fn check_name(what: &str, name: &str, path: &str, content: &str, out: &mut Vec<Diagnostic>) {
+    if !valid_name(name) {
+        out.push(at_entry(
+            path,
+            Some(content),
+            "name",
+            name,
+            format!(
+                "{what} name `{name}` is not valid: use lowercase letters, digits, `-` and `_`, \
+                 starting with a letter or digit, at most {MAX_NAME_CHARS} characters"
+            ),
+        ));
+    }
+}
+
+/// Shared by tools and workflows: name, priority, patterns, examples.
+fn check_common(
+    what: &str,
+    (name, priority, patterns, examples): (&str, i32, &[String], &[String]),
+    path: &str,
+    content: &str,
+    out: &mut Vec<Diagnostic>,
+) {
+    check_name(what, name, path, content, out);
+    if !(MIN_PRIORITY..=MAX_PRIORITY).contains(&priority) {
+        out.push(at_entry(
+            path,
+            Some(content),
+            "priority",
+            &priority.to_string(),
+            format!("priority {priority} is out of range {MIN_PRIORITY}..={MAX_PRIORITY}"),
+        ));
+    }
+    let patterns_line = find_entry(content, "patterns", "", 1).map_or(1, |(line, _)| line);
+    for (index, pattern) in patterns.iter().enumerate() {
+        let problem = if pattern.trim().is_empty() {
+            Some("pattern is empty (it would match every request)".to_string())
+        } else {
+            // Syntax only: compiling thousands of patterns here would double the cost of
+            // `compile`, which builds them anyway (and reports a pattern set too large).
+            regex_syntax::ParserBuilder::new()
+                .case_insensitive(true)
+                .build()
+                .parse(pattern)
+                .err()
+                .map(|e| format!("pattern {index} does not compile: {}", regex_problem(&e)))
+        };
+        if let Some(message) = problem {
+            let (line, column) = find_text(content, pattern, patterns_line)
+                .filter(|_| !pattern.is_empty())
+                .unwrap_or((patterns_line, 1));
+            out.push(Diagnostic::new(path, line, column, message));
+        }
+    }
+    for example in examples {
+        if example.trim().is_empty() {
+            let (line, column) = find_entry(content, "examples", "", 1).unwrap_or((1, 1));
+            out.push(Diagnostic::new(path, line, column, "an example is empty"));
+        }
+    }
+}
+
+/// The one-line reason out of the regex crate's multi-line message.
+fn regex_problem(error: &regex_syntax::Error) -> String {
+    let text = error.to_string();
+    text.lines()
+        .find_map(|line| line.strip_prefix("error: "))
+        .unwrap_or(text.lines().last().unwrap_or(""))
+        .to_string()
+}
+
+fn check_tool(tool: &ToolDef, content: &str, out: &mut Vec<Diagnostic>) {
+    let path = tool.source.as_str();
+    check_common(
+        "tool",
+        (&tool.name, tool.priority, &tool.patterns, &tool.examples),
+        path,
+        content,
+        out,
+    );
+    if let Err(message) = build_tool(&tool.tool) {
+        out.push(at_entry(
+            path,
+            Some(content),
+            "kind",
+            &tool.tool.kind,
+            message,
+        ));
+    }
+}
+
+fn check_workflow(workflow: &WorkflowDef, content: &str, out: &mut Vec<Diagnostic>) {
+    let path = workflow.source.as_str();
+    check_common(
+        "workflow",
+        (
+            &workflow.name,
+            workflow.priority,
+            &workflow.patterns,
+            &workflow.examples,
+        ),
+        path,
+        content,
+        out,
+    );
+    if workflow.steps.is_empty() {
+        out.push(at_entry(
+            path,
+            Some(content),
+            "steps",
+            "",
+            "a workflow needs at least one step".into(),
+        ));
+    }
+    let starts = step_lines(content);
+    let mut seen: HashMap<&str, ()> = HashMap::new();
+    for (index, step) in workflow.steps.iter().enumerate() {
+        // A step's problems are reported inside its own item of the `steps:` list.
+        let start = starts.get(index).copied().unwrap_or(1);
+        let end = starts.get(index + 1).copied().unwrap_or(usize::MAX);
+        let here = |key: &str, value: &str, message: String| {
+            let inside = |at: &(usize, usize)| at.0 < end;
+            let (line, column) = find_entry(content, key, value, start)
+                .filter(inside)
+                .or_else(|| find_entry(content, key, "", start).filter(inside))
+                .unwrap_or((start, 1));
+            Diagnostic::new(path, line, column, message)
+        };
+        if !valid_name(&step.name) {
+            out.push(here(
+                "name",
+                &step.name,
+                format!("step name `{}` is not valid", step.name),
+            ));
+        }
+        if seen.insert(&step.name, ()).is_some() {
+            out.push(here(
+                "name",
+                &step.name,
+                format!("duplicate step name `{}`", step.name),
+            ));
+        }
+        check_step(step, &here, out);
+    }
+}
+
+/// First lines of the items of the top-level `steps:` list, in order.
+fn step_lines(content: &str) -> Vec<usize> {
+    let Some((steps_line, _)) = find_entry(content, "steps", "", 1) else {
+        return Vec::new();
+    };
+    let mut item_indent = None;
+    let mut starts = Vec::new();
+    for (index, line) in content.lines().enumerate().skip(steps_line) {
+        let indent = line.len() - line.trim_start().len();
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if indent == 0 && !trimmed.starts_with('-') {
+            break; // the next top-level key
+        }
+        if trimmed.starts_with("- ") && *item_indent.get_or_insert(indent) == indent {
+            starts.push(index + 1);
+        }
+    }
+    starts
+}
+
+/// Records where each step's tool and compensation are written, for the reference check.
+fn locate_steps(workflow: &mut WorkflowDef, content: &str) {
+    let starts = step_lines(content);
+    for (index, step) in workflow.steps.iter_mut().enumerate() {
+        let start = starts.get(index).copied().unwrap_or(1);
+        step.tool_at = find_entry(content, "tool", &step.tool, start).unwrap_or((start, 1));
+        if let Some(compensation) = &step.compensation {
+            step.compensation_at =
+                find_entry(content, "compensation", compensation, start).unwrap_or((start, 1));
+        }
+    }
+}
+
+fn check_step(
+    step: &Step,
+    here: &dyn Fn(&str, &str, String) -> Diagnostic,
+    out: &mut Vec<Diagnostic>,
+) {
+    let name = &step.name;
+    if step.timeout_ms == 0 {
+        out.push(here(
+            "timeout_ms",
+            "0",
+            format!("step `{name}`: timeout_ms must be greater than 0"),
+        ));
+    }
+    match step.heartbeat_ms {
+        Some(0) => out.push(here(
+            "heartbeat_ms",
+            "0",
+            format!("step `{name}`: heartbeat_ms must be greater than 0"),
+        )),
+        Some(beat) if beat > step.timeout_ms => out.push(here(
+            "heartbeat_ms",
+            &beat.to_string(),
+            format!(
+                "step `{name}`: heartbeat_ms ({beat}) is longer than timeout_ms ({})",
+                step.timeout_ms
+            ),
+        )),
+        _ => {}
+    }
+    let retry = &step.retry;
+    if retry.max_attempts == 0 {
+        out.push(here(
+            "max_attempts",
+            "0",
+            format!("step `{name}`: retry.max_attempts must be at least 1"),
+        ));
+    }
+    if retry.initial_interval_ms == 0 {
+        out.push(here(
+            "initial_interval_ms",
+            "0",
+            format!("step `{name}`: retry.initial_interval_ms must be greater than 0"),
+        ));
+    }
+    if !(retry.backoff.is_finite() && (1.0..=100.0).contains(&retry.backoff)) {
+        out.push(here(
+            "backoff",
+            &retry.backoff.to_string(),
+            format!(
+                "step `{name}`: retry.backoff must be between 1 and 100, found {}",
+                retry.backoff
+            ),
+        ));
+    }
+    if let Some(wait) = &step.wait_for_signal {
+        if !valid_name(&wait.name) {
+            out.push(here(
+                "name",
+                &wait.name,
+                format!("step `{name}`: signal name `{}` is not valid", wait.name),
+            ));
+        }
+        if wait.timeout_ms == 0 {
+            out.push(here(
+                "timeout_ms",
+                "0",
+                format!("step `{name}`: wait_for_signal.timeout_ms must be greater than 0"),
+            ));
+        }
+    }
+    if step.when.as_deref().is_some_and(|w| w.trim().is_empty()) {
+        out.push(here(
+            "when",
+            "",
+            format!("step `{name}`: `when` is empty; leave it out to always run"),
+        ));
+    }
+}
+
+fn check_routing(routing: &RoutingConfig, path: &str, content: &str, out: &mut Vec<Diagnostic>) {
+    let mut problem = |key: &str, message: String| {
+        out.push(at_entry(path, Some(content), key, "", message));
+    };
+    if routing.durable_keywords.iter().any(|k| k.trim().is_empty()) {
+        problem(
+            "durable_keywords",
+            "durable_keywords has an empty keyword".into(),
+        );
+    }
+    if routing.max_fast_path_steps == 0 {
+        problem(
+            "max_fast_path_steps",
+            "max_fast_path_steps must be at least 1".into(),
+        );
+    }
+    if routing.fast_path_timeout_ms == 0 {
+        problem(
+            "fast_path_timeout_ms",
+            "fast_path_timeout_ms must be greater than 0".into(),
+        );
+    }
+    if routing.unclassified_candidates > 10 {
+        problem(
+            "unclassified_candidates",
+            "unclassified_candidates is at most 10".into(),
+        );
+    }
+}
+
+fn check_security(security: &SecurityConfig, path: &str, content: &str, out: &mut Vec<Diagnostic>) {
+    let mut ids: HashMap<&str, ()> = HashMap::new();
+    for key in &security.api_keys {
+        if !valid_name(&key.id) {
+            out.push(at_entry(
+                path,
+                Some(content),
+                "id",
+                &key.id,
+                format!("api key id `{}` is not valid", key.id),
+            ));
+        }
+        if ids.insert(&key.id, ()).is_some() {
+            out.push(at_entry(
+                path,
+                Some(content),
+                "id",
+                &key.id,
+                format!("duplicate api key id `{}`", key.id),
+            ));
+        }
+        let is_hash = key.sha256.len() == 64
+            && key
+                .sha256
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !is_hash {
+            out.push(at_entry(
+                path,
+                Some(content),
+                "sha256",
+                &key.sha256,
+                format!(
+                    "api key `{}`: sha256 must be 64 lowercase hex digits \
+                     (store the hash, never the key)",
+                    key.id
+                ),
+            ));
+        }
+    }
+    let limits = &security.rate_limits;
+    if limits.requests_per_second == 0 || limits.burst == 0 {
+        out.push(at_entry(
+            path,
+            Some(content),
+            "rate_limits",
+            "",
+            "rate_limits must be greater than 0".into(),
+        ));
+    }
+    if security.quotas.requests_per_day == 0 {
+        out.push(at_entry(
+            path,
+            Some(content),
+            "requests_per_day",
+            "",
+            "quotas.requests_per_day must be greater than 0".into(),
+        ));
+    }
+    for host in &security.allowed_hosts {
+        let name = host.strip_prefix("*.").unwrap_or(host);
+        let valid = !name.is_empty()
+            && name.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !valid {
+            let (line, column) = find_text(content, host, 1).unwrap_or((1, 1));
+            out.push(Diagnostic::new(
+                path,
+                line,
+                column,
+                format!("allowed host `{host}` is not a host name (no scheme, port or path)"),
+            ));
+        }
+    }
+    let signing = &security.signing;
+    for signer in &signing.allowed_signers {
+        let known = [
+            "ssh-ed25519 ",
+            "ssh-rsa ",
+            "ecdsa-sha2-",
+            "sk-ssh-ed25519@openssh.com ",
+            "sk-ecdsa-sha2-",
+        ];
+        if !known.iter().any(|prefix| signer.starts_with(prefix)) {
+            let (line, column) = find_text(content, signer, 1).unwrap_or((1, 1));
+            out.push(Diagnostic::new(
+                path,
+                line,
+                column,
+                "allowed signer is not an SSH public key",
+            ));
+        }
+    }
+    if signing.require_signed && signing.allowed_signers.is_empty() {
+        out.push(at_entry(
+            path,
+            Some(content),
+            "require_signed",
+            "",
+            "require_signed is on but no allowed_signers are listed: every commit would be \
+             rejected"
+                .into(),
+        ));
+    }
+}
+
+/// Tools and workflows share one namespace; the later definition (by path) is reported.
+fn check_duplicates(
+    definitions: &Definitions,
+    files: &[(String, String)],
+    out: &mut Vec<Diagnostic>,
+) {
+    let mut first: HashMap<&str, &str> = HashMap::new();
+    let names = definitions
+        .tools
+        .iter()
+        .map(|t| (t.name.as_str(), t.source.as_str()))
+        .chain(
+            definitions
+                .workflows
+                .iter()
+                .map(|w| (w.name.as_str(), w.source.as_str())),
+        );
+    for (name, source) in names {
+        if let Some(earlier) = first.get(name) {
+            let (line, column) = locate_in(files, source, "name", name);
+            let (earlier_line, _) = locate_in(files, earlier, "name", name);
+            out.push(Diagnostic::new(
+                source,
+                line,
+                column,
+                format!("duplicate name `{name}`: already defined at {earlier}:{earlier_line}"),
+            ));
+        } else {
+            first.insert(name, source);
+        }
+    }
+}
