@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 use tracing::info;
 use volcano_connectors::config::VolcanoConfig;
-use volcano_connectors::{client, metrics, pipeline_role};
+use volcano_connectors::{client, metrics, pipeline_role, registry_files};
 use volcano_pipeline::fast_path::FastPath;
 use volcano_pipeline::model::{Request, RequestResult};
 
@@ -184,7 +184,10 @@ async fn run(config: VolcanoConfig) -> Result<()> {
         tokio::spawn(metrics::serve(addr, rx.clone()));
     }
     let stats = Arc::new(pipeline_role::PipelineStats::default());
-    let fast_path = FastPath::new(config.pipeline.max_sessions);
+    let repo = &config.stack.config_repo;
+    let registry = registry_files::load_registry(repo)?;
+    info!(repo = %repo.display(), commit = %registry.load("main").commit, tenants = ?registry.tenants(), "registry loaded");
+    let fast_path = FastPath::new(registry, config.pipeline.max_sessions);
     pipeline_role::run(&config, fast_path, rx, stats).await?;
     Ok(())
 }

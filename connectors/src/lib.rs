@@ -5,6 +5,7 @@
 //! - [`kafka`]: client configuration, topic creation, the offset tracker.
 //! - [`pipeline_role`]: the consumer loop that answers requests and stores offsets after acks.
 //! - [`metrics`]: Prometheus metrics and their `/metrics` endpoint.
+//! - [`registry_files`]: the registry fed from the config repository's files.
 //! - [`client`]: produce a request and wait for its result (`volcano send`).
 //!
 //! No business logic lives here: answers come from `volcano-pipeline`.
@@ -15,3 +16,4 @@ pub mod config;
 pub mod kafka;
 pub mod metrics;
 pub mod pipeline_role;
+pub mod registry_files;

@@ -1,102 +1,255 @@
 //! The fast path: the in-process chain that turns one request into one result.
 //!
-//! `FastPath::process` validates the text, evaluates it and fills the result with the answer,
-//! the plan, the rule that matched and the time spent per stage. It holds the per-session
-//! state (the previous answer of each session), bounded so that a flood of sessions cannot
-//! grow memory without limit. It is a pure function of (request, registry, session state).
+//! validate → classify → route → (extract) → decompose → execute, all against one snapshot of
+//! the tenant's compiled registry taken when the request starts, so a registry swap never
+//! changes a request half-way. Arithmetic and unit conversions run as a plan of steps
+//! (decompose); every other tool kind runs once on the whole request with its entities.
+//! The chain holds the per-session state (each session's previous answer, bounded) and is a
+//! pure function of (request, registry snapshot, session state): no IO except an `http` tool's
+//! own client.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
+use chrono::Utc;
 use rust_decimal::Decimal;
 
 use crate::calc::CalcOptions;
-use crate::decompose::{self, Plan};
+use crate::classify::{Classification, classify};
+use crate::decompose::{self, DecomposeError, Operation, Plan, StepValue};
+use crate::extract::{self, ExtractOptions};
 use crate::model::{Request, RequestResult, StageTiming, Status};
+use crate::registry::{CompiledRegistry, RegistryHandle, Target};
+use crate::tools::{Tool, ToolContext};
 
 /// Longest request text accepted, in bytes.
 pub const MAX_TEXT_BYTES: usize = 4096;
 
-/// Registry commit reported while the registry is fed by built-in definitions.
-pub const BUILTIN_COMMIT: &str = "builtin";
-
 /// The fast-path chain with its session state.
 pub struct FastPath {
+    registry: RegistryHandle,
     calc: CalcOptions,
     sessions: SessionStore,
 }
 
 impl FastPath {
-    pub fn new(max_sessions: usize) -> Self {
+    pub fn new(registry: RegistryHandle, max_sessions: usize) -> Self {
         FastPath {
+            registry,
             calc: CalcOptions::default(),
             sessions: SessionStore::new(max_sessions),
         }
     }
 
+    /// The registries this chain serves from; swap a tenant's to change behaviour live.
+    pub fn registry(&self) -> &RegistryHandle {
+        &self.registry
+    }
+
     /// Answers one request. Never panics: every failure becomes an error result.
     pub fn process(&mut self, request: &Request) -> RequestResult {
-        let commit = BUILTIN_COMMIT;
+        let snapshot = self.registry.load(&request.tenant);
+        let commit = snapshot.commit.as_str();
         if let Err((kind, message)) = validate_text(&request.text) {
             return RequestResult::error(request, commit, kind, message);
         }
-        let mut timings = Vec::with_capacity(2);
+        let mut timings = Timings::default();
         let started = Instant::now();
-        let plan = decompose::decompose(&request.text);
-        timings.push(stage("decompose", started));
-        let plan = match plan {
-            Ok(plan) => plan,
-            Err(e) => {
-                return with_timings(
-                    RequestResult::error(request, commit, e.kind(), e.to_string()),
-                    timings,
-                );
+        let classification = classify(&snapshot, &request.text);
+        timings.stage("classify", started);
+        let (rule, target) = match classification {
+            Classification::Matched { rule, target, .. } => (rule, target),
+            Classification::Unclassified { candidates } => {
+                return timings.into_result(unclassified(request, commit, &candidates));
             }
         };
-        if plan.steps.iter().all(|s| s.tool() != "calculator") {
-            return with_timings(unclassified(request, commit, &plan), timings);
+        let name = snapshot.target_name(target).to_string();
+        let mut result = match self.route(&snapshot, target, &request.text) {
+            Route::Durable(reason) => accepted(request, commit, &name, reason),
+            Route::Fast(Target::Tool(index)) => {
+                self.run_tool(request, &snapshot, index, &mut timings)
+            }
+            Route::Fast(Target::Workflow(_)) => unreachable!("workflows always route durable"),
+        };
+        result.matched_rule = Some(rule);
+        result.tool = Some(name);
+        timings.into_result(result)
+    }
+
+    /// Route: durable when the definition is a workflow or marked durable, or the request
+    /// asks for it in the words of the routing config; fast otherwise.
+    fn route(&self, registry: &CompiledRegistry, target: Target, text: &str) -> Route {
+        if matches!(target, Target::Workflow(_)) {
+            return Route::Durable("the definition is a workflow".into());
         }
-        let previous = request
-            .session_id
-            .as_deref()
-            .and_then(|s| self.sessions.get(s));
+        if registry.is_durable(target) {
+            return Route::Durable("the tool is marked durable".into());
+        }
+        let lower = text.to_lowercase();
+        if let Some(word) = registry
+            .routing
+            .durable_keywords
+            .iter()
+            .find(|k| lower.contains(&k.to_lowercase()))
+        {
+            return Route::Durable(format!("the request asks for it (\"{word}\")"));
+        }
+        Route::Fast(target)
+    }
+
+    fn run_tool(
+        &mut self,
+        request: &Request,
+        registry: &CompiledRegistry,
+        index: usize,
+        timings: &mut Timings,
+    ) -> RequestResult {
+        let commit = registry.commit.as_str();
+        let kind = registry
+            .tool(index)
+            .map(|t| t.tool.kind.as_str())
+            .unwrap_or_default();
+        if matches!(kind, "calculator" | "unit_convert") {
+            return self.run_plan(request, registry, index, timings);
+        }
+        let Some(tool) = registry.runnable(index) else {
+            return RequestResult::error(
+                request,
+                commit,
+                "tool_unavailable",
+                "the matched tool could not be built".into(),
+            );
+        };
         let started = Instant::now();
-        let outputs = decompose::execute_arithmetic(&plan, previous, &self.calc);
-        timings.push(stage("execute", started));
-        let result = match outputs {
-            Ok(values) => {
+        let now = Utc::now().fixed_offset();
+        let entities = extract::extract(
+            &request.text,
+            &ExtractOptions {
+                reference_time: now,
+                ..ExtractOptions::default()
+            },
+        );
+        timings.stage("extract", started);
+        let started = Instant::now();
+        let mut ctx = ToolContext::new(&request.text, now);
+        ctx.entities = &entities;
+        ctx.allowed_hosts = &registry.security.allowed_hosts;
+        ctx.input = self.previous(request);
+        let output = tool.run(&ctx);
+        timings.stage("execute", started);
+        match output {
+            Ok(out) => {
                 let mut r = RequestResult::new(request, Status::Ok, commit);
-                let last = *values.last().expect("a plan has at least one step");
-                let shown = normalise(last);
-                r.value = Some(shown.clone());
-                r.answer = format!("{} = {shown}", request.text.trim());
-                r.tool = Some("calculator".into());
-                r.matched_rule = Some("calculator:arithmetic".into());
-                r.route = Some(format!("fast: {} calculator step(s)", values.len()));
-                r.plan = plan
-                    .steps
-                    .iter()
-                    .zip(&values)
-                    .enumerate()
-                    .map(|(i, (step, v))| decompose::plan_step(i, step, Some(normalise(*v))))
-                    .collect();
-                if let Some(session) = &request.session_id {
-                    self.sessions.remember(session, last);
+                r.value = out.value.map(normalise);
+                r.unit = out.unit;
+                r.answer = out.answer;
+                r.route = Some(format!("fast: one {kind} step"));
+                r.plan.push(crate::model::PlanStep {
+                    index: 0,
+                    tool: kind.to_string(),
+                    operation: kind.to_string(),
+                    inputs: vec![request.text.clone()],
+                    output: r.value.clone().or_else(|| Some(r.answer.clone())),
+                });
+                if let Some(v) = out.value {
+                    self.remember(request, v);
                 }
                 r
             }
+            Err(e) => RequestResult::error(request, commit, e.kind(), e.to_string()),
+        }
+    }
+
+    /// Arithmetic and conversions: decompose into steps and execute them in order.
+    fn run_plan(
+        &mut self,
+        request: &Request,
+        registry: &CompiledRegistry,
+        index: usize,
+        timings: &mut Timings,
+    ) -> RequestResult {
+        let commit = registry.commit.as_str();
+        let started = Instant::now();
+        let plan = decompose::decompose(&request.text);
+        timings.stage("decompose", started);
+        let plan = match plan {
+            Ok(plan) => plan,
+            Err(e) => return RequestResult::error(request, commit, e.kind(), e.to_string()),
+        };
+        let max_steps = registry.routing.max_fast_path_steps as usize;
+        if max_steps > 0 && plan.steps.len() > max_steps {
+            return RequestResult::error(
+                request,
+                commit,
+                "too_many_steps",
+                format!(
+                    "the request has {} steps; the fast path takes at most {max_steps}",
+                    plan.steps.len()
+                ),
+            );
+        }
+        // Conversions use the matched tool when it converts units, else the tenant's first.
+        let converter = match registry.tool(index) {
+            Some(t) if t.tool.kind == "unit_convert" => registry.runnable(index),
+            _ => registry.first_of_kind("unit_convert").map(|(_, t)| t),
+        };
+        let previous = self.previous(request);
+        let started = Instant::now();
+        let mut units: Vec<Option<String>> = vec![None; plan.steps.len()];
+        let now = Utc::now().fixed_offset();
+        let outputs = decompose::execute(&plan, previous, &self.calc, &mut |i, step, input| {
+            run_step(converter, i, step, input, now, &mut units)
+        });
+        timings.stage("execute", started);
+        let values = match outputs {
+            Ok(values) => values,
             Err(e) => {
                 let mut r = RequestResult::error(request, commit, e.kind(), e.to_string());
-                r.plan = plan
-                    .steps
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| decompose::plan_step(i, s, None))
-                    .collect();
-                r
+                r.plan = describe_plan(&plan, &[]);
+                return r;
             }
         };
-        with_timings(result, timings)
+        let mut r = RequestResult::new(request, Status::Ok, commit);
+        r.plan = describe_plan(&plan, &values);
+        // A unit sticks to the chain until an arithmetic step that is not a rounding drops it.
+        let mut unit = None;
+        for (i, step) in plan.steps.iter().enumerate() {
+            match (&units[i], step.operation_name()) {
+                (Some(u), _) => unit = Some(u.clone()),
+                (None, "round") => {}
+                (None, _) => unit = None,
+            }
+        }
+        let last = values.last().cloned();
+        r.unit = unit;
+        match last {
+            Some(StepValue::Number(v)) => {
+                let shown = normalise(v);
+                r.answer = match &r.unit {
+                    Some(u) => format!("{} = {shown} {u}", request.text.trim()),
+                    None => format!("{} = {shown}", request.text.trim()),
+                };
+                r.value = Some(shown);
+                self.remember(request, v);
+            }
+            Some(StepValue::Text(t)) => r.answer = t,
+            None => r.answer = "nothing to do".into(),
+        }
+        r.route = Some(format!("fast: {} step(s)", plan.steps.len()));
+        r
+    }
+
+    fn previous(&self, request: &Request) -> Option<Decimal> {
+        request
+            .session_id
+            .as_deref()
+            .and_then(|s| self.sessions.get(s))
+    }
+
+    fn remember(&mut self, request: &Request, value: Decimal) {
+        if let Some(session) = &request.session_id {
+            self.sessions.remember(session, value);
+        }
     }
 
     /// The previous answer of a session, if any.
@@ -105,32 +258,111 @@ impl FastPath {
     }
 }
 
-fn stage(name: &str, started: Instant) -> StageTiming {
-    StageTiming {
-        stage: name.to_string(),
-        micros: started.elapsed().as_micros() as i64,
+enum Route {
+    Fast(Target),
+    Durable(String),
+}
+
+/// Runs one non-arithmetic plan step: conversions through the unit converter; other verbs
+/// have no fast-path tool yet.
+fn run_step(
+    converter: Option<&dyn Tool>,
+    index: usize,
+    step: &decompose::Step,
+    input: Option<Decimal>,
+    now: chrono::DateTime<chrono::FixedOffset>,
+    units: &mut [Option<String>],
+) -> Result<StepValue, DecomposeError> {
+    let tool_name = step.tool().to_string();
+    let Operation::Convert { .. } = &step.operation else {
+        return Err(DecomposeError::NeedsTool {
+            step: index,
+            tool: tool_name,
+        });
+    };
+    let Some(converter) = converter else {
+        return Err(DecomposeError::NeedsTool {
+            step: index,
+            tool: tool_name,
+        });
+    };
+    let mut ctx = ToolContext::new(&step.text, now);
+    ctx.step = Some(step);
+    ctx.input = input;
+    let out = converter
+        .run(&ctx)
+        .map_err(|e| DecomposeError::ToolFailed {
+            step: index,
+            tool: tool_name.clone(),
+            message: e.to_string(),
+        })?;
+    units[index] = out.unit.clone();
+    out.value
+        .map(StepValue::Number)
+        .ok_or(DecomposeError::ToolFailed {
+            step: index,
+            tool: tool_name,
+            message: "no numeric result".into(),
+        })
+}
+
+fn describe_plan(plan: &Plan, values: &[StepValue]) -> Vec<crate::model::PlanStep> {
+    plan.steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let output = values.get(i).map(|v| match v {
+                StepValue::Number(n) => normalise(*n),
+                StepValue::Text(t) => t.clone(),
+            });
+            decompose::plan_step(i, s, output)
+        })
+        .collect()
+}
+
+/// Per-stage timings of one request.
+#[derive(Default)]
+struct Timings(Vec<StageTiming>);
+
+impl Timings {
+    fn stage(&mut self, name: &str, started: Instant) {
+        self.0.push(StageTiming {
+            stage: name.to_string(),
+            micros: started.elapsed().as_micros() as i64,
+        });
+    }
+
+    fn into_result(self, mut result: RequestResult) -> RequestResult {
+        result.timings = self.0;
+        result
     }
 }
 
-fn with_timings(mut result: RequestResult, timings: Vec<StageTiming>) -> RequestResult {
-    result.timings = timings;
-    result
+/// No definition matches: say so and name the closest ones.
+fn unclassified(request: &Request, commit: &str, candidates: &[String]) -> RequestResult {
+    let mut r = RequestResult::new(request, Status::Unclassified, commit);
+    r.answer = if candidates.is_empty() {
+        "no tool or workflow matches this request".to_string()
+    } else {
+        format!(
+            "no tool or workflow matches this request; closest: {}",
+            candidates.join(", ")
+        )
+    };
+    r.route = Some("none: unclassified".into());
+    r
 }
 
-/// No tool can serve the plan: say so and name what can.
-fn unclassified(request: &Request, commit: &str, plan: &Plan) -> RequestResult {
-    let mut r = RequestResult::new(request, Status::Unclassified, commit);
-    let verbs: Vec<&str> = plan.steps.iter().map(|s| s.tool()).collect();
+/// Taken on the durable path. The Temporal worker is its own capability; until it runs, the
+/// result says the request was accepted and which workflow it is.
+fn accepted(request: &Request, commit: &str, name: &str, reason: String) -> RequestResult {
+    let mut r = RequestResult::new(request, Status::Accepted, commit);
+    r.workflow_id = Some(request.id.clone());
     r.answer = format!(
-        "no tool matches this request (it asks for: {}); the calculator answers arithmetic such as \"Calculate 42 + 58\"",
-        verbs.join(", ")
+        "accepted for the durable path: {name} (workflow id {})",
+        request.id
     );
-    r.plan = plan
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| decompose::plan_step(i, s, None))
-        .collect();
+    r.route = Some(format!("durable: {reason}"));
     r
 }
 
@@ -202,7 +434,25 @@ impl SessionStore {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
     use super::*;
+    use crate::registry::{compile, load_tree, overlay};
+
+    /// The example repository's registries: main, and acme-corp over main.
+    fn example_registry() -> RegistryHandle {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../repos");
+        let main = load_tree(&root.join("main")).expect("main loads");
+        let acme =
+            crate::registry::load_tree(&root.join("customer/acme-corp")).expect("acme loads");
+        let handle = RegistryHandle::new(Arc::new(compile(&main, "main", "c-main").unwrap()));
+        handle.store(
+            "acme-corp",
+            Arc::new(compile(&overlay(&main, &acme), "acme-corp", "c-acme").unwrap()),
+        );
+        handle
+    }
 
     fn request(text: &str) -> Request {
         Request {
@@ -218,7 +468,7 @@ mod tests {
 
     #[test]
     fn bad_text_gets_an_error_that_says_what_is_wrong() {
-        let mut fp = FastPath::new(10);
+        let mut fp = FastPath::new(example_registry(), 10);
         let kind = |fp: &mut FastPath, t: &str| fp.process(&request(t)).error_kind.unwrap();
         assert_eq!(kind(&mut fp, "   "), "empty_text");
         assert_eq!(kind(&mut fp, &"1+".repeat(3000)), "text_too_long");
@@ -226,20 +476,52 @@ mod tests {
     }
 
     #[test]
-    fn arithmetic_is_answered_with_its_plan() {
-        let mut fp = FastPath::new(10);
+    fn arithmetic_is_answered_with_its_plan_rule_and_commit() {
+        let mut fp = FastPath::new(example_registry(), 10);
         let r = fp.process(&request("Calculate 42 + 58"));
-        assert_eq!(r.status, Status::Ok);
+        assert_eq!(r.status, Status::Ok, "{r:?}");
         assert_eq!(r.value.as_deref(), Some("100"));
-        assert_eq!(r.plan.len(), 1);
+        assert_eq!(r.registry_commit, "c-main");
+        assert!(
+            r.matched_rule
+                .as_deref()
+                .is_some_and(|m| m.starts_with("arithmetic:")),
+            "{r:?}"
+        );
         let r = fp.process(&request("add 19.99 and 5.01 then multiply by 3"));
         assert_eq!(r.value.as_deref(), Some("75"));
         assert_eq!(r.plan[1].inputs, vec!["$0".to_string(), "3".to_string()]);
+        let r = fp.process(&request(
+            "subtract 250 from 1000 and divide the result by 5",
+        ));
+        assert_eq!(r.value.as_deref(), Some("150"), "{r:?}");
+        let r = fp.process(&request("what is 7 times 8 minus 6"));
+        assert_eq!(r.value.as_deref(), Some("50"), "{r:?}");
+    }
+
+    #[test]
+    fn conversions_run_as_plan_steps_with_units() {
+        let mut fp = FastPath::new(example_registry(), 10);
+        let r = fp.process(&request("convert 5 km to miles and round to 2 decimals"));
+        assert_eq!(r.status, Status::Ok, "{r:?}");
+        assert_eq!(r.value.as_deref(), Some("3.11"), "{r:?}");
+        assert_eq!(r.unit.as_deref(), Some("mile"));
+        assert_eq!(r.plan.len(), 2);
+        assert_eq!(r.plan[0].tool, "unit_convert");
+    }
+
+    #[test]
+    fn other_tool_kinds_run_on_the_whole_request() {
+        let mut fp = FastPath::new(example_registry(), 10);
+        let r = fp.process(&request("how much is 20 euros in dollars"));
+        assert_eq!(r.status, Status::Ok, "{r:?}");
+        assert_eq!(r.unit.as_deref(), Some("USD"), "{r:?}");
+        assert!(r.timings.iter().any(|t| t.stage == "extract"));
     }
 
     #[test]
     fn a_session_refers_to_its_previous_answer() {
-        let mut fp = FastPath::new(10);
+        let mut fp = FastPath::new(example_registry(), 10);
         fp.process(&request("Calculate 42 + 58"));
         let r = fp.process(&request("multiply that by 2"));
         assert_eq!(r.value.as_deref(), Some("200"), "{r:?}");
@@ -252,14 +534,44 @@ mod tests {
     }
 
     #[test]
-    fn requests_no_tool_serves_are_unclassified() {
-        let mut fp = FastPath::new(10);
-        let r = fp.process(&request("tell me a joke"));
+    fn workflows_route_durable_and_unknown_requests_are_unclassified() {
+        let mut fp = FastPath::new(example_registry(), 10);
+        let r = fp.process(&request("process customer data and generate report"));
+        assert_eq!(r.status, Status::Accepted, "{r:?}");
+        assert_eq!(r.workflow_id.as_deref(), Some("r"));
+        assert!(
+            r.route
+                .as_deref()
+                .is_some_and(|x| x.starts_with("durable:"))
+        );
+        let r = fp.process(&request("sing me a song about the sea"));
         assert_eq!(r.status, Status::Unclassified, "{r:?}");
-        assert!(r.answer.contains("no tool matches"));
+        assert!(r.answer.contains("no tool or workflow matches"));
         assert_eq!(
             fp.process(&request("divide 1 by 0")).error_kind.as_deref(),
             Some("division_by_zero")
+        );
+    }
+
+    #[test]
+    fn a_tenant_sees_its_own_tools_and_others_do_not() {
+        let mut fp = FastPath::new(example_registry(), 10);
+        let registry = fp.registry().load("acme-corp");
+        let acme_only = registry
+            .definitions
+            .tool("acme-discount")
+            .expect("acme has acme-discount");
+        let text = acme_only.examples[0].clone();
+        let mut acme = request(&text);
+        acme.tenant = "acme-corp".into();
+        let r = fp.process(&acme);
+        assert_eq!(r.tool.as_deref(), Some("acme-discount"), "{r:?}");
+        assert_eq!(r.registry_commit, "c-acme");
+        let r = fp.process(&request(&text));
+        assert_ne!(
+            r.tool.as_deref(),
+            Some("acme-discount"),
+            "main must not see acme's tool"
         );
     }
 

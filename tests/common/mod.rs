@@ -15,7 +15,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use volcano_connectors::config::{TopicNames, VolcanoConfig};
-use volcano_connectors::{kafka, pipeline_role};
+use volcano_connectors::{kafka, pipeline_role, registry_files};
 use volcano_pipeline::fast_path::FastPath;
 use volcano_pipeline::model::Request;
 
@@ -59,8 +59,10 @@ impl RunningPipeline {
         let (tx, rx) = watch::channel(false);
         let stats = Arc::new(pipeline_role::PipelineStats::default());
         let (c, s) = (config.clone(), stats.clone());
+        let registry =
+            registry_files::load_registry(std::path::Path::new("repos")).expect("example registry");
         let task = tokio::spawn(async move {
-            pipeline_role::run(&c, FastPath::new(1000), rx, s)
+            pipeline_role::run(&c, FastPath::new(registry, 1000), rx, s)
                 .await
                 .expect("pipeline runs");
         });
