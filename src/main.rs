@@ -6,7 +6,6 @@ mod stack;
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -183,12 +182,11 @@ async fn run(config: VolcanoConfig) -> Result<()> {
         })?;
         tokio::spawn(metrics::serve(addr, rx.clone()));
     }
-    let stats = Arc::new(pipeline_role::PipelineStats::default());
     let repo = &config.stack.config_repo;
     let registry = registry_files::load_registry(repo)?;
     info!(repo = %repo.display(), commit = %registry.load("main").commit, tenants = ?registry.tenants(), "registry loaded");
     let fast_path = FastPath::new(registry, config.pipeline.max_sessions);
-    pipeline_role::run(&config, fast_path, rx, stats).await?;
+    pipeline_role::run(&config, fast_path, rx).await?;
     Ok(())
 }
 

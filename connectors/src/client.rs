@@ -7,10 +7,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use rdkafka::Offset;
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
 use volcano_pipeline::model::{Request, RequestResult};
 
 use crate::avro;
@@ -42,23 +42,14 @@ impl ResultWaiter {
         kafka::set_default(&mut cc, "fetch.wait.max.ms", "10");
         cc.set("group.id", "volcano-client");
         cc.set("enable.auto.commit", "false");
-        let probe: BaseConsumer = cc.create()?;
-        let md = probe.fetch_metadata(Some(topic), timeout)?;
-        let partitions: Vec<i32> = md
-            .topics()
-            .iter()
-            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-            .collect();
-        if partitions.is_empty() {
+        let consumer: StreamConsumer = cc.create()?;
+        let partitions = kafka::assign_all(&consumer, topic, timeout, |p| {
+            let (_, high) = consumer.fetch_watermarks(topic, p, timeout)?;
+            Ok(Offset::Offset(high))
+        })?;
+        if partitions == 0 {
             return Err(ClientError::NoPartitions(topic.clone()));
         }
-        let mut tpl = TopicPartitionList::new();
-        for p in partitions {
-            let (_, high) = probe.fetch_watermarks(topic, p, timeout)?;
-            tpl.add_partition_offset(topic, p, Offset::Offset(high))?;
-        }
-        let consumer: StreamConsumer = cc.create()?;
-        consumer.assign(&tpl)?;
         Ok(ResultWaiter { consumer })
     }
 

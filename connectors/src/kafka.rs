@@ -9,13 +9,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::FutureProducer;
 use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::config::VolcanoConfig;
 
@@ -114,6 +114,25 @@ pub async fn ensure_topics(config: &VolcanoConfig, topics: &[&str]) -> Result<()
         }
     }
     Ok(())
+}
+
+/// Assigns every partition of `topic` to `consumer` (no group join), each at the offset
+/// `start` gives it. Returns how many partitions the topic has.
+pub fn assign_all<C: Consumer<X>, X: ConsumerContext>(
+    consumer: &C,
+    topic: &str,
+    timeout: Duration,
+    mut start: impl FnMut(i32) -> Result<Offset, KafkaError>,
+) -> Result<usize, KafkaError> {
+    let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
+    let mut tpl = TopicPartitionList::new();
+    for p in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        tpl.add_partition_offset(topic, p.id(), start(p.id())?)?;
+    }
+    if tpl.count() > 0 {
+        consumer.assign(&tpl)?;
+    }
+    Ok(tpl.count())
 }
 
 /// Tracks consumed records until they are acknowledged, per partition.

@@ -6,8 +6,6 @@
 //! [`OffsetTracker`]). librdkafka auto-commits stored offsets. On shutdown the loop stops
 //! consuming, waits for in-flight produces up to a deadline, and commits synchronously.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -21,20 +19,11 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 use volcano_pipeline::fast_path::FastPath;
-use volcano_pipeline::model::Request;
 
-use crate::avro::{self, DeadLetter, DecodeError};
+use crate::avro::{self, DeadLetter};
 use crate::config::VolcanoConfig;
 use crate::kafka::{self, BrokerError, OffsetTracker};
 use crate::metrics::METRICS;
-
-/// Counts of what the loop did, for logs and tests.
-#[derive(Debug, Default)]
-pub struct PipelineStats {
-    pub consumed: AtomicU64,
-    pub results: AtomicU64,
-    pub dead_letters: AtomicU64,
-}
 
 /// Logs rebalances and tells the loop which partitions it lost.
 struct RebalanceContext {
@@ -62,9 +51,7 @@ impl ConsumerContext for RebalanceContext {
 
 /// A record whose dependent produce is done (or abandoned at shutdown).
 struct Acknowledgement {
-    topic: String,
-    partition: i32,
-    offset: i64,
+    origin: Origin,
     delivered: bool,
 }
 
@@ -73,7 +60,6 @@ pub async fn run(
     config: &VolcanoConfig,
     mut fast_path: FastPath,
     mut shutdown: watch::Receiver<bool>,
-    stats: Arc<PipelineStats>,
 ) -> Result<(), BrokerError> {
     let topics = &config.kafka.topics;
     kafka::ensure_topics(config, &topics.all()).await?;
@@ -113,10 +99,9 @@ pub async fn run(
                         continue;
                     }
                 };
-                stats.consumed.fetch_add(1, Ordering::Relaxed);
                 METRICS.consumed.inc();
                 tracker.consumed(msg.topic(), msg.partition(), msg.offset());
-                let outgoing = answer(&msg, config, &mut fast_path, &stats);
+                let outgoing = answer(&msg, config, &mut fast_path);
                 acks.push(deliver(producer.clone(), outgoing, Origin::of(&msg), shutdown.clone()));
                 METRICS.in_flight.set(acks.len() as i64);
             }
@@ -155,23 +140,27 @@ fn store_acknowledged(
     if !ack.delivered {
         return;
     }
-    let Some(next) = tracker.acknowledge(&ack.topic, ack.partition, ack.offset) else {
+    let Origin {
+        topic,
+        partition,
+        offset,
+    } = &ack.origin;
+    let Some(next) = tracker.acknowledge(topic, *partition, *offset) else {
         return;
     };
     // `store_offsets` stores exactly the offset given: the next record to consume. (The legacy
     // single-offset call would add one more and skip a record.)
     let mut tpl = TopicPartitionList::new();
     let stored = tpl
-        .add_partition_offset(&ack.topic, ack.partition, Offset::Offset(next))
+        .add_partition_offset(topic, *partition, Offset::Offset(next))
         .and_then(|()| consumer.store_offsets(&tpl));
     if let Err(e) = stored {
         // The partition may have been revoked meanwhile; its new owner redelivers.
-        debug!(error = %e, topic = %ack.topic, partition = ack.partition, "offset not stored");
+        debug!(error = %e, %topic, partition, "offset not stored");
     }
 }
 
 /// Where a record came from.
-#[derive(Clone)]
 struct Origin {
     topic: String,
     partition: i32,
@@ -200,84 +189,61 @@ fn answer(
     msg: &BorrowedMessage<'_>,
     config: &VolcanoConfig,
     fast_path: &mut FastPath,
-    stats: &PipelineStats,
 ) -> Vec<Outgoing> {
     let topics = &config.kafka.topics;
     let bytes = msg.payload().unwrap_or_default();
     let decoded = avro::decode_request(bytes, config.pipeline.max_message_bytes, || {
         format!("{}-{}-{}", msg.topic(), msg.partition(), msg.offset())
     });
-    match decoded {
-        Ok(request) => {
-            let timer = METRICS.process_seconds.start_timer();
-            let mut result = fast_path.process(&request);
-            result.produced_at = chrono::Utc::now().timestamp_millis();
-            METRICS
-                .results
-                .with_label_values(&[result.status.as_str()])
-                .inc();
-            match avro::encode_result(&result) {
-                Ok(payload) => {
-                    timer.observe_duration();
-                    stats.results.fetch_add(1, Ordering::Relaxed);
-                    let mut out = vec![Outgoing {
-                        topic: topics.results.clone(),
-                        key: Some(request.id.clone().into_bytes()),
-                        payload: payload.clone(),
-                    }];
-                    if let Some(reply) = reply_topic(&request) {
-                        out.push(Outgoing {
-                            topic: reply,
-                            key: Some(request.id.into_bytes()),
-                            payload,
-                        });
-                    }
-                    out
-                }
-                Err(e) => {
-                    error!(error = %e, request = %request.id, "result not encodable; dead-lettering");
-                    vec![dead_letter(
-                        msg,
-                        topics.dlq.clone(),
-                        "result_unencodable",
-                        e.to_string(),
-                        stats,
-                    )]
-                }
-            }
-        }
+    let request = match decoded {
+        Ok(request) => request,
         Err(e) => {
             debug!(
                 kind = e.kind(),
                 offset = msg.offset(),
                 "dead-lettering undecodable record"
             );
-            vec![dead_letter_for(msg, &topics.dlq, &e, stats)]
+            return vec![dead_letter(msg, &topics.dlq, e.kind(), e.to_string())];
         }
+    };
+    // Observed when dropped: decoded request to encoded result.
+    let _timer = METRICS.process_seconds.start_timer();
+    let mut result = fast_path.process(&request);
+    result.produced_at = chrono::Utc::now().timestamp_millis();
+    METRICS
+        .results
+        .with_label_values(&[result.status.as_str()])
+        .inc();
+    let payload = match avro::encode_result(&result) {
+        Ok(payload) => payload,
+        Err(e) => {
+            error!(error = %e, request = %request.id, "result not encodable; dead-lettering");
+            return vec![dead_letter(
+                msg,
+                &topics.dlq,
+                "result_unencodable",
+                e.to_string(),
+            )];
+        }
+    };
+    let key = Some(request.id.into_bytes());
+    let mut out = vec![Outgoing {
+        topic: topics.results.clone(),
+        key,
+        payload,
+    }];
+    if let Some(reply) = request.reply_topic.filter(|t| !t.is_empty()) {
+        let copy = Outgoing {
+            topic: reply,
+            key: out[0].key.clone(),
+            payload: out[0].payload.clone(),
+        };
+        out.push(copy);
     }
+    out
 }
 
-fn reply_topic(request: &Request) -> Option<String> {
-    request.reply_topic.clone().filter(|t| !t.is_empty())
-}
-
-fn dead_letter_for(
-    msg: &BorrowedMessage<'_>,
-    dlq: &str,
-    e: &DecodeError,
-    stats: &PipelineStats,
-) -> Outgoing {
-    dead_letter(msg, dlq.to_string(), e.kind(), e.to_string(), stats)
-}
-
-fn dead_letter(
-    msg: &BorrowedMessage<'_>,
-    dlq: String,
-    kind: &str,
-    message: String,
-    stats: &PipelineStats,
-) -> Outgoing {
-    stats.dead_letters.fetch_add(1, Ordering::Relaxed);
+fn dead_letter(msg: &BorrowedMessage<'_>, dlq: &str, kind: &str, message: String) -> Outgoing {
     METRICS.dead_letters.with_label_values(&[kind]).inc();
     let letter = DeadLetter {
         original: msg.payload().unwrap_or_default().to_vec(),
@@ -291,7 +257,7 @@ fn dead_letter(
     };
     let payload = avro::encode_dead_letter(&letter).expect("a dead letter always encodes");
     Outgoing {
-        topic: dlq,
+        topic: dlq.to_string(),
         key: letter.original_key,
         payload,
     }
@@ -308,12 +274,7 @@ async fn deliver(
     for out in outgoing {
         delivered &= produce_until_acknowledged(&producer, &out, &shutdown).await;
     }
-    Acknowledgement {
-        topic: origin.topic,
-        partition: origin.partition,
-        offset: origin.offset,
-        delivered,
-    }
+    Acknowledgement { origin, delivered }
 }
 
 async fn produce_until_acknowledged(

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use volcano_pipeline::registry::{
-    Diagnostic, RegistryHandle, compile, load_tenant_files, load_tree, overlay,
+    Diagnostic, RegistryHandle, compile, load_files, load_tenant_files, overlay, read_tree,
 };
 
 /// Why the registry could not be loaded.
@@ -65,8 +65,8 @@ pub fn load_registry(repo: &Path) -> Result<RegistryHandle, RegistryLoadError> {
             diagnostics,
         }
     };
-    let main = load_tree(&main_dir).map_err(invalid("main"))?;
-    let main_files = read_branch(&main_dir)?;
+    let main_files = read_tree(&main_dir).map_err(invalid("main"))?;
+    let main = load_files(main_files.clone()).map_err(invalid("main"))?;
     let main_commit = commit_name(&main_files, &[]);
     let compiled = compile(&main, "main", &main_commit).map_err(invalid("main"))?;
     let handle = RegistryHandle::new(Arc::new(compiled));
@@ -85,7 +85,7 @@ pub fn load_registry(repo: &Path) -> Result<RegistryHandle, RegistryLoadError> {
                 .to_string_lossy()
                 .into_owned();
             let branch = format!("customer/{tenant}");
-            let files = read_branch(&dir)?;
+            let files = read_tree(&dir).map_err(invalid(&branch))?;
             let own = load_tenant_files(&main, files.clone()).map_err(invalid(&branch))?;
             let commit = commit_name(&main_files, &files);
             let compiled =
@@ -94,30 +94,6 @@ pub fn load_registry(repo: &Path) -> Result<RegistryHandle, RegistryLoadError> {
         }
     }
     Ok(handle)
-}
-
-/// Every file under the branch's `tools/`, `workflows/` and `configs/`, as (path, content).
-fn read_branch(root: &Path) -> Result<Vec<(String, String)>, RegistryLoadError> {
-    let mut files = Vec::new();
-    for sub in ["tools", "workflows", "configs"] {
-        let dir = root.join(sub);
-        if !dir.is_dir() {
-            continue;
-        }
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map_err(|e| RegistryLoadError::Io(dir.clone(), e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
-        paths.sort();
-        for p in paths {
-            let content =
-                std::fs::read_to_string(&p).map_err(|e| RegistryLoadError::Io(p.clone(), e))?;
-            let name = p.file_name().unwrap_or_default().to_string_lossy();
-            files.push((format!("{sub}/{name}"), content));
-        }
-    }
-    Ok(files)
 }
 
 /// `files:` and a 64-bit FNV-1a hash of every path and content, stable across builds.

@@ -66,10 +66,7 @@ impl FastPath {
         let name = snapshot.target_name(target).to_string();
         let mut result = match self.route(&snapshot, target, &request.text) {
             Route::Durable(reason) => accepted(request, commit, &name, reason),
-            Route::Fast(Target::Tool(index)) => {
-                self.run_tool(request, &snapshot, index, &mut timings)
-            }
-            Route::Fast(Target::Workflow(_)) => unreachable!("workflows always route durable"),
+            Route::Fast(index) => self.run_tool(request, &snapshot, index, &mut timings),
         };
         result.matched_rule = Some(rule);
         result.tool = Some(name);
@@ -79,9 +76,9 @@ impl FastPath {
     /// Route: durable when the definition is a workflow or marked durable, or the request
     /// asks for it in the words of the routing config; fast otherwise.
     fn route(&self, registry: &CompiledRegistry, target: Target, text: &str) -> Route {
-        if matches!(target, Target::Workflow(_)) {
+        let Target::Tool(index) = target else {
             return Route::Durable("the definition is a workflow".into());
-        }
+        };
         if registry.is_durable(target) {
             return Route::Durable("the tool is marked durable".into());
         }
@@ -94,7 +91,7 @@ impl FastPath {
         {
             return Route::Durable(format!("the request asks for it (\"{word}\")"));
         }
-        Route::Fast(target)
+        Route::Fast(index)
     }
 
     fn run_tool(
@@ -124,9 +121,11 @@ impl FastPath {
         let now = Utc::now().fixed_offset();
         let entities = extract::extract(
             &request.text,
+            // Spelled out: the default would read the clock a second time.
             &ExtractOptions {
                 reference_time: now,
-                ..ExtractOptions::default()
+                tz: chrono_tz::UTC,
+                dims: None,
             },
         );
         timings.stage("extract", started);
@@ -191,14 +190,13 @@ impl FastPath {
         // Conversions use the matched tool when it converts units, else the tenant's first.
         let converter = match registry.tool(index) {
             Some(t) if t.tool.kind == "unit_convert" => registry.runnable(index),
-            _ => registry.first_of_kind("unit_convert").map(|(_, t)| t),
+            _ => registry.first_of_kind("unit_convert"),
         };
         let previous = self.previous(request);
         let started = Instant::now();
         let mut units: Vec<Option<String>> = vec![None; plan.steps.len()];
-        let now = Utc::now().fixed_offset();
         let outputs = decompose::execute(&plan, previous, &self.calc, &mut |i, step, input| {
-            run_step(converter, i, step, input, now, &mut units)
+            run_step(converter, i, step, input, &mut units)
         });
         timings.stage("execute", started);
         let values = match outputs {
@@ -220,10 +218,9 @@ impl FastPath {
                 (None, _) => unit = None,
             }
         }
-        let last = values.last().cloned();
         r.unit = unit;
-        match last {
-            Some(StepValue::Number(v)) => {
+        match values.last() {
+            Some(&StepValue::Number(v)) => {
                 let shown = normalise(v);
                 r.answer = match &r.unit {
                     Some(u) => format!("{} = {shown} {u}", request.text.trim()),
@@ -232,7 +229,7 @@ impl FastPath {
                 r.value = Some(shown);
                 self.remember(request, v);
             }
-            Some(StepValue::Text(t)) => r.answer = t,
+            Some(StepValue::Text(t)) => r.answer = t.clone(),
             None => r.answer = "nothing to do".into(),
         }
         r.route = Some(format!("fast: {} step(s)", plan.steps.len()));
@@ -251,15 +248,11 @@ impl FastPath {
             self.sessions.remember(session, value);
         }
     }
-
-    /// The previous answer of a session, if any.
-    pub fn previous_answer(&self, session: &str) -> Option<Decimal> {
-        self.sessions.get(session)
-    }
 }
 
+/// Where a classified request goes: a fast-path tool (by index) or the durable path.
 enum Route {
-    Fast(Target),
+    Fast(usize),
     Durable(String),
 }
 
@@ -270,7 +263,6 @@ fn run_step(
     index: usize,
     step: &decompose::Step,
     input: Option<Decimal>,
-    now: chrono::DateTime<chrono::FixedOffset>,
     units: &mut [Option<String>],
 ) -> Result<StepValue, DecomposeError> {
     let tool_name = step.tool().to_string();
@@ -286,7 +278,7 @@ fn run_step(
             tool: tool_name,
         });
     };
-    let mut ctx = ToolContext::new(&step.text, now);
+    let mut ctx = ToolContext::new(&step.text, Utc::now().fixed_offset());
     ctx.step = Some(step);
     ctx.input = input;
     let out = converter

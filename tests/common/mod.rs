@@ -4,14 +4,13 @@
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::Offset;
+use rdkafka::consumer::StreamConsumer;
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use volcano_connectors::config::{TopicNames, VolcanoConfig};
@@ -48,7 +47,6 @@ pub fn request(id: &str, text: &str) -> Request {
 pub struct RunningPipeline {
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
-    pub stats: Arc<pipeline_role::PipelineStats>,
 }
 
 impl RunningPipeline {
@@ -56,21 +54,17 @@ impl RunningPipeline {
         kafka::ensure_topics(config, &config.kafka.topics.all())
             .await
             .expect("topics");
+        // `run` creates them too, but the caller may read the topics before the task gets there.
         let (tx, rx) = watch::channel(false);
-        let stats = Arc::new(pipeline_role::PipelineStats::default());
-        let (c, s) = (config.clone(), stats.clone());
+        let c = config.clone();
         let registry =
             registry_files::load_registry(std::path::Path::new("repos")).expect("example registry");
         let task = tokio::spawn(async move {
-            pipeline_role::run(&c, FastPath::new(registry, 1000), rx, s)
+            pipeline_role::run(&c, FastPath::new(registry, 1000), rx)
                 .await
                 .expect("pipeline runs");
         });
-        RunningPipeline {
-            shutdown: tx,
-            task,
-            stats,
-        }
+        RunningPipeline { shutdown: tx, task }
     }
 
     /// Asks for a graceful shutdown and waits for the drain.
@@ -110,15 +104,10 @@ pub async fn read_topic(
     cc.set("enable.auto.commit", "false");
     cc.set("fetch.wait.max.ms", "10");
     let consumer: StreamConsumer = cc.create().expect("consumer");
-    let md = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .expect("metadata");
-    let mut tpl = TopicPartitionList::new();
-    for p in md.topics()[0].partitions() {
-        tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&tpl).expect("assign");
+    kafka::assign_all(&consumer, topic, Duration::from_secs(10), |_| {
+        Ok(Offset::Beginning)
+    })
+    .expect("assign");
     let mut out = Vec::new();
     let mut stream = consumer.stream();
     let deadline = tokio::time::Instant::now() + timeout;

@@ -242,13 +242,13 @@ impl CompiledRegistry {
     }
 
     /// The first tool of `kind` (e.g. `unit_convert`), for plan steps that need one.
-    pub fn first_of_kind(&self, kind: &str) -> Option<(usize, &dyn Tool)> {
+    pub fn first_of_kind(&self, kind: &str) -> Option<&dyn Tool> {
         let index = self
             .definitions
             .tools
             .iter()
             .position(|t| t.tool.kind == kind)?;
-        Some((index, self.runnable(index)?))
+        self.runnable(index)
     }
 
     /// Every pattern, in definition order (tools, then workflows); the set's indexes.

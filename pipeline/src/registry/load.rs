@@ -48,6 +48,12 @@ pub fn load_tenant_files(
 
 /// Loads a branch laid out as a directory (`root/tools/*.yaml`, ...), as `load_files` does.
 pub fn load_tree(root: &Path) -> Result<Definitions, Vec<Diagnostic>> {
+    load_files(read_tree(root)?)
+}
+
+/// Reads a branch laid out as a directory: every file under `tools/`, `workflows/` and
+/// `configs/` as (path inside the branch, content), sorted by path.
+pub fn read_tree(root: &Path) -> Result<Vec<(String, String)>, Vec<Diagnostic>> {
     let mut files = Vec::new();
     let mut diagnostics = Vec::new();
     for dir in ["tools", "workflows", "configs"] {
@@ -73,14 +79,11 @@ pub fn load_tree(root: &Path) -> Result<Definitions, Vec<Diagnostic>> {
             }
         }
     }
-    match load_files(files) {
-        Ok(definitions) if diagnostics.is_empty() => Ok(definitions),
-        Ok(_) => Err(diagnostics),
-        Err(more) => {
-            diagnostics.extend(more);
-            Err(diagnostics)
-        }
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
     }
+    files.sort();
+    Ok(files)
 }
 
 /// Checks that every workflow step and compensation names a tool in `definitions`.

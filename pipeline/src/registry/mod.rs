@@ -32,7 +32,7 @@ pub use definition::{
     ToolBody, ToolDef, WorkflowDef,
 };
 pub use handle::RegistryHandle;
-pub use load::{check_references, load_files, load_tenant_files, load_tree};
+pub use load::{check_references, load_files, load_tenant_files, load_tree, read_tree};
 
 /// One problem found in a definition file, printed as `path:line:col: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
