@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::lexer::{Lexed, TokenKind};
 use super::value::EntityValue;
 use super::{Candidate, Dimension};
 
@@ -21,6 +22,7 @@ static URL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)
         \b(?: (?:https?|ftp)://[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::\d+)?
+            | localhost(?::\d+)?
             | www\.[a-z0-9-]+(?:\.[a-z0-9-]+)+
             | [a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|dev|ai|co|edu|gov|app|info|biz|me|us|uk|de|fr|eu)\b
         )(?:[/?\#][^\s<>]*)?",
@@ -28,21 +30,43 @@ static URL: LazyLock<Regex> = LazyLock::new(|| {
     .expect("url regex")
 });
 
-/// "+1 415 555 0100", "+44 20 7946 0958", "(415) 555-0100", "415-555-0100".
+/// "+1 415 555 0100", "+44 20 7946 0958", "(415) 555-0100", "415-555-0100", North
+/// American numbers dialled with the trunk prefix 1: "1-800-555-0199", "1 (800) 555-0199",
+/// and national numbers dialled with the trunk prefix 0: "020 7946 0321", "0161 496 0000";
+/// each with an optional extension ("ext 42", "x42", "extension 7").
 static PHONE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?x)
-        \+\d{1,3}(?:[\ .-]?\(?\d{1,4}\)?){2,5}
-        | \(\d{3}\)\ ?\d{3}[\ .-]\d{4}\b
-        | \b\d{3}[.-]\d{3}[.-]\d{4}\b
-        | \b\d{3}\ \d{3}\ \d{4}\b",
+        (?: \+\d{1,3}(?:[\ .-]?\(?\d{1,4}\)?){2,5}
+          | \b1[\ .-]?\(\d{3}\)\ ?\d{3}[\ .-]\d{4}\b
+          | \b1[\ .-]\d{3}[\ .-]\d{3}[\ .-]\d{4}\b
+          | \(\d{3}\)\ ?\d{3}[\ .-]\d{4}\b
+          | \b\d{3}[.-]\d{3}[.-]\d{4}\b
+          | \b\d{3}\ \d{3}\ \d{4}\b
+          | \b0\d{2,4}[\ .-]\d{3,4}[\ .-]\d{3,4}\b
+        )
+        (?:,?\ ?(?i:ext\.?|extension|x)\ ?\d{1,6}\b)?",
     )
     .expect("phone regex")
 });
 
-/// All emails, URLs and phone numbers in the text (byte spans).
-pub(crate) fn scan_contacts(text: &str, out: &mut Vec<Candidate>) {
-    if text.contains('@') {
+/// All emails, URLs and phone numbers in the text (byte spans). The tokens say which regexes
+/// can match: an email needs an "@", a URL a "." (or "localhost"), a phone number 7 digits.
+pub(crate) fn scan_contacts(lx: &Lexed, out: &mut Vec<Candidate>) {
+    let text = lx.text;
+    let (mut at, mut url, mut digits) = (false, false, 0);
+    for (i, t) in lx.tokens.iter().enumerate() {
+        match t.kind {
+            TokenKind::Punct('@') => at = true,
+            TokenKind::Punct('.') => url = true,
+            // "http://1.2/x": a scheme, when the dots are inside a number token.
+            TokenKind::Punct(':') => url |= lx.is_punct(i + 1, '/'),
+            TokenKind::Number { .. } => digits += t.end - t.start,
+            TokenKind::Word => url |= lx.is_word(i, "localhost"),
+            TokenKind::Punct(_) => {}
+        }
+    }
+    if at {
         for m in EMAIL.find_iter(text) {
             out.push(Candidate {
                 dim: Dimension::Email,
@@ -54,10 +78,10 @@ pub(crate) fn scan_contacts(text: &str, out: &mut Vec<Candidate>) {
             });
         }
     }
-    if text.contains('.') {
+    if url {
         scan_urls(text, out);
     }
-    if text.bytes().filter(u8::is_ascii_digit).count() >= 7 {
+    if digits >= 7 {
         scan_phones(text, out);
     }
 }
@@ -68,7 +92,7 @@ fn scan_urls(text: &str, out: &mut Vec<Candidate>) {
         let body = m
             .as_str()
             .trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '\'', '"']);
-        if text[..m.start()].ends_with('@') {
+        if text[..m.start()].ends_with('@') || body.eq_ignore_ascii_case("localhost") {
             continue;
         }
         out.push(Candidate {
@@ -96,7 +120,8 @@ fn url_domain(url: &str) -> String {
 fn scan_phones(text: &str, out: &mut Vec<Candidate>) {
     for m in PHONE.find_iter(text) {
         let body = m.as_str().trim_end();
-        let digits = body.bytes().filter(u8::is_ascii_digit).count();
+        let (number, ext) = split_extension(body);
+        let digits = number.bytes().filter(u8::is_ascii_digit).count();
         if !(7..=15).contains(&digits) {
             continue;
         }
@@ -105,10 +130,25 @@ fn scan_phones(text: &str, out: &mut Vec<Candidate>) {
             start: m.start(),
             end: m.start() + body.len(),
             value: EntityValue::Text {
-                value: phone_value(body),
+                value: match ext {
+                    Some(ext) => format!("{} ext {ext}", phone_value(number)),
+                    None => phone_value(number),
+                },
             },
         });
     }
+}
+
+/// The number and its extension's digits: "(212) 555-7781 ext 42" → ("(212) 555-7781", "42").
+fn split_extension(body: &str) -> (&str, Option<&str>) {
+    let Some(last) = body.rfind(|c: char| c.is_ascii_alphabetic()) else {
+        return (body, None);
+    };
+    let number = body[..last]
+        .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+        .trim_end_matches([' ', ',']);
+    let ext = body[last + 1..].trim_start_matches(['.', ' ']);
+    (number, Some(ext))
 }
 
 /// Duckling's normal form: the country code in parentheses, then the digits.

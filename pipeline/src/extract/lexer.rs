@@ -5,6 +5,10 @@
 //! its byte span and whether whitespace precedes it, so rules can tell "5km" from "5 km".
 //! Words are matched against an ASCII-lowercased copy of the text made once per request.
 
+use super::measure;
+use super::numeral::{self, Numeral};
+use super::value::Grain;
+
 /// What a token is.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum TokenKind {
@@ -35,15 +39,57 @@ pub(crate) struct Lexed<'t> {
     pub text: &'t str,
     pub lower: String,
     pub tokens: Vec<Token>,
+    /// What starts at each token, computed once: the measure and time rules ask for the same
+    /// positions many times.
+    facts: Vec<Facts>,
+}
+
+/// The numeral, ordinal and amount of time starting at one token.
+#[derive(Clone, Copy)]
+struct Facts {
+    numeral: Option<Numeral>,
+    ordinal: Option<Numeral>,
+    duration: Option<(f64, Grain, usize)>,
 }
 
 impl<'t> Lexed<'t> {
     pub fn new(text: &'t str) -> Self {
-        Lexed {
+        let mut lx = Lexed {
             text,
             lower: text.to_ascii_lowercase(),
             tokens: tokenize(text),
+            facts: Vec::new(),
+        };
+        let facts = (0..lx.tokens.len())
+            .map(|i| Facts {
+                numeral: numeral::compute_numeral_at(&lx, i),
+                ordinal: numeral::compute_ordinal_at(&lx, i),
+                duration: None,
+            })
+            .collect();
+        lx.facts = facts;
+        // Amounts of time are built on the numerals, so they come second.
+        for i in 0..lx.facts.len() {
+            let d = measure::compute_duration_at(&lx, i);
+            lx.facts[i].duration = d;
         }
+        lx
+    }
+
+    /// The numeral starting exactly at token `i` (see [`numeral::compute_numeral_at`]).
+    pub fn numeral(&self, i: usize) -> Option<Numeral> {
+        self.facts.get(i).and_then(|f| f.numeral)
+    }
+
+    /// The ordinal starting exactly at token `i` (see [`numeral::compute_ordinal_at`]).
+    pub fn ordinal(&self, i: usize) -> Option<Numeral> {
+        self.facts.get(i).and_then(|f| f.ordinal)
+    }
+
+    /// The amount of time starting exactly at token `i` (see
+    /// [`measure::compute_duration_at`]).
+    pub fn duration(&self, i: usize) -> Option<(f64, Grain, usize)> {
+        self.facts.get(i).and_then(|f| f.duration)
     }
 
     pub fn len(&self) -> usize {

@@ -61,7 +61,7 @@ fn unit_word(lower: &str, raw: &str) -> Option<Unit> {
         "cup" | "cups" => unit(Quantity, "cup", 1.0),
         "tbsp" | "tablespoon" | "tablespoons" => unit(Quantity, "tablespoon", 1.0),
         "tsp" | "teaspoon" | "teaspoons" => unit(Quantity, "teaspoon", 1.0),
-        "pint" | "pints" => unit(Quantity, "pint", 1.0),
+        "pint" | "pints" => unit(Volume, "pint", 1.0),
         "quart" | "quarts" => unit(Quantity, "quart", 1.0),
         "bowl" | "bowls" => unit(Quantity, "bowl", 1.0),
         "b" if raw == "B" => unit(DataSize, "byte", 1.0),
@@ -157,9 +157,19 @@ pub(crate) fn scan_measures(lx: &Lexed, numerals: &[Numeral], out: &mut Vec<Cand
     scan_durations(lx, out);
 }
 
+/// The amount of time at `i` (computed once per request by the lexer).
+pub(crate) fn duration_at(lx: &Lexed, i: usize) -> Option<(f64, Grain, usize)> {
+    lx.duration(i)
+}
+
 /// An amount of time at `i`: "2 hours", "an hour", "half an hour", "1.5 days",
 /// "an hour and a half". Returns (value in `unit`, unit, end token).
-pub(crate) fn duration_at(lx: &Lexed, i: usize) -> Option<(f64, Grain, usize)> {
+pub(crate) fn compute_duration_at(lx: &Lexed, i: usize) -> Option<(f64, Grain, usize)> {
+    if matches!(lx.word(i), Some("a" | "one" | "quarter" | "three"))
+        && let Some(d) = fraction_of_unit(lx, i)
+    {
+        return Some(d);
+    }
     let (value, j, article) = match lx.word(i) {
         Some("a" | "an") => {
             // "twice a day" and "per hour" are rates, not durations.
@@ -176,25 +186,65 @@ pub(crate) fn duration_at(lx: &Lexed, i: usize) -> Option<(f64, Grain, usize)> {
         Some("half") if matches!(lx.word(i + 1), Some("a" | "an")) => (0.5, i + 2, true),
         _ => {
             let n = super::numeral::numeral_at(lx, i)?;
-            (n.value, n.end, false)
+            if n.value < 0.0 {
+                return None;
+            }
+            // "two and a half hours".
+            let and_a_half = lx.is_word(n.end, "and")
+                && lx.is_word(n.end + 1, "a")
+                && lx.is_word(n.end + 2, "half")
+                && lx.word(n.end + 3).and_then(duration_unit).is_some();
+            if and_a_half {
+                (n.value + 0.5, n.end + 3, false)
+            } else {
+                (n.value, hyphenated_unit(lx, n.end), false)
+            }
         }
     };
     let w = lx.word(j)?;
     // After "a", only the full word: "a min" is not "a minute".
     let spelled_out = matches!(
         w,
-        "second" | "minute" | "hour" | "day" | "week" | "month" | "year"
+        "second" | "minute" | "hour" | "day" | "week" | "fortnight" | "month" | "year"
     );
     if article && !spelled_out {
         return None;
     }
-    let unit = duration_unit(w)?;
+    if matches!(w, "fortnight" | "fortnights") {
+        // Two weeks, which Duckling reports in days.
+        return Some((value * 14.0, Grain::Day, j + 1));
+    }
+    // "1h 30m": after hours, a glued "m" is minutes, not metres.
+    let minutes_after_hours = w == "m"
+        && lx.glued(j)
+        && i > 0
+        && lx.word(i - 1).and_then(duration_unit) == Some(Grain::Hour);
+    let unit = if minutes_after_hours {
+        Grain::Minute
+    } else {
+        duration_unit(w)?
+    };
     let and_a_half =
         lx.is_word(j + 1, "and") && lx.is_word(j + 2, "a") && lx.is_word(j + 3, "half");
     if and_a_half {
         return Some((value + 0.5, unit, j + 4));
     }
     Some((value, unit, j + 1))
+}
+
+/// "(a) quarter of an hour", "three quarters of an hour", "half of a day".
+fn fraction_of_unit(lx: &Lexed, i: usize) -> Option<(f64, Grain, usize)> {
+    let (fraction, j) = match (lx.word(i)?, lx.word(i + 1)) {
+        ("a" | "one", Some("quarter")) => (0.25, i + 2),
+        ("quarter", _) => (0.25, i + 1),
+        ("three", Some("quarters")) => (0.75, i + 2),
+        _ => return None,
+    };
+    if !lx.is_word(j, "of") || !matches!(lx.word(j + 1), Some("a" | "an")) {
+        return None;
+    }
+    let unit = duration_unit(lx.word(j + 2)?)?;
+    Some((fraction, unit, j + 3))
 }
 
 /// Durations, joining "3 hrs 20 mins" (and "2 hours and 30 minutes") into one.
@@ -271,9 +321,64 @@ fn money_before(lx: &Lexed, n: &Numeral) -> Option<Candidate> {
     ))
 }
 
+/// Where the unit word after a numeral ending at `end` starts: past a hyphen in a compound
+/// adjective ("a 12-inch pizza", "a 10-minute walk"), which Duckling misses but a reader
+/// takes as the measure. Single letters ("3-D", "4-H") are not units there.
+fn hyphenated_unit(lx: &Lexed, end: usize) -> usize {
+    let compound = lx.is_punct(end, '-')
+        && lx.glued(end)
+        && lx.glued(end + 1)
+        && lx.word(end + 1).is_some_and(|w| w.len() > 1);
+    if compound { end + 1 } else { end }
+}
+
+/// Whether the tokens at `j` make a number just before them a measure ("10 km", "10%",
+/// "10 dollars", "10 minutes") or a rate ("10 each", "10 mph"): the time rules then leave a
+/// bare "at 10" alone.
+pub(crate) fn unit_follows(lx: &Lexed, j: usize) -> bool {
+    let Some(tok) = lx.tokens.get(j) else {
+        return false;
+    };
+    if let super::lexer::TokenKind::Punct(c) = tok.kind {
+        return matches!(c, '%' | '°' | '/' | 'x' | '×') || currency_sign(c).is_some();
+    }
+    let Some(w) = lx.word(j) else {
+        return false;
+    };
+    matches!(
+        w,
+        "percent"
+            | "pct"
+            | "per"
+            | "degree"
+            | "degrees"
+            | "deg"
+            | "celsius"
+            | "centigrade"
+            | "fahrenheit"
+            | "kelvin"
+            | "kelvins"
+            | "each"
+            | "times"
+            | "x"
+            | "mph"
+            | "kph"
+            | "kmh"
+            | "rpm"
+            | "bpm"
+            | "fps"
+            | "points"
+            | "pts"
+            | "k"
+    ) || currency_word(w).is_some()
+        || duration_unit(w).is_some()
+        || unit_word(w, lx.raw(j)).is_some()
+        || super::numeral::is_scale_word(w)
+}
+
 /// A unit after the number.
 fn unit_after(lx: &Lexed, n: &Numeral) -> Option<Candidate> {
-    let j = n.end;
+    let j = hyphenated_unit(lx, n.end);
     let tok = lx.tokens.get(j)?;
     if let super::lexer::TokenKind::Punct(c) = tok.kind {
         return match c {
@@ -318,8 +423,14 @@ fn unit_after(lx: &Lexed, n: &Numeral) -> Option<Candidate> {
             ));
         }
         "degree" | "degrees" | "deg" => return Some(temperature(lx, n, j + 1)),
-        "celsius" | "centigrade" | "fahrenheit" => return Some(temperature(lx, n, j)),
-        "pound" | "pounds" if lx.is_word(j + 1, "of") => {
+        "celsius" | "centigrade" | "fahrenheit" | "kelvin" | "kelvins" => {
+            return Some(temperature(lx, n, j));
+        }
+        // "98.6 F", "30C": a capital scale letter that ends the phrase.
+        "f" | "c" if matches!(lx.raw(j), "F" | "C") && ends_scale_letter(lx, j + 1) => {
+            return Some(temperature(lx, n, j));
+        }
+        "pound" | "pounds" if lx.is_word(j + 1, "of") || about_weight(lx, n.start) => {
             let u = Unit {
                 dim: Dimension::Quantity,
                 name: "pound",
@@ -340,7 +451,42 @@ fn unit_after(lx: &Lexed, n: &Numeral) -> Option<Candidate> {
         ));
     }
     let u = unit_word(w, lx.raw(j))?;
+    if u.dim == Dimension::Distance && is_speed(lx, j + 1) {
+        // "100 km/h" is a speed, which has no dimension: the number alone stays.
+        return None;
+    }
     Some(physical(lx, n, j, u))
+}
+
+/// "/h", "/s", "per hour", "an hour" right after a distance make it a speed ("100 km/h",
+/// "5 m/s", "60 miles per hour", "20 km an hour"); "5 km a day" stays a distance.
+fn is_speed(lx: &Lexed, k: usize) -> bool {
+    if matches!(lx.word(k), Some("an" | "a")) {
+        return lx.is_word(k + 1, "hour");
+    }
+    let per = (lx.is_punct(k, '/') && lx.glued(k + 1)) || lx.is_word(k, "per");
+    per && lx
+        .word(k + 1)
+        .and_then(duration_unit)
+        .is_some_and(|g| g <= Grain::Hour)
+}
+
+/// A capital "F" or "C" after a number is a temperature scale when it ends the phrase (not
+/// "5 C.E.", not "grade 5 C students").
+fn ends_scale_letter(lx: &Lexed, k: usize) -> bool {
+    match lx.tokens.get(k).map(|t| t.kind) {
+        None | Some(super::lexer::TokenKind::Number { .. }) => true,
+        Some(super::lexer::TokenKind::Punct(c)) => {
+            !(c == '.' && lx.glued(k) && lx.glued(k + 1) && lx.word(k + 1).is_some())
+        }
+        Some(super::lexer::TokenKind::Word) => false,
+    }
+}
+
+/// Whether one of the three words before token `i` speaks of weight ("it weighs 2 pounds"),
+/// so that "pounds" are the unit of mass rather than sterling.
+fn about_weight(lx: &Lexed, i: usize) -> bool {
+    (i.saturating_sub(3)..i).any(|k| lx.word(k).is_some_and(|w| w.starts_with("weigh")))
 }
 
 /// "5 dollars and 20 cents" is 5.2 dollars.
@@ -358,8 +504,18 @@ fn with_cents(lx: &Lexed, value: f64, code: &'static str, end: usize) -> (f64, u
 
 /// Distance, volume, quantity (with "of <product>") or data-size; the unit word is at `j`.
 fn physical(lx: &Lexed, n: &Numeral, j: usize, u: Unit) -> Candidate {
-    let value = (n.value * u.factor * 1e6).round() / 1e6;
+    let mut value = (n.value * u.factor * 1e6).round() / 1e6;
     let mut end = j + 1;
+    let mut unit = u.name;
+    // "5 feet 6 inches" is 66 inches, as Duckling has it.
+    if u.name == "foot"
+        && let Some(inches) = super::numeral::numeral_at(lx, end)
+        && matches!(lx.word(inches.end), Some("inch" | "inches"))
+    {
+        value = value * 12.0 + inches.value;
+        unit = "inch";
+        end = inches.end + 1;
+    }
     let mut product = None;
     if u.dim == Dimension::Quantity
         && lx.is_word(end, "of")
@@ -370,7 +526,7 @@ fn physical(lx: &Lexed, n: &Numeral, j: usize, u: Unit) -> Candidate {
     }
     let value = EntityValue::Measure {
         value,
-        unit: u.name,
+        unit,
         product,
     };
     candidate(lx, u.dim, n.start, end, value)
@@ -401,6 +557,7 @@ fn temperature(lx: &Lexed, n: &Numeral, j: usize) -> Candidate {
     let scale = match lx.word(j) {
         Some("c" | "celsius" | "centigrade") => Some("celsius"),
         Some("f" | "fahrenheit") => Some("fahrenheit"),
+        Some("kelvin" | "kelvins") => Some("kelvin"),
         _ => None,
     };
     let (unit, end) = match scale {

@@ -16,12 +16,21 @@
 //!   reports 18:00), except for parts of the day, which end where Duckling's do;
 //! - "by 25", "7 times 8", "10 km in 50 minutes" are not times, and "in" is never inches;
 //! - a time's `values` holds the one resolved value, not Duckling's three future candidates;
-//! - a time of day without am/pm after a named day reads 1–7 as afternoon ("tomorrow at 3").
+//! - a time of day without am/pm after a named day reads 1–7 as afternoon ("tomorrow at 3");
+//!   before the day it is the day's first such reading, as in Duckling ("at 7:15 tomorrow");
+//! - speeds ("100 km/h", "60 miles per hour") are numbers, not distances; "one" as a pronoun
+//!   ("which one", "one of them") and identifiers ("order 88231", "#4412", "worker-3",
+//!   "python 3.12") are not numbers;
+//! - "10 minus 4" is 10 and 4 (Duckling reads "minus 4" as -4); "minus 3" alone is -3;
+//! - "a 12-inch pizza", "a 10-minute walk" are a distance and a duration (Duckling: numbers);
+//! - a bare hour after "at" is a time ("call me at 10") unless a word after it says what the
+//!   number counts ("at 10 km", "look at 10 examples"), which Duckling reads as 10:00 too;
+//! - "221B Baker Street" holds no number; "the fifth Monday of December" is one that exists.
 //!
-//! Not yet understood: a bare hour after "at" ("meet at 10"; "at 10am", "at 10:00" and
-//! "at 10 o'clock" are), open intervals ("after 6pm", "by end of day"), "the third Monday of
-//! December", spoken signs ("minus 3"), phone numbers with a leading trunk digit
-//! ("1-800-555-0199").
+//! Not yet understood: open intervals ("after 6pm", "by end of day"; "by Friday" is the day),
+//! holidays beyond Christmas, New Year and Halloween, "end of the month", "next 3 days",
+//! seven-digit local phone numbers ("555-1234"), and bare-hour ranges with no am/pm on either
+//! end and no day named ("from 9 to 5" alone; "between 1 and 10" is how one counts).
 
 mod contact;
 pub mod eval;
@@ -221,7 +230,7 @@ pub fn extract(text: &str, opts: &ExtractOptions) -> Vec<Entity> {
         let now = opts.reference_time.with_timezone(&opts.tz);
         time::scan_times(&lx, now, &mut candidates);
     }
-    contact::scan_contacts(text, &mut candidates);
+    contact::scan_contacts(&lx, &mut candidates);
     candidates.retain(|c| opts.wants(c.dim) && c.end > c.start);
     resolve_overlaps(text, candidates)
 }

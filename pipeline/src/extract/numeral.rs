@@ -1,6 +1,6 @@
 //! Numerals and ordinals, in digits and in English words.
 //!
-//! "42", "-5", "1,250", "19.99", "2.5k", "1.2 million", "forty-two", "a dozen",
+//! "42", "-5", "minus 3", "1,250", "19.99", "2.5k", "1.2 million", "forty-two", "a dozen",
 //! "one hundred and twenty"; ordinals "3rd", "third", "twenty-first". Every other rule
 //! (money, units, durations, times) starts from the numerals found here.
 
@@ -46,13 +46,57 @@ pub(crate) fn scan_ordinals(lx: &Lexed) -> Vec<Numeral> {
     found
 }
 
-/// The numeral starting exactly at token `i`.
+/// The numeral starting exactly at token `i` (computed once per request by the lexer).
 pub(crate) fn numeral_at(lx: &Lexed, i: usize) -> Option<Numeral> {
-    match lx.tokens.get(i)?.kind {
+    lx.numeral(i)
+}
+
+/// The numeral starting exactly at token `i`, computed; [`numeral_at`] reads it from the
+/// lexer's per-request table.
+pub(crate) fn compute_numeral_at(lx: &Lexed, i: usize) -> Option<Numeral> {
+    let n = match lx.tokens.get(i)?.kind {
         TokenKind::Number { .. } => digits_numeral(lx, i),
         TokenKind::Punct('-') => negative_numeral(lx, i),
+        TokenKind::Word if matches!(lx.word(i), Some("minus" | "negative")) => {
+            spoken_negative(lx, i)
+        }
         TokenKind::Word => word_numeral(lx, i),
         TokenKind::Punct(_) => None,
+    }?;
+    (!pronoun_one(lx, &n)).then_some(n)
+}
+
+/// "minus 3", "negative twelve": a spoken sign, unless it follows a number or a closing
+/// parenthesis, where it is the operator ("10 minus 4" is 10 and 4; Duckling reads -4, which
+/// no calculator user means).
+#[inline(never)]
+fn spoken_negative(lx: &Lexed, i: usize) -> Option<Numeral> {
+    if i > 0 && ends_operand(lx, i - 1) {
+        return None;
+    }
+    let n = match lx.tokens.get(i + 1)?.kind {
+        TokenKind::Number { .. } => digits_numeral(lx, i + 1)?,
+        TokenKind::Word => word_numeral(lx, i + 1)?,
+        TokenKind::Punct(_) => return None,
+    };
+    Some(Numeral {
+        value: -n.value,
+        start: i,
+        end: n.end,
+    })
+}
+
+/// Whether token `i` can end an arithmetic operand: digits, a number word, ")".
+fn ends_operand(lx: &Lexed, i: usize) -> bool {
+    match lx.tokens[i].kind {
+        TokenKind::Number { .. } => true,
+        TokenKind::Punct(c) => c == ')',
+        TokenKind::Word => lx.word(i).is_some_and(|w| {
+            small_number(w).is_some()
+                || tens_number(w).is_some()
+                || scale_word(w).is_some()
+                || suffix_multiplier(lx.raw(i)).is_some()
+        }),
     }
 }
 
@@ -88,6 +132,9 @@ fn digits_numeral(lx: &Lexed, i: usize) -> Option<Numeral> {
         // "A123", "Q3", "v2": part of an identifier, not a quantity.
         return None;
     }
+    if house_number(lx, i) || identifier(lx, i) {
+        return None;
+    }
     let mut end = i + 1;
     let mut value = value;
     if lx.glued(end) && lx.word(end).is_some() {
@@ -106,6 +153,209 @@ fn digits_numeral(lx: &Lexed, i: usize) -> Option<Numeral> {
     })
 }
 
+/// Digits that name rather than count: "#4412", "worker-3", "COVID-19" (glued to a "#" or
+/// to a word by a hyphen), a version after a product name ("python 3.12", "version 2"), and a
+/// long number after a noun that numbers things ("order 88231", "ticket 10234") when no word
+/// after it says what it would count ("order 300 units" is a quantity).
+fn identifier(lx: &Lexed, i: usize) -> bool {
+    if i == 0 {
+        return false;
+    }
+    if !lx.tokens[i].spaced {
+        return lx.is_punct(i - 1, '#')
+            || (lx.is_punct(i - 1, '-')
+                && !lx.tokens[i - 1].spaced
+                && i >= 2
+                && lx.word(i - 2).is_some());
+    }
+    let Some(before) = lx.word(i - 1) else {
+        return false;
+    };
+    if is_versioned_name(before) {
+        return !super::measure::unit_follows(lx, i + 1);
+    }
+    is_id_noun(before)
+        && lx.plain_int(i).is_some_and(|(_, digits)| digits >= 3)
+        && nothing_counted_after(lx, i + 1)
+}
+
+/// Names that a version number follows.
+fn is_versioned_name(w: &str) -> bool {
+    matches!(
+        w,
+        "version"
+            | "python"
+            | "node"
+            | "nodejs"
+            | "java"
+            | "ruby"
+            | "php"
+            | "perl"
+            | "rust"
+            | "kotlin"
+            | "scala"
+            | "typescript"
+            | "ios"
+            | "android"
+            | "ubuntu"
+            | "debian"
+            | "fedora"
+            | "windows"
+            | "macos"
+            | "kernel"
+            | "postgres"
+            | "postgresql"
+            | "mysql"
+            | "redis"
+            | "django"
+            | "rails"
+            | "react"
+            | "angular"
+            | "gcc"
+            | "clang"
+            | "llvm"
+            | "firmware"
+    )
+}
+
+/// Nouns followed by a reference number.
+fn is_id_noun(w: &str) -> bool {
+    matches!(
+        w,
+        "order"
+            | "ticket"
+            | "invoice"
+            | "issue"
+            | "incident"
+            | "case"
+            | "bug"
+            | "pr"
+            | "build"
+            | "job"
+            | "account"
+            | "ref"
+            | "reference"
+            | "id"
+            | "tracking"
+            | "confirmation"
+            | "po"
+            | "sku"
+            | "serial"
+            | "room"
+            | "flight"
+    )
+}
+
+/// Whether the phrase ends at token `j`: the text ends, sentence punctuation, or a
+/// closed-class word, so nothing there names what a number before it counts.
+fn nothing_counted_after(lx: &Lexed, j: usize) -> bool {
+    let Some(t) = lx.tokens.get(j) else {
+        return true;
+    };
+    match t.kind {
+        TokenKind::Punct(c) => matches!(c, ',' | '.' | '!' | '?' | ';' | ':' | ')' | '"'),
+        TokenKind::Number { .. } => false,
+        TokenKind::Word => matches!(
+            lx.word(j),
+            Some(
+                "and"
+                    | "or"
+                    | "but"
+                    | "is"
+                    | "was"
+                    | "has"
+                    | "had"
+                    | "for"
+                    | "from"
+                    | "to"
+                    | "in"
+                    | "on"
+                    | "at"
+                    | "by"
+                    | "with"
+                    | "please"
+                    | "now"
+                    | "then"
+                    | "again"
+                    | "instead"
+            )
+        ),
+    }
+}
+
+/// "one" as a pronoun, not the number 1: "one of them", "which one", "this one", "the ninth
+/// one", "a 16 inch one". Only the bare word; "one hundred" and "one day" are numbers.
+fn pronoun_one(lx: &Lexed, n: &Numeral) -> bool {
+    let i = n.start;
+    if n.end != i + 1 || !lx.is_word(i, "one") {
+        return false;
+    }
+    let of_them = lx.is_word(i + 1, "of")
+        && matches!(
+            lx.word(i + 2),
+            Some(
+                "them"
+                    | "us"
+                    | "you"
+                    | "the"
+                    | "these"
+                    | "those"
+                    | "my"
+                    | "our"
+                    | "your"
+                    | "their"
+                    | "his"
+                    | "her"
+                    | "its"
+            )
+        );
+    if of_them || i == 0 {
+        return of_them;
+    }
+    let Some(before) = lx.word(i - 1) else {
+        return false;
+    };
+    let determiner = matches!(
+        before,
+        "which"
+            | "the"
+            | "this"
+            | "that"
+            | "each"
+            | "every"
+            | "any"
+            | "another"
+            | "no"
+            | "either"
+            | "neither"
+            | "other"
+            | "same"
+    );
+    // "the ninth one", "a 16 inch one": an ordinal or a measure is the adjective of a noun
+    // left out, when nothing after "one" is counted.
+    let adjective = small_ordinal(before).is_some()
+        || (i >= 2 && lx.number(i - 2).is_some() && super::measure::unit_follows(lx, i - 1));
+    determiner || (adjective && nothing_counted_after(lx, i + 1))
+}
+
+/// "221B Baker Street", "12A Main Road": digits glued to one capital letter and followed by a
+/// capitalized name are a house or flat number, an identifier like "A123", not a quantity
+/// ("512B" alone stays 512 bytes; "5M Users" is still five million).
+fn house_number(lx: &Lexed, i: usize) -> bool {
+    let letter = i + 1;
+    lx.glued(letter)
+        && lx.word(letter).is_some()
+        && lx.raw(letter).len() == 1
+        && lx.raw(letter).bytes().all(|b| b.is_ascii_uppercase())
+        && suffix_multiplier(lx.raw(letter)).is_none()
+        && lx.word(letter + 1).is_some()
+        && lx
+            .raw(letter + 1)
+            .chars()
+            .next()
+            .is_some_and(char::is_uppercase)
+}
+
 /// A multiplier glued to digits: "2.5k", "5M", "3bn".
 fn suffix_multiplier(raw: &str) -> Option<f64> {
     match raw {
@@ -114,6 +364,16 @@ fn suffix_multiplier(raw: &str) -> Option<f64> {
         "bn" => Some(1e9),
         _ => None,
     }
+}
+
+/// Whether the word is a number below 100 in words ("seven", "twenty").
+pub(crate) fn is_number_word(w: &str) -> bool {
+    small_number(w).is_some() || tens_number(w).is_some()
+}
+
+/// Whether the word multiplies the number before it ("10 million", "3 dozen").
+pub(crate) fn is_scale_word(w: &str) -> bool {
+    scale_word(w).is_some()
 }
 
 fn scale_word(w: &str) -> Option<f64> {
@@ -318,8 +578,13 @@ fn small_ordinal(w: &str) -> Option<f64> {
     Some(f64::from(v))
 }
 
-/// The ordinal starting exactly at token `i`: "3rd", "third", "twenty-first".
+/// The ordinal starting exactly at token `i` (computed once per request by the lexer).
 pub(crate) fn ordinal_at(lx: &Lexed, i: usize) -> Option<Numeral> {
+    lx.ordinal(i)
+}
+
+/// The ordinal starting exactly at token `i`, computed: "3rd", "third", "twenty-first".
+pub(crate) fn compute_ordinal_at(lx: &Lexed, i: usize) -> Option<Numeral> {
     if let Some((n, _)) = lx.plain_int(i) {
         let suffixed = lx.glued(i + 1)
             && matches!(lx.word(i + 1), Some("st" | "nd" | "rd" | "th"))

@@ -308,6 +308,57 @@ fn hostile_input_never_panics() {
     let mixed =
         "at 3pm on the 15th of next month $5 5 km 1,2,3,, 12:99pm 2026-13-45 ".repeat(1_500);
     let controls = "\u{0}\u{1}5\u{7f} km\u{202e}€\t\r\n";
+    let signs = "minus ".repeat(20_000) + "3 degrees";
+    let hours = "at 10 ".repeat(20_000);
+    let weekdays = "the fifth Monday of next month at 10 ".repeat(2_000);
+    let long_after_words = [
+        format!("minus {long_digits} degrees"),
+        format!("at {long_digits}"),
+        format!("1-{long_digits}"),
+        format!("1-800-555-{long_digits}"),
+        format!("{long_digits}-inch and a half hours"),
+        format!("the {long_digits}th Monday of May"),
+    ];
+    let cut_short = [
+        "minus",
+        "negative -",
+        "the third Monday of",
+        "the third Monday in",
+        "last Friday of",
+        "last Friday of the",
+        "at",
+        "at 10:",
+        "1-800-",
+        "+1 (",
+        "221B",
+        "two and a",
+        "two and a half",
+        "12-",
+        "at 10\u{301}",
+        "minus \u{ff13} degrees",
+        "\u{663} days ago",
+        "\u{0}at\u{0}10\u{0}",
+        "half past",
+        "quarter to",
+        "a quarter of an",
+        "from 2 to",
+        "tomorrow from 9am to",
+        "from Monday to",
+        "5 feet 6",
+        "at around",
+        "last",
+        "this past",
+    ];
+    for text in cut_short
+        .iter()
+        .copied()
+        .chain(long_after_words.iter().map(String::as_str))
+        .chain([signs.as_str(), hours.as_str(), weekdays.as_str()])
+    {
+        for e in extract(text, &opts()) {
+            assert!(e.start <= e.end && e.end <= text.chars().count());
+        }
+    }
     for text in [
         "",
         " ",
@@ -341,4 +392,908 @@ fn large_input_is_linear() {
     assert!(n >= 1400, "{n}");
     // Generous bound that only a quadratic algorithm would break, even unoptimised.
     assert!(start.elapsed().as_secs() < 10);
+}
+
+/// Every entity of `text` as (dim, body, start, end, value without `values`).
+fn exact(text: &str) -> Vec<(String, String, usize, usize, Value)> {
+    exact_at(text, &opts())
+}
+
+fn exact_at(text: &str, o: &ExtractOptions) -> Vec<(String, String, usize, usize, Value)> {
+    extract(text, o)
+        .into_iter()
+        .map(|e| {
+            let mut v = serde_json::to_value(&e.value).unwrap();
+            if let Some(m) = v.as_object_mut() {
+                m.remove("values");
+            }
+            (e.dim.to_string(), e.body, e.start, e.end, v)
+        })
+        .collect()
+}
+
+fn entity(
+    dim: &str,
+    body: &str,
+    start: usize,
+    value: Value,
+) -> (String, String, usize, usize, Value) {
+    let end = start + body.chars().count();
+    (dim.to_string(), body.to_string(), start, end, value)
+}
+
+fn instant(at: &str, grain: &str) -> Value {
+    json!({"type": "value", "value": at, "grain": grain})
+}
+
+fn options_at(reference: &str) -> ExtractOptions {
+    ExtractOptions {
+        reference_time: DateTime::parse_from_rfc3339(reference).unwrap(),
+        ..opts()
+    }
+}
+
+#[test]
+fn bare_hour_after_at_is_the_next_such_hour() {
+    // Reference 10:00: "at 10" is this very hour, as Duckling has it.
+    assert_eq!(
+        exact("call me at 10"),
+        [entity(
+            "time",
+            "at 10",
+            8,
+            instant("2026-11-26T10:00:00.000+00:00", "hour")
+        )]
+    );
+    // Within that hour it is still this hour (Duckling compares at the hour grain); later in
+    // the day the next 10 o'clock is 22:00, and after 22:00 it is tomorrow's 10:00.
+    assert_eq!(
+        exact_at("call me at 10", &options_at("2026-11-26T10:30:00Z"))[0].4["value"],
+        "2026-11-26T10:00:00.000+00:00"
+    );
+    assert_eq!(
+        exact_at("call me at 10", &options_at("2026-11-26T11:00:00Z")),
+        [entity(
+            "time",
+            "at 10",
+            8,
+            instant("2026-11-26T22:00:00.000+00:00", "hour")
+        )]
+    );
+    assert_eq!(
+        exact_at("call me at 10", &options_at("2026-11-26T23:30:00Z")),
+        [entity(
+            "time",
+            "at 10",
+            8,
+            instant("2026-11-27T10:00:00.000+00:00", "hour")
+        )]
+    );
+    assert_eq!(
+        exact("see you at 9."),
+        [entity(
+            "time",
+            "at 9",
+            8,
+            instant("2026-11-26T21:00:00.000+00:00", "hour")
+        )]
+    );
+    assert_eq!(
+        exact("meet at 10 tomorrow"),
+        [entity(
+            "time",
+            "at 10 tomorrow",
+            5,
+            instant("2026-11-27T10:00:00.000+00:00", "hour")
+        )]
+    );
+    assert_eq!(
+        exact("tomorrow at 10"),
+        [entity(
+            "time",
+            "tomorrow at 10",
+            0,
+            instant("2026-11-27T10:00:00.000+00:00", "hour")
+        )]
+    );
+    assert_eq!(
+        exact("at 13"),
+        [entity(
+            "time",
+            "at 13",
+            0,
+            instant("2026-11-26T13:00:00.000+00:00", "hour")
+        )]
+    );
+}
+
+#[test]
+fn bare_number_after_at_that_counts_something_is_not_a_time() {
+    let dims = |text: &str| found(text).into_iter().map(|e| e.0).collect::<Vec<_>>();
+    assert_eq!(dims("drive at 10 km"), ["distance"]);
+    assert_eq!(dims("grow at 10%"), ["percentage"]);
+    assert_eq!(dims("look at 10 examples"), ["number"]);
+    assert_eq!(dims("sold at 10 each"), ["number"]);
+    assert_eq!(dims("at 10 million"), ["number"]);
+    assert_eq!(dims("at 99"), ["number"]);
+    assert_eq!(dims("at 0"), ["number"]);
+    assert_eq!(dims("at 10:99"), ["number", "number"]);
+}
+
+#[test]
+fn negative_temperatures() {
+    let degree = |v: i64, unit: &str| json!({"type": "value", "value": v, "unit": unit});
+    assert_eq!(
+        exact("it's minus 3 degrees outside"),
+        [entity(
+            "temperature",
+            "minus 3 degrees",
+            5,
+            degree(-3, "degree")
+        )]
+    );
+    assert_eq!(
+        exact("-3°C tonight")[0],
+        entity("temperature", "-3°C", 0, degree(-3, "celsius"))
+    );
+    assert_eq!(
+        exact("down to negative 12 degrees fahrenheit"),
+        [entity(
+            "temperature",
+            "negative 12 degrees fahrenheit",
+            8,
+            degree(-12, "fahrenheit")
+        )]
+    );
+    assert_eq!(
+        exact("minus twelve"),
+        [entity(
+            "number",
+            "minus twelve",
+            0,
+            json!({"type": "value", "value": -12})
+        )]
+    );
+}
+
+#[test]
+fn minus_between_numbers_is_the_operator() {
+    let values: Vec<_> = found("10 minus 4 equals 6, ten minus four, (2) minus 1")
+        .into_iter()
+        .map(|e| e.2["value"].clone())
+        .collect();
+    assert_eq!(values, [10, 4, 6, 10, 4, 2, 1]);
+    // A spoken sign alone or before nothing numeric is just a word.
+    assert!(found("minus").is_empty());
+    assert!(found("minus -").is_empty());
+}
+
+#[test]
+fn north_american_phone_numbers() {
+    let phone = |v: &str| json!({"type": "value", "value": v});
+    assert_eq!(
+        exact("Dial 1-800-555-0199"),
+        [entity(
+            "phone-number",
+            "1-800-555-0199",
+            5,
+            phone("18005550199")
+        )]
+    );
+    assert_eq!(
+        exact("call +1 (415) 555-0123 today")[0],
+        entity(
+            "phone-number",
+            "+1 (415) 555-0123",
+            5,
+            phone("(+1) 4155550123")
+        )
+    );
+    assert_eq!(
+        exact("or 1 (800) 555-0199"),
+        [entity(
+            "phone-number",
+            "1 (800) 555-0199",
+            3,
+            phone("18005550199")
+        )]
+    );
+    assert_eq!(
+        exact("1.800.555.0199"),
+        [entity(
+            "phone-number",
+            "1.800.555.0199",
+            0,
+            phone("18005550199")
+        )]
+    );
+}
+
+#[test]
+fn nth_weekday_of_a_month() {
+    let day = |at: &str| instant(at, "day");
+    assert_eq!(
+        exact("the third Monday of next month"),
+        [entity(
+            "time",
+            "the third Monday of next month",
+            0,
+            day("2026-12-21T00:00:00.000+00:00")
+        )]
+    );
+    assert_eq!(
+        exact("third Monday in January"),
+        [entity(
+            "time",
+            "third Monday in January",
+            0,
+            day("2027-01-18T00:00:00.000+00:00")
+        )]
+    );
+    assert_eq!(
+        exact("the third Monday of December"),
+        [entity(
+            "time",
+            "the third Monday of December",
+            0,
+            day("2026-12-21T00:00:00.000+00:00")
+        )]
+    );
+    // The current month stays in this year even when the day is past, as in Duckling.
+    assert_eq!(
+        exact("the third Monday of November"),
+        [entity(
+            "time",
+            "the third Monday of November",
+            0,
+            day("2026-11-16T00:00:00.000+00:00")
+        )]
+    );
+    assert_eq!(
+        exact("first Friday of next month at 3pm"),
+        [entity(
+            "time",
+            "first Friday of next month at 3pm",
+            0,
+            instant("2026-12-04T15:00:00.000+00:00", "hour")
+        )]
+    );
+    assert_eq!(
+        exact("the last Friday of the month"),
+        [entity(
+            "time",
+            "last Friday of the month",
+            4,
+            day("2026-11-27T00:00:00.000+00:00")
+        )]
+    );
+    assert_eq!(
+        exact("the last Monday of May"),
+        [entity(
+            "time",
+            "last Monday of May",
+            4,
+            day("2027-05-31T00:00:00.000+00:00")
+        )]
+    );
+    // Decembers 2026 to 2028 have four Mondays; December 2029 has five. (Duckling answers
+    // 2027-12-06, the first Monday of a December with four, which is wrong.)
+    assert_eq!(
+        exact("the fifth Monday of December"),
+        [entity(
+            "time",
+            "the fifth Monday of December",
+            0,
+            day("2029-12-31T00:00:00.000+00:00")
+        )]
+    );
+    assert_eq!(exact("the fifth Monday of December 2026")[0].0, "ordinal");
+}
+
+#[test]
+fn past_dates() {
+    let t = |text: &str, body: &str, start: usize, v: Value| {
+        assert_eq!(exact(text), [entity("time", body, start, v)], "{text:?}");
+    };
+    t(
+        "sales since last Friday",
+        "last Friday",
+        12,
+        instant("2026-11-20T00:00:00.000+00:00", "day"),
+    );
+    t(
+        "it broke 3 days ago",
+        "3 days ago",
+        9,
+        instant("2026-11-23T10:00:00.000+00:00", "hour"),
+    );
+    t(
+        "yesterday at 5pm",
+        "yesterday at 5pm",
+        0,
+        instant("2026-11-25T17:00:00.000+00:00", "hour"),
+    );
+    t(
+        "two weeks ago",
+        "two weeks ago",
+        0,
+        instant("2026-11-12T00:00:00.000+00:00", "day"),
+    );
+    t(
+        "revenue last month",
+        "last month",
+        8,
+        instant("2026-10-01T00:00:00.000+00:00", "month"),
+    );
+    t(
+        "last week",
+        "last week",
+        0,
+        instant("2026-11-16T00:00:00.000+00:00", "week"),
+    );
+    t(
+        "last year",
+        "last year",
+        0,
+        instant("2025-01-01T00:00:00.000+00:00", "year"),
+    );
+    t(
+        "What was the weather on November 20th?",
+        "on November 20th",
+        21,
+        instant("2026-11-20T00:00:00.000+00:00", "day"),
+    );
+}
+
+#[test]
+fn compound_unit_adjectives_and_half_units() {
+    let m = |v: i64, u: &str| json!({"type": "value", "value": v, "unit": u});
+    assert_eq!(
+        exact("A 12-inch pizza"),
+        [entity("distance", "12-inch", 2, m(12, "inch"))]
+    );
+    assert_eq!(exact("a 10-minute walk")[0].4["minute"], json!(10));
+    assert_eq!(
+        exact("it takes about two and a half hours"),
+        [entity(
+            "duration",
+            "two and a half hours",
+            15,
+            json!({"type": "value", "value": 150, "minute": 150, "unit": "minute",
+                       "normalized": {"unit": "second", "value": 9000}})
+        )]
+    );
+    assert_eq!(
+        exact("in 2 and a half hours"),
+        [entity(
+            "time",
+            "in 2 and a half hours",
+            0,
+            instant("2026-11-26T12:30:00.000+00:00", "second")
+        )]
+    );
+    // Ranges and single-letter compounds stay numbers.
+    assert_eq!(exact("items 1-5 are done").len(), 2);
+    assert_eq!(exact("a 3-D model")[0].0, "number");
+}
+
+#[test]
+fn house_numbers_are_identifiers() {
+    assert_eq!(
+        exact("Ship 12 units to 221B Baker Street"),
+        [entity(
+            "number",
+            "12",
+            5,
+            json!({"type": "value", "value": 12})
+        )]
+    );
+    assert_eq!(exact("a 512B file")[0].0, "data-size");
+    assert_eq!(exact("5M Users")[0].4["value"], json!(5_000_000));
+}
+
+#[test]
+fn times_of_day_in_words_and_with_their_half_of_the_day() {
+    let t = |text: &str, body: &str, start: usize, at: &str, grain: &str| {
+        assert_eq!(
+            exact(text),
+            [entity("time", body, start, instant(at, grain))],
+            "{text:?}"
+        );
+    };
+    t(
+        "half past ten",
+        "half past ten",
+        0,
+        "2026-11-26T10:30:00.000+00:00",
+        "minute",
+    );
+    t(
+        "quarter to 5",
+        "quarter to 5",
+        0,
+        "2026-11-26T16:45:00.000+00:00",
+        "minute",
+    );
+    t(
+        "at 20 past 4",
+        "at 20 past 4",
+        0,
+        "2026-11-26T16:20:00.000+00:00",
+        "minute",
+    );
+    t(
+        "dinner at 7 tonight",
+        "at 7 tonight",
+        7,
+        "2026-11-26T19:00:00.000+00:00",
+        "hour",
+    );
+    t(
+        "at 10 in the morning",
+        "at 10 in the morning",
+        0,
+        "2026-11-26T10:00:00.000+00:00",
+        "hour",
+    );
+    t(
+        "at 8 tomorrow morning",
+        "at 8 tomorrow morning",
+        0,
+        "2026-11-27T08:00:00.000+00:00",
+        "hour",
+    );
+    t(
+        "call me at 10 sharp",
+        "at 10 sharp",
+        8,
+        "2026-11-26T10:00:00.000+00:00",
+        "hour",
+    );
+    t(
+        "at around 5pm",
+        "at around 5pm",
+        0,
+        "2026-11-26T17:00:00.000+00:00",
+        "hour",
+    );
+    t(
+        "Friday at midnight",
+        "Friday at midnight",
+        0,
+        "2026-11-27T00:00:00.000+00:00",
+        "hour",
+    );
+    // "5 to 10" is a range or a sum, not 9:55.
+    assert!(found("add 5 to 10").iter().all(|e| e.0 == "number"));
+}
+
+#[test]
+fn more_intervals_and_relative_days() {
+    let span = |from: &str, to: &str, grain: &str| {
+        json!({"type": "interval", "from": {"value": from, "grain": grain},
+               "to": {"value": to, "grain": grain}})
+    };
+    assert_eq!(
+        exact("from 2 to 4pm"),
+        [entity(
+            "time",
+            "from 2 to 4pm",
+            0,
+            span(
+                "2026-11-26T14:00:00.000+00:00",
+                "2026-11-26T16:00:00.000+00:00",
+                "hour"
+            )
+        )]
+    );
+    assert_eq!(
+        exact("tomorrow from 9am to 5pm"),
+        [entity(
+            "time",
+            "tomorrow from 9am to 5pm",
+            0,
+            span(
+                "2026-11-27T09:00:00.000+00:00",
+                "2026-11-27T17:00:00.000+00:00",
+                "hour"
+            )
+        )]
+    );
+    assert_eq!(
+        exact("from Monday to Friday"),
+        [entity(
+            "time",
+            "from Monday to Friday",
+            0,
+            span(
+                "2026-11-23T00:00:00.000+00:00",
+                "2026-11-27T00:00:00.000+00:00",
+                "day"
+            )
+        )]
+    );
+    assert_eq!(
+        exact("last weekend"),
+        [entity(
+            "time",
+            "last weekend",
+            0,
+            span(
+                "2026-11-20T18:00:00.000+00:00",
+                "2026-11-23T00:00:00.000+00:00",
+                "hour"
+            )
+        )]
+    );
+    assert_eq!(
+        exact("last night"),
+        [entity(
+            "time",
+            "last night",
+            0,
+            span(
+                "2026-11-25T18:00:00.000+00:00",
+                "2026-11-26T00:00:00.000+00:00",
+                "hour"
+            )
+        )]
+    );
+    assert_eq!(
+        exact("the last day of February"),
+        [entity(
+            "time",
+            "last day of February",
+            4,
+            instant("2027-02-28T00:00:00.000+00:00", "day")
+        )]
+    );
+    assert_eq!(
+        exact("in 1 hour and 30 minutes"),
+        [entity(
+            "time",
+            "in 1 hour and 30 minutes",
+            0,
+            instant("2026-11-26T11:30:00.000+00:00", "second")
+        )]
+    );
+    // Counting ranges stay numbers.
+    assert!(found("count from 1 to 10").iter().all(|e| e.0 == "number"));
+    assert!(
+        found("pick a number between 1 and 10")
+            .iter()
+            .all(|e| e.0 == "number")
+    );
+}
+
+#[test]
+fn compound_measures() {
+    let m = |v: i64, u: &str| json!({"type": "value", "value": v, "unit": u});
+    assert_eq!(
+        exact("she is 5 feet 6 inches tall"),
+        [entity("distance", "5 feet 6 inches", 7, m(66, "inch"))]
+    );
+    assert_eq!(
+        exact("he weighs 180 pounds"),
+        [entity("quantity", "180 pounds", 10, m(180, "pound"))]
+    );
+    assert_eq!(exact("it costs 180 pounds")[0].0, "amount-of-money");
+    assert_eq!(exact("a quarter of an hour")[0].4["minute"], json!(15));
+    assert_eq!(exact("three quarters of an hour")[0].4["minute"], json!(45));
+    assert_eq!(exact("1h 30m")[0].4["minute"], json!(90));
+    assert_eq!(exact("run 30m")[0].0, "distance");
+}
+
+fn num(v: i64) -> Value {
+    json!({"type": "value", "value": v})
+}
+
+fn span(from: &str, to: &str, grain: &str) -> Value {
+    json!({
+        "type": "interval",
+        "from": {"value": from, "grain": grain},
+        "to": {"value": to, "grain": grain},
+    })
+}
+
+#[test]
+fn identifiers_are_not_numbers() {
+    assert_eq!(exact("cancel order 55120 please"), []);
+    assert_eq!(exact("see #981 for details"), []);
+    assert_eq!(exact("deploy gpt-4 on node-12"), []);
+    assert_eq!(exact("upgrade to node 18"), []);
+    assert_eq!(exact("we run ubuntu 22.04"), []);
+    // Counted after an id noun, or too short to be an id: still numbers.
+    assert_eq!(
+        exact("order 300 units"),
+        [entity("number", "300", 6, num(300))]
+    );
+    assert_eq!(
+        exact("ticket 12 is open"),
+        [entity("number", "12", 7, num(12))]
+    );
+    assert_eq!(
+        exact("pages 10-20"),
+        [
+            entity("number", "10", 6, num(10)),
+            entity("number", "20", 9, num(20))
+        ]
+    );
+}
+
+#[test]
+fn pronoun_one_is_not_a_number() {
+    assert_eq!(exact("which one works"), []);
+    assert_eq!(exact("one of us should go"), []);
+    assert_eq!(
+        exact("the third one"),
+        [entity("ordinal", "third", 4, num(3))]
+    );
+    assert_eq!(
+        exact("a 2 metre one"),
+        [entity(
+            "distance",
+            "2 metre",
+            2,
+            json!({"type": "value", "value": 2, "unit": "metre"})
+        )]
+    );
+    assert_eq!(exact("buy one apple"), [entity("number", "one", 4, num(1))]);
+}
+
+#[test]
+fn speeds_are_numbers_not_distances() {
+    assert_eq!(exact("drove 80 km/h"), [entity("number", "80", 6, num(80))]);
+    assert_eq!(
+        exact("cycled 25 miles per hour"),
+        [entity("number", "25", 7, num(25))]
+    );
+    assert_eq!(
+        exact("walk 5 km a day")[0],
+        entity(
+            "distance",
+            "5 km",
+            5,
+            json!({"type": "value", "value": 5, "unit": "kilometre"})
+        )
+    );
+}
+
+#[test]
+fn kelvin_capital_scale_letters_pints_and_fortnights() {
+    fn measure(v: impl Into<Value>, unit: &str) -> Value {
+        json!({"type": "value", "value": v.into(), "unit": unit})
+    }
+    assert_eq!(
+        exact("fever of 101.3 F"),
+        [entity(
+            "temperature",
+            "101.3 F",
+            9,
+            measure(101.3, "fahrenheit")
+        )]
+    );
+    assert_eq!(
+        exact("keep it at 4C."),
+        [entity("temperature", "4C", 11, measure(4, "celsius"))]
+    );
+    assert_eq!(
+        exact("water boils at 373 kelvin"),
+        [entity(
+            "temperature",
+            "373 kelvin",
+            15,
+            measure(373, "kelvin")
+        )]
+    );
+    assert_eq!(
+        exact("3 pints of milk"),
+        [entity("volume", "3 pints", 0, measure(3, "pint"))]
+    );
+    assert_eq!(
+        exact("2 fortnights"),
+        [entity(
+            "duration",
+            "2 fortnights",
+            0,
+            json!({"type": "value", "value": 28, "day": 28, "unit": "day",
+                   "normalized": {"unit": "second", "value": 2419200}})
+        )]
+    );
+    assert_eq!(
+        exact("we meet in a fortnight"),
+        [entity(
+            "time",
+            "in a fortnight",
+            8,
+            instant("2026-12-10T10:00:00.000+00:00", "hour")
+        )]
+    );
+}
+
+#[test]
+fn holidays_misspelt_tomorrow_and_right_now() {
+    let t = |text: &str, body: &str, start: usize, at: &str, grain: &str| {
+        assert_eq!(
+            exact(text),
+            [entity("time", body, start, instant(at, grain))],
+            "{text:?}"
+        );
+    };
+    t(
+        "see you tommorow",
+        "tommorow",
+        8,
+        "2026-11-27T00:00:00.000+00:00",
+        "day",
+    );
+    t(
+        "Christmas Eve dinner",
+        "Christmas Eve",
+        0,
+        "2026-12-24T00:00:00.000+00:00",
+        "day",
+    );
+    t(
+        "party before New Year's Eve",
+        "New Year's Eve",
+        13,
+        "2026-12-31T00:00:00.000+00:00",
+        "day",
+    );
+    t(
+        "costumes for Halloween",
+        "Halloween",
+        13,
+        "2027-10-31T00:00:00.000+00:00",
+        "day",
+    );
+    t(
+        "is it raining right now",
+        "right now",
+        14,
+        "2026-11-26T10:00:00.000+00:00",
+        "second",
+    );
+}
+
+#[test]
+fn quarters_short_dates_and_shifted_dates() {
+    let t = |text: &str, body: &str, start: usize, at: &str, grain: &str| {
+        assert_eq!(
+            exact(text),
+            [entity("time", body, start, instant(at, grain))],
+            "{text:?}"
+        );
+    };
+    t(
+        "sales in the 2nd quarter of 2027",
+        "the 2nd quarter of 2027",
+        9,
+        "2027-04-01T00:00:00.000+00:00",
+        "quarter",
+    );
+    t(
+        "third quarter 2025 results",
+        "third quarter 2025",
+        0,
+        "2025-07-01T00:00:00.000+00:00",
+        "quarter",
+    );
+    t(
+        "due 12/30 at 5pm",
+        "12/30 at 5pm",
+        4,
+        "2026-12-30T17:00:00.000+00:00",
+        "hour",
+    );
+    t(
+        "2 weeks before Christmas",
+        "2 weeks before Christmas",
+        0,
+        "2026-12-11T00:00:00.000+00:00",
+        "day",
+    );
+    t(
+        "90 days from today",
+        "90 days from today",
+        0,
+        "2027-02-24T00:00:00.000+00:00",
+        "day",
+    );
+    t(
+        "at 6:30 on Friday",
+        "at 6:30 on Friday",
+        0,
+        "2026-11-27T06:30:00.000+00:00",
+        "minute",
+    );
+    // Fractions and scores are not dates.
+    assert!(found("3/4 of the users").iter().all(|e| e.0 != "time"));
+    assert!(found("add 1/2 cup").iter().all(|e| e.0 != "time"));
+    // Without a year "the 3rd quarter" stays an ordinal.
+    assert_eq!(
+        exact("the 3rd quarter"),
+        [entity("ordinal", "3rd", 4, num(3))]
+    );
+}
+
+#[test]
+fn last_n_units_and_bare_hour_ranges_on_a_day() {
+    assert_eq!(
+        exact("errors in the past 7 days"),
+        [entity(
+            "time",
+            "past 7 days",
+            14,
+            span(
+                "2026-11-19T00:00:00.000+00:00",
+                "2026-11-26T00:00:00.000+00:00",
+                "day"
+            )
+        )]
+    );
+    assert_eq!(
+        exact("open Monday from 9 to 5"),
+        [entity(
+            "time",
+            "Monday from 9 to 5",
+            5,
+            span(
+                "2026-11-30T09:00:00.000+00:00",
+                "2026-11-30T17:00:00.000+00:00",
+                "hour"
+            )
+        )]
+    );
+    assert_eq!(
+        exact("from 10 to 2 tomorrow"),
+        [entity(
+            "time",
+            "from 10 to 2 tomorrow",
+            0,
+            span(
+                "2026-11-27T10:00:00.000+00:00",
+                "2026-11-27T14:00:00.000+00:00",
+                "hour"
+            )
+        )]
+    );
+    // No day: a count, not hours.
+    assert!(found("grew from 5 to 10").iter().all(|e| e.0 == "number"));
+}
+
+#[test]
+fn uk_numbers_extensions_and_localhost() {
+    let text = |v: &str| json!({"type": "value", "value": v});
+    assert_eq!(
+        exact("office: 0161 496 0000"),
+        [entity(
+            "phone-number",
+            "0161 496 0000",
+            8,
+            text("01614960000")
+        )]
+    );
+    assert_eq!(
+        exact("call 415-555-0100 x 12"),
+        [entity(
+            "phone-number",
+            "415-555-0100 x 12",
+            5,
+            text("4155550100 ext 12")
+        )]
+    );
+    assert_eq!(
+        exact("curl localhost:3000/health"),
+        [entity(
+            "url",
+            "localhost:3000/health",
+            5,
+            json!({"type": "value", "value": "localhost:3000/health", "domain": "localhost"})
+        )]
+    );
+    assert_eq!(exact("run it on localhost"), []);
+    // Extensions after non-ASCII digits do not split a character.
+    let _ = extract("+1 \u{663}\u{663}\u{663} \u{663}\u{663}\u{663}x5", &opts());
 }

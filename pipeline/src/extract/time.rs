@@ -3,9 +3,11 @@
 //!
 //! Rules are plain functions over tokens, tried at each position without backtracking:
 //! a day ("tomorrow", "next Monday", "2026-12-25", "December 25th", "the 15th of next month",
-//! "Q3 2026"), a time of day ("3pm", "15:30", "noon"), their combinations ("tomorrow at 3pm",
-//! "5pm on Friday", "Monday morning"), relative times ("in 2 hours", "3 days ago") and
-//! intervals ("from 9am to 5pm", "tonight"). Open times resolve to the future, as Duckling's do.
+//! "the third Monday of December", "Q3 2026"), a time of day ("3pm", "15:30", "noon", "at 10",
+//! "half past 5"), their combinations ("tomorrow at 3pm", "5pm on Friday", "Monday morning",
+//! "7 tonight"), relative times ("in 2 hours", "3 days ago") and intervals ("from 9am to 5pm",
+//! "tomorrow from 2 to 4pm", "tonight", "last weekend"). Open times resolve to the future, as
+//! Duckling's do.
 
 use chrono::{
     DateTime, Datelike, Days, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone,
@@ -13,9 +15,9 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
-use super::lexer::Lexed;
-use super::measure::{duration_at, is_physical_unit};
-use super::numeral::ordinal_at;
+use super::lexer::{Lexed, TokenKind};
+use super::measure::{duration_at, is_physical_unit, unit_follows};
+use super::numeral::{Numeral, is_number_word, numeral_at, ordinal_at};
 use super::value::{EntityValue, Grain, TimePoint};
 use super::{Candidate, Dimension};
 
@@ -52,6 +54,16 @@ struct Clock {
     /// No am/pm on a 12-hour reading ("at 9:30"): either half of the day may be meant.
     ambiguous: bool,
     end: usize,
+}
+
+impl Clock {
+    /// The hour read in the morning (`pm` false) or the afternoon and evening.
+    fn in_half(&self, pm: bool) -> u32 {
+        match (pm, self.ambiguous || self.hour == 12) {
+            (true, true) if self.hour < 12 => self.hour + 12,
+            _ => self.hour,
+        }
+    }
 }
 
 /// Scans all time expressions in the text.
@@ -222,6 +234,102 @@ fn day_part(w: &str) -> Option<(u32, u32)> {
     }
 }
 
+/// "around 3pm", "at about noon": Duckling keeps the word in the time.
+fn is_approximate(w: &str) -> bool {
+    matches!(w, "around" | "about" | "approximately" | "approx")
+}
+
+/// Words that may follow a bare hour ("at 10 tomorrow", "at 10 and", "at 10 we start"):
+/// closed-class words and time words, never a noun that the number would count.
+fn may_follow_hour(w: &str) -> bool {
+    weekday_name(w).is_some()
+        || month_name(w).is_some()
+        || day_part(w).is_some()
+        || matches!(
+            w,
+            "on" | "in"
+                | "at"
+                | "to"
+                | "for"
+                | "with"
+                | "by"
+                | "from"
+                | "until"
+                | "till"
+                | "before"
+                | "after"
+                | "about"
+                | "and"
+                | "or"
+                | "but"
+                | "so"
+                | "then"
+                | "if"
+                | "when"
+                | "because"
+                | "as"
+                | "please"
+                | "pls"
+                | "sharp"
+                | "instead"
+                | "again"
+                | "too"
+                | "ok"
+                | "okay"
+                | "exactly"
+                | "latest"
+                | "today"
+                | "tomorrow"
+                | "tmrw"
+                | "tomorow"
+                | "tommorow"
+                | "tommorrow"
+                | "tonight"
+                | "yesterday"
+                | "this"
+                | "next"
+                | "every"
+                | "the"
+                | "that"
+                | "i"
+                | "we"
+                | "you"
+                | "he"
+                | "she"
+                | "they"
+                | "it"
+                | "is"
+                | "was"
+                | "will"
+                | "would"
+                | "should"
+                | "can"
+                | "could"
+                | "works"
+                | "work"
+        )
+}
+
+/// The `nth` weekday `wd` (Monday 0; any day for `None`) of the month starting on `first`,
+/// or its last one for `nth` `None`; `None` when the month has no such day.
+fn weekday_in_month(first: NaiveDate, wd: Option<u32>, nth: Option<u32>) -> Option<NaiveDate> {
+    let next_month = add_months(first, 1)?;
+    let last = add_days(next_month, -1)?;
+    let day = match (wd, nth) {
+        (None, Some(n)) => add_days(first, i64::from(n.checked_sub(1)?))?,
+        (None, None) => last,
+        (Some(wd), Some(n)) => {
+            let ahead = (wd + 7 - first.weekday().num_days_from_monday()) % 7;
+            add_days(first, i64::from(ahead + 7 * n.checked_sub(1)?))?
+        }
+        (Some(wd), None) => {
+            let back = (last.weekday().num_days_from_monday() + 7 - wd) % 7;
+            add_days(last, -i64::from(back))?
+        }
+    };
+    (day < next_month).then_some(day)
+}
+
 fn is_year(n: u32, digits: usize) -> bool {
     digits == 4 && (1900..=2200).contains(&n)
 }
@@ -259,27 +367,158 @@ impl Cx<'_, '_> {
         {
             return Some(p);
         }
+        if let Some(p) = self.day_with_hours(a) {
+            return Some(p);
+        }
         Some(a)
     }
 
-    /// "<time> (to|-) <time>" starting at `i`.
+    /// "tomorrow from 9am to 5pm", "Friday between 2pm and 3pm": a day, then an interval of
+    /// times of day that falls on it.
+    fn day_with_hours(&self, day: Parsed) -> Option<Parsed> {
+        let Expr::At(d) = day.expr else {
+            return None;
+        };
+        let separators: &[&str] = match self.word(day.end)? {
+            "from" => &["to", "until", "till", "-"],
+            "between" => &["and"],
+            _ => return None,
+        };
+        if d.grain != Grain::Day {
+            return None;
+        }
+        let k = day.end + 1;
+        let Some(hours) = self.interval_from(k, separators) else {
+            // "Monday from 9 to 5".
+            let (h, h2) = (self.range_hour(k)?, self.range_hour(k + 2)?);
+            if !self.is_separator(k + 1, separators) {
+                return None;
+            }
+            let (from, to) = self.bare_hours(d.at.date(), h, h2)?;
+            return Some(Parsed {
+                expr: Expr::Span(from, to),
+                end: k + 3,
+                dated: true,
+                time_of_day: false,
+            });
+        };
+        let Expr::Span(from, to) = hours.expr else {
+            return None;
+        };
+        if hours.dated {
+            return None;
+        }
+        let date = d.at.date();
+        let from = Moment {
+            at: date.and_time(from.at.time()),
+            ..from
+        };
+        let mut to = Moment {
+            at: date.and_time(to.at.time()),
+            ..to
+        };
+        if to.at <= from.at {
+            // "Friday from 8pm to midnight" ends the next day.
+            to.at += TimeDelta::days(1);
+        }
+        (to.at > from.at).then_some(Parsed {
+            expr: Expr::Span(from, to),
+            end: hours.end,
+            dated: true,
+            time_of_day: false,
+        })
+    }
+
+    /// "<time> (to|-) <time>" starting at `i`; or "from 2 to 4pm", where the bare first hour
+    /// takes the half of the day that puts it before the second.
     fn interval_from(&self, i: usize, separators: &[&str]) -> Option<Parsed> {
-        let a = self.point(i)?;
-        self.interval_after(a, separators)
+        if let Some(a) = self.point(i) {
+            return self.interval_after(a, separators);
+        }
+        let h = self.range_hour(i)?;
+        if !self.is_separator(i + 1, separators) {
+            return None;
+        }
+        let Some(b) = self.point(i + 2) else {
+            return self.bare_hours_on_day(h, i + 2);
+        };
+        let Expr::At(to) = b.expr else {
+            return None;
+        };
+        if !matches!(to.grain, Grain::Hour | Grain::Minute) {
+            return None;
+        }
+        let date = to.at.date();
+        let from = [h + 12, h]
+            .into_iter()
+            .filter(|h| *h < 24)
+            .map(|h| self.on_day(date, h, 0, Grain::Hour))
+            .find(|m| m.at < to.at)?;
+        Some(Parsed {
+            expr: Expr::Span(from, to),
+            end: b.end,
+            dated: b.dated,
+            time_of_day: false,
+        })
+    }
+
+    /// "(from) 9 to 5 on Monday", "2 to 4 tomorrow": two bare hours, read only when a day
+    /// follows (without one, "from 5 to 10" counts). The first is its first reading that day
+    /// except 1–7, which are afternoon hours as after a named day; the second is its first
+    /// reading after the first ("9 to 5" is 09:00–17:00).
+    fn bare_hours_on_day(&self, h: u32, k: usize) -> Option<Parsed> {
+        let h2 = self.range_hour(k)?;
+        let on = if self.lx.is_word(k + 1, "on") {
+            k + 2
+        } else {
+            k + 1
+        };
+        let (day, end) = self.day(on).filter(|(d, _)| d.grain == Grain::Day)?;
+        let (from, to) = self.bare_hours(day.at.date(), h, h2)?;
+        Some(Parsed {
+            expr: Expr::Span(from, to),
+            end,
+            dated: true,
+            time_of_day: false,
+        })
+    }
+
+    /// Two bare hours on `date`, read as in [`Cx::bare_hours_on_day`].
+    fn bare_hours(&self, date: NaiveDate, h: u32, h2: u32) -> Option<(Moment, Moment)> {
+        let h = if (1..=7).contains(&h) { h + 12 } else { h };
+        let from = self.on_day(date, h, 0, Grain::Hour);
+        let to = [h2, h2 + 12]
+            .into_iter()
+            .map(|h| self.on_day(date, h, 0, Grain::Hour))
+            .find(|m| m.at > from.at)?;
+        Some((from, to))
+    }
+
+    /// A bare hour at either end of an interval whose other end is a clock time.
+    fn range_hour(&self, i: usize) -> Option<u32> {
+        let (h, digits) = self.lx.plain_int(i)?;
+        let glued_to_word = self.lx.glued(i) && i > 0 && self.word(i - 1).is_some();
+        (digits <= 2 && (1..=12).contains(&h) && !glued_to_word && !unit_follows(self.lx, i + 1))
+            .then_some(h)
+    }
+
+    fn is_separator(&self, k: usize, separators: &[&str]) -> bool {
+        separators.iter().any(|s| {
+            if *s == "-" {
+                self.lx.is_punct(k, '-')
+            } else {
+                self.lx.is_word(k, s)
+            }
+        })
     }
 
     fn interval_after(&self, a: Parsed, separators: &[&str]) -> Option<Parsed> {
-        let sep_ok = separators.iter().any(|s| {
-            if *s == "-" {
-                self.lx.is_punct(a.end, '-')
-            } else {
-                self.lx.is_word(a.end, s)
-            }
-        });
-        if !sep_ok {
+        if !self.is_separator(a.end, separators) {
             return None;
         }
-        let b = self.point(a.end + 1)?;
+        let Some(b) = self.point(a.end + 1) else {
+            return self.to_bare_hour(a);
+        };
         let (Expr::At(mut from), Expr::At(mut to)) = (a.expr, b.expr) else {
             return None;
         };
@@ -288,6 +527,14 @@ impl Cx<'_, '_> {
             from.at = to.at.date().and_time(from.at.time());
         } else if a.dated && !b.dated && b.time_of_day {
             to.at = from.at.date().and_time(to.at.time());
+        } else if a.time_of_day && b.time_of_day {
+            (from, to) = self.same_day(from, to);
+        }
+        if let (Some(first), Some(last)) = (
+            self.bare_weekday(a.end - 1),
+            self.bare_weekday(a.end + 1).filter(|_| b.end == a.end + 2),
+        ) {
+            (from, to) = self.weekday_span(first, last)?;
         }
         (to.at > from.at).then_some(Parsed {
             expr: Expr::Span(from, to),
@@ -297,10 +544,96 @@ impl Cx<'_, '_> {
         })
     }
 
+    /// Two times of day on one day: today while the end is still ahead, else tomorrow ("from
+    /// 9am to 5pm" at 10:00 is today's); an end before the start is on the next day.
+    fn same_day(&self, from: Moment, to: Moment) -> (Moment, Moment) {
+        let today = self.today();
+        let end_today = today.and_time(to.at.time());
+        let date = if end_today >= truncate(self.now, to.grain) {
+            today
+        } else {
+            add_days(today, 1).unwrap_or(today)
+        };
+        let from = Moment {
+            at: date.and_time(from.at.time()),
+            ..from
+        };
+        let mut to = Moment {
+            at: date.and_time(to.at.time()),
+            ..to
+        };
+        if to.at <= from.at {
+            to.at += TimeDelta::days(1);
+        }
+        (from, to)
+    }
+
+    /// The weekday named at `k` on its own ("Monday", not "next Monday").
+    fn bare_weekday(&self, k: usize) -> Option<u32> {
+        let modified = k > 0
+            && matches!(
+                self.word(k - 1),
+                Some("next" | "last" | "this" | "coming" | "past")
+            );
+        (!modified).then(|| self.word(k).and_then(weekday_name))?
+    }
+
+    /// "from Monday to Friday": the span in this week, or next week's once this week's is over,
+    /// as Duckling reads it.
+    fn weekday_span(&self, first: u32, last: u32) -> Option<(Moment, Moment)> {
+        let today = self.today();
+        let monday = add_days(today, -i64::from(today.weekday().num_days_from_monday()))?;
+        let mut from = add_days(monday, i64::from(first))?;
+        let mut to = add_days(from, i64::from((last + 7 - first) % 7))?;
+        if to < today {
+            from = add_days(from, 7)?;
+            to = add_days(to, 7)?;
+        }
+        Some((day_moment(from), day_moment(to)))
+    }
+
+    /// "from 9am to 5": the bare second hour is the first of its two readings after the first.
+    fn to_bare_hour(&self, a: Parsed) -> Option<Parsed> {
+        let Expr::At(from) = a.expr else {
+            return None;
+        };
+        if !matches!(from.grain, Grain::Hour | Grain::Minute) {
+            return None;
+        }
+        let h = self.range_hour(a.end + 1)?;
+        let date = from.at.date();
+        let to = [h, h + 12]
+            .into_iter()
+            .filter(|h| *h <= 24)
+            .map(|h| self.on_day(date, h, 0, Grain::Hour))
+            .find(|m| m.at > from.at)?;
+        let (from, to) = if a.time_of_day {
+            self.same_day(from, to)
+        } else {
+            (from, to)
+        };
+        Some(Parsed {
+            expr: Expr::Span(from, to),
+            end: a.end + 2,
+            dated: a.dated,
+            time_of_day: false,
+        })
+    }
+
     /// One instant (or a part of a day), with its leading preposition if any.
     fn point(&self, i: usize) -> Option<Parsed> {
         match self.word(i) {
-            Some("at" | "on") => self.core(i + 1),
+            Some("at") => {
+                let j = if self.word(i + 1).is_some_and(is_approximate) {
+                    i + 2
+                } else {
+                    i + 1
+                };
+                self.core(j)
+                    .or_else(|| Some(self.clock_with_day(self.bare_hour(j)?)))
+            }
+            Some(w) if is_approximate(w) => Some(self.clock_with_day(self.clock(i + 1)?)),
+            Some("on") => self.core(i + 1),
             Some("in") => self.relative_in(i).or_else(|| self.in_month_or_year(i + 1)),
             _ => self.core(i),
         }
@@ -334,12 +667,16 @@ impl Cx<'_, '_> {
         } else {
             end
         };
-        let k = if self.lx.is_word(k, "at") { k + 1 } else { k };
-        if let Some(c) = self.clock(k) {
+        let at = self.lx.is_word(k, "at");
+        let k = if at { k + 1 } else { k };
+        let clock = self
+            .clock(k)
+            .or_else(|| at.then(|| self.bare_hour(k)).flatten());
+        if let Some(c) = clock {
             let hour = if c.ambiguous && (1..=7).contains(&c.hour) {
                 c.hour + 12
             } else {
-                c.hour
+                c.hour % 24
             };
             return Parsed {
                 expr: Expr::At(self.on_day(date, hour, c.minute, c.grain)),
@@ -378,18 +715,32 @@ impl Cx<'_, '_> {
         )
     }
 
-    /// A time of day, then optionally its day ("3pm tomorrow", "5pm on Friday").
+    /// A time of day, then optionally its day ("3pm tomorrow", "5pm on Friday", "8 tomorrow
+    /// morning") or the half of the day it is in ("7 tonight", "10 in the morning").
     fn clock_with_day(&self, c: Clock) -> Parsed {
+        let c = if self.lx.is_word(c.end, "sharp") {
+            Clock {
+                end: c.end + 1,
+                ..c
+            }
+        } else {
+            c
+        };
         let k = if self.lx.is_word(c.end, "on") {
             c.end + 1
         } else {
             c.end
         };
         if let Some((day, end)) = self.day(k).filter(|(d, _)| d.grain == Grain::Day) {
-            let hour = if c.ambiguous && (1..=7).contains(&c.hour) {
-                c.hour + 12
-            } else {
-                c.hour
+            let (pm, end) = match self.word(end).and_then(day_part) {
+                Some((from, _)) => (Some(from >= 12), end + 1),
+                None => (None, end),
+            };
+            // "at 7:15 tomorrow" is the first 7:15 of that day, as in Duckling; "Friday at
+            // midnight" is the midnight that starts Friday.
+            let hour = match pm {
+                Some(pm) => c.in_half(pm),
+                None => c.hour % 24,
             };
             return Parsed {
                 expr: Expr::At(self.on_day(day.at.date(), hour, c.minute, c.grain)),
@@ -398,11 +749,44 @@ impl Cx<'_, '_> {
                 time_of_day: false,
             };
         }
+        if let Some((pm, today, end)) = self.half_of_day(c.end) {
+            let hour = c.in_half(pm);
+            let at = if today {
+                self.on_day(self.today(), hour, c.minute, c.grain)
+            } else {
+                self.next_clock(Clock {
+                    hour,
+                    ambiguous: false,
+                    ..c
+                })
+            };
+            return Parsed {
+                expr: Expr::At(at),
+                end,
+                dated: today,
+                time_of_day: !today,
+            };
+        }
         Parsed {
             expr: Expr::At(self.next_clock(c)),
             end: c.end,
             dated: false,
             time_of_day: true,
+        }
+    }
+
+    /// "tonight", "this evening", "in the morning", "at night" after a time of day: (the
+    /// afternoon or evening, today's rather than the next, end).
+    fn half_of_day(&self, k: usize) -> Option<(bool, bool, usize)> {
+        let is_pm = |w: &str| day_part(w).map(|(from, _)| from >= 12);
+        match self.word(k)? {
+            "tonight" => Some((true, true, k + 1)),
+            "this" => Some((is_pm(self.word(k + 1)?)?, true, k + 2)),
+            "in" if self.lx.is_word(k + 1, "the") => {
+                Some((is_pm(self.word(k + 2)?)?, false, k + 3))
+            }
+            "at" if self.lx.is_word(k + 1, "night") => Some((true, false, k + 2)),
+            _ => None,
         }
     }
 
@@ -425,8 +809,11 @@ impl Cx<'_, '_> {
         self.on_day(today, c.hour, c.minute, c.grain)
     }
 
-    /// "3pm", "3 pm", "3:30pm", "15:30", "3 o'clock", "noon", "midnight".
+    /// "3pm", "3 pm", "3:30pm", "15:30", "3 o'clock", "noon", "midnight", "half past 5".
     fn clock(&self, i: usize) -> Option<Clock> {
+        if let Some(c) = self.minutes_past(i) {
+            return Some(c);
+        }
         match self.word(i) {
             Some("noon" | "midday") => {
                 return Some(Clock {
@@ -496,6 +883,117 @@ impl Cx<'_, '_> {
         })
     }
 
+    /// "half past 5", "a quarter to ten", "20 past 4", "10 minutes to 6". A bare number before
+    /// "to" or "after" is arithmetic or a range ("5 to 10"), so those need "minutes".
+    fn minutes_past(&self, i: usize) -> Option<Clock> {
+        let lx = self.lx;
+        // Cheap tests first: this runs at every token.
+        let linking = |k: usize| {
+            matches!(
+                self.word(k),
+                Some(
+                    "past"
+                        | "after"
+                        | "to"
+                        | "till"
+                        | "before"
+                        | "of"
+                        | "minutes"
+                        | "minute"
+                        | "mins"
+                        | "min"
+                        | "quarter"
+                )
+            )
+        };
+        let starts = match lx.tokens.get(i)?.kind {
+            TokenKind::Number { .. } => linking(i + 1),
+            TokenKind::Word => {
+                matches!(self.word(i), Some("half" | "quarter" | "a"))
+                    || ((linking(i + 1) || linking(i + 2))
+                        && self.word(i).is_some_and(is_number_word))
+            }
+            TokenKind::Punct(_) => false,
+        };
+        if !starts {
+            return None;
+        }
+        let (minutes, k, spelled) = match self.word(i) {
+            Some("half") => (30, i + 1, true),
+            Some("quarter") => (15, i + 1, true),
+            Some("a") if lx.is_word(i + 1, "quarter") => (15, i + 2, true),
+            _ => {
+                let n = numeral_at(lx, i)?;
+                if n.value.fract() != 0.0 || !(1.0..60.0).contains(&n.value) {
+                    return None;
+                }
+                let named = matches!(lx.word(n.end), Some("minutes" | "minute" | "mins" | "min"));
+                (n.value as u32, if named { n.end + 1 } else { n.end }, named)
+            }
+        };
+        let before = match self.word(k)? {
+            "past" => false,
+            "after" if spelled => false,
+            "to" | "till" | "before" | "of" if spelled && minutes != 30 => true,
+            _ => return None,
+        };
+        let h = numeral_at(lx, k + 1)?;
+        if h.value.fract() != 0.0 || !(1.0..=12.0).contains(&h.value) || unit_follows(lx, h.end) {
+            return None;
+        }
+        let hour = h.value as u32;
+        let (hour, minute) = if before {
+            ((hour + 11) % 12, 60 - minutes)
+        } else {
+            (hour % 12, minutes)
+        };
+        let end = if self.lx.is_word(h.end, "o'clock") {
+            h.end + 1
+        } else {
+            h.end
+        };
+        Some(Clock {
+            hour,
+            minute,
+            grain: Grain::Minute,
+            ambiguous: true,
+            end,
+        })
+    }
+
+    /// A bare hour after "at" ("call me at 10"), which Duckling reads as the next 10:00 or
+    /// 22:00. Only when nothing after it says what the number counts: "at 10 km", "at 10%",
+    /// "look at 10 examples" are not times, so the next word must be a closed-class word
+    /// (preposition, conjunction, pronoun, time word) or the text must end or pause there.
+    fn bare_hour(&self, i: usize) -> Option<Clock> {
+        let (hour, digits) = self.lx.plain_int(i)?;
+        if digits > 2 || !(1..=23).contains(&hour) || unit_follows(self.lx, i + 1) {
+            return None;
+        }
+        let next = i + 1;
+        let free = match self.lx.tokens.get(next) {
+            None => true,
+            Some(t) => match t.kind {
+                TokenKind::Punct(c) => {
+                    matches!(c, ',' | '.' | '!' | '?' | ';' | ')' | '"' | '\'' | '’')
+                        && !self
+                            .lx
+                            .number(next + 1)
+                            .is_some_and(|_| self.lx.glued(next + 1))
+                }
+                TokenKind::Word => t.spaced && self.word(next).is_some_and(may_follow_hour),
+                TokenKind::Number { .. } => false,
+            },
+        };
+        free.then_some(Clock {
+            hour,
+            minute: 0,
+            grain: Grain::Hour,
+            ambiguous: (1..12).contains(&hour),
+            end: next,
+        })
+    }
+
     /// "am", "pm", "a.m.", "p.m." at `k`: (is pm, end).
     fn meridiem(&self, k: usize) -> Option<(bool, usize)> {
         match self.word(k)? {
@@ -515,8 +1013,23 @@ impl Cx<'_, '_> {
 
     /// "tonight", "this morning".
     fn named_day_part(&self, i: usize) -> Option<Parsed> {
+        if matches!(self.word(i), Some("last" | "past"))
+            && let Some(p) = self.last_n(i)
+        {
+            return Some(p);
+        }
         let today = self.today();
         let (expr, end) = match self.word(i)? {
+            "right" if self.lx.is_word(i + 1, "now") => {
+                let at = truncate(self.now, Grain::Second);
+                (
+                    Expr::At(Moment {
+                        at,
+                        grain: Grain::Second,
+                    }),
+                    i + 2,
+                )
+            }
             "now" => {
                 let at = truncate(self.now, Grain::Second);
                 (
@@ -528,7 +1041,16 @@ impl Cx<'_, '_> {
                 )
             }
             "tonight" => (self.part_of(today, 18, 24), i + 1),
-            "this" if self.lx.is_word(i + 1, "weekend") => (self.weekend(), i + 2),
+            "last" if self.lx.is_word(i + 1, "night") => {
+                (self.part_of(add_days(today, -1)?, 18, 24), i + 2)
+            }
+            // Duckling's "next weekend" is the coming one, like "this weekend".
+            "weekend" => (self.weekend(0)?, i + 1),
+            "this" | "next" if self.lx.is_word(i + 1, "weekend") => (self.weekend(0)?, i + 2),
+            "last" | "past" if self.lx.is_word(i + 1, "weekend") => (self.weekend(-1)?, i + 2),
+            "this" if self.lx.is_word(i + 1, "past") && self.lx.is_word(i + 2, "weekend") => {
+                (self.weekend(-1)?, i + 3)
+            }
             "this" => {
                 let (from, to) = self.word(i + 1).and_then(day_part)?;
                 (self.part_of(today, from, to), i + 2)
@@ -543,17 +1065,44 @@ impl Cx<'_, '_> {
         })
     }
 
-    /// This week's weekend, as Duckling has it: Friday 18:00 to Monday 00:00.
-    fn weekend(&self) -> Expr {
+    /// "last 24 hours", "past 3 days": the span from that many units back to the start of the
+    /// current unit, as Duckling has it ("last 24 hours" at 10:00 is yesterday 10:00 to 10:00).
+    fn last_n(&self, i: usize) -> Option<Parsed> {
+        let (n, unit, end) = self.amounts(i + 1)?;
+        if n <= 0 || matches!(self.word(end), Some("ago")) {
+            return None;
+        }
+        let to = truncate(self.now, unit);
+        let from = shift(to, -n, unit)?;
+        Some(Parsed {
+            expr: Expr::Span(
+                Moment {
+                    at: from,
+                    grain: unit,
+                },
+                Moment {
+                    at: to,
+                    grain: unit,
+                },
+            ),
+            end,
+            dated: true,
+            time_of_day: false,
+        })
+    }
+
+    /// This week's weekend (`weeks` 0) or another week's, as Duckling has it: Friday 18:00 to
+    /// Monday 00:00.
+    fn weekend(&self, weeks: i64) -> Option<Expr> {
         let today = self.today();
-        let monday =
-            add_days(today, -i64::from(today.weekday().num_days_from_monday())).unwrap_or(today);
-        let friday = add_days(monday, 4).unwrap_or(today);
-        let next_monday = add_days(monday, 7).unwrap_or(today);
-        Expr::Span(
-            self.on_day(friday, 18, 0, Grain::Hour),
-            self.on_day(next_monday, 0, 0, Grain::Hour),
-        )
+        let monday = add_days(
+            today,
+            7 * weeks - i64::from(today.weekday().num_days_from_monday()),
+        )?;
+        Some(Expr::Span(
+            self.on_day(add_days(monday, 4)?, 18, 0, Grain::Hour),
+            self.on_day(add_days(monday, 7)?, 0, 0, Grain::Hour),
+        ))
     }
 
     /// An amount of time in whole units ("1.5 hours" is 90 minutes).
@@ -575,18 +1124,57 @@ impl Cx<'_, '_> {
         if i > 0 && is_physical_unit(self.lx, i - 1) {
             return None;
         }
-        let (n, unit, end) = self.amount(i + 1)?;
+        let (n, unit, end) = self.amounts(i + 1)?;
         self.relative(n, unit, end)
+    }
+
+    /// An amount of time, joining smaller units: "1 hour and 30 minutes" is 90 minutes.
+    fn amounts(&self, i: usize) -> Option<(i64, Grain, usize)> {
+        let (mut n, mut unit, mut end) = self.amount(i)?;
+        loop {
+            let next = if self.lx.is_word(end, "and") || self.lx.is_punct(end, ',') {
+                end + 1
+            } else {
+                end
+            };
+            match self.amount(next) {
+                Some((m, u, e)) if u < unit => {
+                    let per = (unit.seconds() / u.seconds()) as i64;
+                    n = n.checked_mul(per)?.checked_add(m)?;
+                    (unit, end) = (u, e);
+                }
+                _ => return Some((n, unit, end)),
+            }
+        }
     }
 
     /// "3 days ago", "2 weeks from now".
     fn ago(&self, i: usize) -> Option<Parsed> {
-        let (n, unit, end) = self.amount(i)?;
+        let (n, unit, end) = self.amounts(i)?;
         match self.word(end)? {
             "ago" => self.relative(-n, unit, end + 1),
             "from" if self.lx.is_word(end + 1, "now") => self.relative(n, unit, end + 2),
+            "after" | "from" => self.shifted(n, unit, end + 1),
+            "before" => self.shifted(-n, unit, end + 1),
             _ => None,
         }
+    }
+
+    /// "45 days after 2027-01-10", "90 days from today", "2 days before Christmas": the named
+    /// time moved by the amount, at the finer of its grain and the amount's unit.
+    fn shifted(&self, n: i64, unit: Grain, k: usize) -> Option<Parsed> {
+        let base = self.core(k)?;
+        let Expr::At(m) = base.expr else {
+            return None;
+        };
+        let grain = m.grain.min(unit);
+        let at = truncate(shift(m.at, n, unit)?, grain);
+        Some(Parsed {
+            expr: Expr::At(Moment { at, grain }),
+            end: base.end,
+            dated: true,
+            time_of_day: false,
+        })
     }
 
     fn relative(&self, n: i64, unit: Grain, end: usize) -> Option<Parsed> {
@@ -667,12 +1255,13 @@ impl Cx<'_, '_> {
         let simple = |offset: i64| Some((day_moment(add_days(today, offset)?), i + 1));
         match w {
             Some("today") => return simple(0),
-            Some("tomorrow" | "tmrw") => return simple(1),
+            Some("tomorrow" | "tmrw" | "tomorow" | "tommorow" | "tommorrow") => return simple(1),
             Some("yesterday") => return simple(-1),
             Some("the") if self.lx.is_word(i + 1, "day") => return self.day_after_before(i + 2),
             Some("day") => return self.day_after_before(i + 1),
             Some("next" | "last" | "this" | "coming" | "past") => return self.relative_named(i),
             Some("q") => return self.quarter(i),
+            Some("christmas" | "xmas" | "halloween" | "new") => return self.holiday(i),
             _ => {}
         }
         if let Some(wd) = w.and_then(weekday_name) {
@@ -684,9 +1273,79 @@ impl Cx<'_, '_> {
             return self.month_first(m, needs_more, i);
         }
         if w == Some("the") {
-            return self.ordinal_day(i + 1);
+            let o = ordinal_at(self.lx, i + 1);
+            return o
+                .and_then(|o| self.nth_weekday(o))
+                .or_else(|| o.and_then(|o| self.nth_quarter(o)))
+                .or_else(|| self.ordinal_day(i + 1));
         }
-        self.numeric_date(i).or_else(|| self.day_then_month(i))
+        let ordinal = ordinal_at(self.lx, i);
+        ordinal
+            .and_then(|o| self.nth_weekday(o))
+            .or_else(|| ordinal.and_then(|o| self.nth_quarter(o)))
+            .or_else(|| self.numeric_date(i))
+            .or_else(|| self.day_then_month(i, ordinal))
+    }
+
+    /// "Christmas", "Christmas Eve", "New Year's Eve", "Halloween": the next one, today's
+    /// included.
+    fn holiday(&self, i: usize) -> Option<(Moment, usize)> {
+        let lx = self.lx;
+        let (month, day, end) = match self.word(i)? {
+            "christmas" | "xmas" => match self.word(i + 1) {
+                Some("eve") => (12, 24, i + 2),
+                Some("day") => (12, 25, i + 2),
+                _ => (12, 25, i + 1),
+            },
+            "halloween" => (10, 31, i + 1),
+            "new" => {
+                // "new year's eve", "new years day", "new year’s day".
+                let k = match self.word(i + 1)? {
+                    "years" => i + 2,
+                    "year"
+                        if (lx.is_punct(i + 2, '\'') || lx.is_punct(i + 2, '’'))
+                            && lx.is_word(i + 3, "s") =>
+                    {
+                        i + 4
+                    }
+                    _ => return None,
+                };
+                match self.word(k)? {
+                    "eve" => (12, 31, k + 1),
+                    "day" => (1, 1, k + 1),
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        };
+        let today = self.today();
+        let date = (0..=1).find_map(|k| {
+            NaiveDate::from_ymd_opt(today.year() + k, month, day).filter(|d| *d >= today)
+        })?;
+        Some((day_moment(date), end))
+    }
+
+    /// "the 4th quarter of 2025", "third quarter 2027": a quarter of a named year. Without a
+    /// year ("the 3rd quarter") it stays an ordinal.
+    fn nth_quarter(&self, o: Numeral) -> Option<(Moment, usize)> {
+        let q = o.value as u32;
+        if !(1..=4).contains(&q) || !self.lx.is_word(o.end, "quarter") {
+            return None;
+        }
+        let k = if matches!(self.word(o.end + 1), Some("of" | "in")) {
+            o.end + 2
+        } else {
+            o.end + 1
+        };
+        let year = self.year_at(k)?;
+        let at = midnight(month_start(year, (q - 1) * 3 + 1)?);
+        Some((
+            Moment {
+                at,
+                grain: Grain::Quarter,
+            },
+            k + 1,
+        ))
     }
 
     /// "(the) day after tomorrow" / "day before yesterday", from the word after "day".
@@ -722,7 +1381,16 @@ impl Cx<'_, '_> {
                     add_days(today, i64::from(ahead))?
                 }
             };
+            if step == -1
+                && self.lx.is_word(i, "last")
+                && let Some(d) = self.weekday_of_month(Some(wd), None, i + 2)
+            {
+                return Some(d);
+            }
             return Some((day_moment(day), i + 2));
+        }
+        if target == "day" && self.lx.is_word(i, "last") {
+            return self.weekday_of_month(None, None, i + 2);
         }
         let grain = match target {
             "week" => Grain::Week,
@@ -735,6 +1403,52 @@ impl Cx<'_, '_> {
         Some((Moment { at, grain }, i + 2))
     }
 
+    /// "the third Monday of December", "first Friday of next month", "third Monday in
+    /// January 2027", "the first day of next month", from the ordinal `o`.
+    fn nth_weekday(&self, o: Numeral) -> Option<(Moment, usize)> {
+        let nth = o.value as u32;
+        let wd = match self.word(o.end)? {
+            "day" if (1..=31).contains(&nth) => None,
+            w if (1..=5).contains(&nth) => Some(weekday_name(w)?),
+            _ => return None,
+        };
+        self.weekday_of_month(wd, Some(nth), o.end + 1)
+    }
+
+    /// The `nth` (or, for `None`, the last) weekday `wd` (or day, for `None`) of the month
+    /// named by "of|in <month>" at `k`. A month named without a year is the next one not
+    /// before this month, as Duckling reads it, moving on a year while that month lacks a
+    /// fifth such weekday.
+    fn weekday_of_month(
+        &self,
+        wd: Option<u32>,
+        nth: Option<u32>,
+        k: usize,
+    ) -> Option<(Moment, usize)> {
+        if !matches!(self.word(k), Some("of" | "in")) {
+            return None;
+        }
+        let today = self.today();
+        let (first, end, open) = if let Some((m, _)) = self.word(k + 1).and_then(month_name) {
+            match self.year_at(k + 2) {
+                Some(y) => (month_start(y, m)?, k + 3, false),
+                None => (self.month_maybe_year(m, k + 2).0.at.date(), k + 2, true),
+            }
+        } else if self.lx.is_word(k + 1, "the") && self.lx.is_word(k + 2, "month") {
+            (month_start(today.year(), today.month())?, k + 3, false)
+        } else {
+            let (m, end) = self
+                .relative_named(k + 1)
+                .filter(|(m, _)| m.grain == Grain::Month)?;
+            (m.at.date(), end, false)
+        };
+        let years = if open { 0..8 } else { 0..1 };
+        let day = years
+            .filter_map(|y| add_months(first, y * 12))
+            .find_map(|first| weekday_in_month(first, wd, nth))?;
+        Some((day_moment(day), end))
+    }
+
     /// "Q3", "Q3 2026".
     fn quarter(&self, i: usize) -> Option<(Moment, usize)> {
         let (q, _) = self.lx.plain_int(i + 1).filter(|_| self.lx.glued(i + 1))?;
@@ -744,19 +1458,9 @@ impl Cx<'_, '_> {
         let month = (q - 1) * 3 + 1;
         let (year, end) = match self.year_at(i + 2) {
             Some(y) => (y, i + 3),
-            None => {
-                let today = self.today();
-                let this_year = today.year();
-                let current_q = (today.month() - 1) / 3 + 1;
-                (
-                    if q >= current_q {
-                        this_year
-                    } else {
-                        this_year + 1
-                    },
-                    i + 2,
-                )
-            }
+            // A bare quarter is this year's, past or not, as Duckling reads "the second
+            // quarter" ("revenue grew in Q2" on 26 November is 2026's Q2).
+            None => (self.today().year(), i + 2),
         };
         let at = midnight(month_start(year, month)?);
         Some((
@@ -801,14 +1505,18 @@ impl Cx<'_, '_> {
         }
     }
 
-    /// A month and day; without a year, the next one not in the past.
+    /// A month and day; without a year, the next one not in the past, except that a day of
+    /// the current month stays in it ("November 20th" on November 26 is six days ago), as
+    /// Duckling resolves it.
     fn month_day(&self, month: u32, day: u32, year: Option<i32>) -> Option<NaiveDate> {
         if let Some(y) = year {
             return NaiveDate::from_ymd_opt(y, month, day);
         }
         let today = self.today();
+        let this_month = month == today.month();
         (0..=4).find_map(|k| {
-            NaiveDate::from_ymd_opt(today.year() + k, month, day).filter(|d| *d >= today)
+            NaiveDate::from_ymd_opt(today.year() + k, month, day)
+                .filter(|d| *d >= today || (k == 0 && this_month))
         })
     }
 
@@ -854,8 +1562,8 @@ impl Cx<'_, '_> {
     }
 
     /// "25 December 2026", "3rd March".
-    fn day_then_month(&self, i: usize) -> Option<(Moment, usize)> {
-        let (day, end) = match ordinal_at(self.lx, i) {
+    fn day_then_month(&self, i: usize, ordinal: Option<Numeral>) -> Option<(Moment, usize)> {
+        let (day, end) = match ordinal {
             Some(o) => (o.value as u32, o.end),
             None => self
                 .lx
@@ -873,6 +1581,29 @@ impl Cx<'_, '_> {
         Some((day_moment(self.month_day(m, day, y)?), end))
     }
 
+    /// "12/14" (US order, no year): the next December 14th. Fractions and scores are left
+    /// alone: both parts must be a valid month and day, one of them written with two digits
+    /// ("1/2", "3/4" are halves and quarters), and no unit or "of" may follow ("3/10 of").
+    fn month_slash_day(&self, i: usize, month: u32, m_digits: usize) -> Option<(Moment, usize)> {
+        let lx = self.lx;
+        let (day, d_digits) = lx.plain_int(i + 2)?;
+        let preceded_by_number = i > 0
+            && lx.glued(i)
+            && (lx.number(i - 1).is_some() || matches!(lx.tokens[i - 1].kind, TokenKind::Punct(_)));
+        if m_digits > 2
+            || d_digits > 2
+            || (m_digits < 2 && d_digits < 2)
+            || !(1..=12).contains(&month)
+            || preceded_by_number
+            || lx.is_word(i + 3, "of")
+            || unit_follows(lx, i + 3)
+            || (lx.is_punct(i + 3, '.') && lx.glued(i + 3) && lx.glued(i + 4))
+        {
+            return None;
+        }
+        Some((day_moment(self.month_day(month, day, None)?), i + 3))
+    }
+
     /// "2026-12-25" and "12/25/2026" (US order; day first when the first part exceeds 12).
     fn numeric_date(&self, i: usize) -> Option<(Moment, usize)> {
         let lx = self.lx;
@@ -885,6 +1616,9 @@ impl Cx<'_, '_> {
             return None;
         };
         let glued = (i + 1..i + 5).all(|k| lx.glued(k));
+        if sep == '/' && lx.glued(i + 1) && lx.glued(i + 2) && !lx.is_punct(i + 3, '/') {
+            return self.month_slash_day(i, a, a_digits);
+        }
         if !glued
             || !lx.is_punct(i + 3, sep)
             || (i > 0 && lx.glued(i) && lx.number(i - 1).is_some())
