@@ -21,6 +21,11 @@ Setup:
   python3 -m venv /root/.cache/volcano/tools/duckling-venv
   /root/.cache/volcano/tools/duckling-venv/bin/pip install -r benches/requirements-duckling.txt
   /root/.cache/volcano/tools/duckling-venv/bin/python benches/duckling_baseline.py
+
+Timing mode, for criterion's `iter_custom` in benches/stages.rs: `--time N` parses N sentences
+of the set (in order, wrapping around) after a warm-up pass and prints only the elapsed
+seconds; `--time -` reads one N per line from stdin and answers each with a line of elapsed
+seconds, so Duckling starts once for many measurements.
 """
 
 import argparse
@@ -113,16 +118,41 @@ class Duckling:
         return duckling.parse_text(text, self.context(ref_time), self.dims, False)
 
 
+def time_parses(dk, cases, n):
+    """Prints the seconds N parses take, cycling through the set; '-' reads N from stdin."""
+    for case in cases:  # warm-up: builds every reference-time context
+        dk.parse(case["text"], case["ref_time"])
+
+    def timed(count):
+        start = time.perf_counter()
+        for i in range(count):
+            case = cases[i % len(cases)]
+            dk.parse(case["text"], case["ref_time"])
+        return time.perf_counter() - start
+
+    if n != "-":
+        print(f"{timed(int(n)):.9f}")
+        return
+    for line in sys.stdin:
+        if line.strip():
+            print(f"{timed(int(line)):.9f}", flush=True)
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--eval", default=os.path.join(here, "data", "extract_eval.jsonl"))
     ap.add_argument("--reps", type=int, default=5, help="timed passes over the set")
+    ap.add_argument("--time", metavar="N",
+                    help="only time N parses and print the elapsed seconds ('-': N per stdin line)")
     args = ap.parse_args()
 
     with open(args.eval, encoding="utf-8") as f:
         cases = [json.loads(line) for line in f if line.strip()]
     dk = Duckling()
+    if args.time is not None:
+        time_parses(dk, cases, args.time)
+        return
 
     all_score, heldout_score = Score(), Score()
     for case in cases:

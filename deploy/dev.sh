@@ -5,6 +5,8 @@
 #                        pipeline) and send a first request through it
 #   deploy/dev.sh test   build, bring up a separate test stack, run every test, bring it down
 #   deploy/dev.sh down   stop the stack `up` started
+#   deploy/dev.sh fuzz [SECONDS_PER_TARGET] [LIBFUZZER_ARG...]
+#                        run every cargo-fuzz target in fuzz/ for that long (default 60)
 #
 # Everything it installs is pinned. Tools (tansu, temporal) and the cargo target directory live
 # in a per-user cache (~/.cache/volcano, override with VOLCANO_CACHE) shared by every clone on
@@ -16,6 +18,7 @@ export VOLCANO_CACHE="${VOLCANO_CACHE:-$HOME/.cache/volcano}"
 export VOLCANO_TOOLS_DIR="${VOLCANO_TOOLS_DIR:-$VOLCANO_CACHE/tools}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$VOLCANO_CACHE/target}"
 BIN="$CARGO_TARGET_DIR/debug/volcano"
+CARGO_FUZZ_VERSION="0.13.1"
 
 # Debian packages the -sys crates need (librdkafka: gcc, make, perl, zlib; librocksdb-sys:
 # g++ and libclang for bindgen), pinned to the Debian 12 versions this was built with.
@@ -108,9 +111,55 @@ EOT
   return $status
 }
 
+# cargo-fuzz, pinned, installed once per machine into the tools cache like tansu.
+cargo_fuzz_install() {
+  local root="$VOLCANO_TOOLS_DIR/cargo-fuzz-$CARGO_FUZZ_VERSION"
+  if [ ! -x "$root/bin/cargo-fuzz" ]; then
+    say "installing cargo-fuzz $CARGO_FUZZ_VERSION into $root"
+    CARGO_TARGET_DIR="$VOLCANO_CACHE/build/cargo-fuzz-$CARGO_FUZZ_VERSION" \
+      cargo install --locked --quiet cargo-fuzz --version "$CARGO_FUZZ_VERSION" --root "$root"
+  fi
+  export PATH="$root/bin:$PATH"
+}
+
+cmd_fuzz() {
+  local seconds="${1:-60}"
+  [ $# -gt 0 ] && shift
+  case "$seconds" in
+    '' | *[!0-9]*) echo "usage: deploy/dev.sh fuzz [SECONDS_PER_TARGET] [LIBFUZZER_ARG...]" >&2; exit 2 ;;
+  esac
+  system_packages
+  cargo_fuzz_install
+  # The toolchain is stable; cargo-fuzz needs -Z flags (sanitizer, coverage passes).
+  export RUSTC_BOOTSTRAP=1
+  # Instrumented builds get their own target dir, so they never invalidate the normal one.
+  export CARGO_TARGET_DIR="$VOLCANO_CACHE/fuzz-target"
+  say "building the fuzz targets (target dir $CARGO_TARGET_DIR)"
+  cargo fuzz build --fuzz-dir fuzz
+  local target failed=()
+  for target in $(cargo fuzz list --fuzz-dir fuzz); do
+    # New inputs go to a corpus in the cache; fuzz/corpus/<target> holds the checked-in seeds
+    # only (the corpus replay test in pipeline/tests runs them on every `cargo test`).
+    local work="$VOLCANO_CACHE/fuzz-corpus/$target"
+    mkdir -p "$work"
+    say "fuzzing $target for ${seconds}s (corpus $work + fuzz/corpus/$target)"
+    # A unit that runs over a minute is reported as a stall (the huge-regex seed of
+    # `definition` takes ~15 s under ASan on a busy machine).
+    if ! cargo fuzz run --fuzz-dir fuzz "$target" "$work" "fuzz/corpus/$target" -- \
+      -max_total_time="$seconds" -timeout=60 -rss_limit_mb=2048 -print_final_stats=1 "$@"; then
+      failed+=("$target")
+    fi
+  done
+  if [ ${#failed[@]} -gt 0 ]; then
+    echo "fuzz targets that failed: ${failed[*]} (reproducers in fuzz/artifacts/)" >&2
+    return 1
+  fi
+}
+
 case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   test) cmd_test ;;
-  *) echo "usage: deploy/dev.sh up | test | down" >&2; exit 2 ;;
+  fuzz) shift; cmd_fuzz "$@" ;;
+  *) echo "usage: deploy/dev.sh up | test | down | fuzz [SECONDS_PER_TARGET]" >&2; exit 2 ;;
 esac

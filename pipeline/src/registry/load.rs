@@ -88,8 +88,22 @@ pub fn read_tree(root: &Path) -> Result<Vec<(String, String)>, Vec<Diagnostic>> 
 
 /// Checks that every workflow step and compensation names a tool in `definitions`.
 pub fn check_references(definitions: &Definitions) -> Vec<Diagnostic> {
+    check_step_references(
+        &definitions.workflows,
+        |name| definitions.tool(name).is_some(),
+        |name| definitions.workflow(name).is_some(),
+    )
+}
+
+/// [`check_references`] on borrowed parts: the workflows to check, and whether a name is a
+/// tool or a workflow of the set they belong to (so no [`Definitions`] need be assembled).
+pub fn check_step_references<'a>(
+    workflows: impl IntoIterator<Item = &'a WorkflowDef>,
+    is_tool: impl Fn(&str) -> bool,
+    is_workflow: impl Fn(&str) -> bool,
+) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
-    for workflow in &definitions.workflows {
+    for workflow in workflows {
         for step in &workflow.steps {
             let uses = std::iter::once(("tool", &step.tool, "uses")).chain(
                 step.compensation
@@ -97,8 +111,8 @@ pub fn check_references(definitions: &Definitions) -> Vec<Diagnostic> {
                     .map(|c| ("compensation", c, "is compensated by")),
             );
             for (key, tool, verb) in uses {
-                if definitions.tool(tool).is_none() {
-                    let message = if definitions.workflow(tool).is_some() {
+                if !is_tool(tool) {
+                    let message = if is_workflow(tool) {
                         format!(
                             "step `{}` {verb} `{tool}`, which is a workflow, not a tool",
                             step.name
@@ -170,6 +184,83 @@ fn role(path: &str) -> Result<Option<FileRole>, String> {
     }))
 }
 
+/// What one definition file defines, once parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefinitionFile {
+    Tool(ToolDef),
+    Workflow(WorkflowDef),
+    Routing(RoutingConfig),
+    Security(SecurityConfig),
+}
+
+/// One file parsed and checked on its own, as [`load_files`] does for each file before the
+/// checks across files ([`check_duplicate_names`], [`check_step_references`]).
+///
+/// `definition` is kept even when `diagnostics` is not empty (a tool with a bad pattern still
+/// takes part in the duplicate check, as in `load_files`); it is `None` for a file the
+/// registry does not read (a README) or that does not parse.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadedFile {
+    pub definition: Option<DefinitionFile>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses and checks one file (path inside its branch, content) with no other file at hand.
+///
+/// The result depends on nothing but `path` and `content`, so a caller that validates commit
+/// by commit (the materialized registry) may cache it by both.
+pub fn load_file(path: &str, content: &str) -> LoadedFile {
+    let mut diagnostics = Vec::new();
+    let role = match role(path) {
+        Ok(Some(role)) => role,
+        Ok(None) => return LoadedFile::default(),
+        Err(message) => {
+            diagnostics.push(Diagnostic::new(path, 1, 1, message));
+            return LoadedFile {
+                definition: None,
+                diagnostics,
+            };
+        }
+    };
+    let definition = match role {
+        FileRole::Tool => parse::<ToolDef>(path, content, &mut diagnostics).map(|mut tool| {
+            tool.source = path.to_string();
+            check_tool(&tool, content, &mut diagnostics);
+            DefinitionFile::Tool(tool)
+        }),
+        FileRole::Workflow => {
+            parse::<WorkflowDef>(path, content, &mut diagnostics).map(|mut workflow| {
+                workflow.source = path.to_string();
+                locate_steps(&mut workflow, content);
+                check_workflow(&workflow, content, &mut diagnostics);
+                DefinitionFile::Workflow(workflow)
+            })
+        }
+        FileRole::Routing => {
+            parse::<RoutingConfig>(path, content, &mut diagnostics).map(|routing| {
+                check_routing(&routing, path, content, &mut diagnostics);
+                DefinitionFile::Routing(routing)
+            })
+        }
+        FileRole::Security => {
+            parse::<SecurityConfig>(path, content, &mut diagnostics).map(|security| {
+                check_security(&security, path, content, &mut diagnostics);
+                DefinitionFile::Security(security)
+            })
+        }
+    };
+    LoadedFile {
+        definition,
+        diagnostics,
+    }
+}
+
+/// Where `name: <name>` is written in a file's content (line, column), `(1, 1)` if nowhere;
+/// the location [`check_duplicate_names`] wants.
+pub fn locate_name(content: &str, name: &str) -> (usize, usize) {
+    find_entry(content, "name", name, 1).unwrap_or((1, 1))
+}
+
 /// Parses every file and runs the checks that need no other file, then the duplicate check.
 fn parse_files(
     files: impl IntoIterator<Item = (String, String)>,
@@ -179,46 +270,52 @@ fn parse_files(
     let mut definitions = Definitions::default();
     let mut diagnostics = Vec::new();
     for (path, content) in &files {
-        let role = match role(path) {
-            Ok(Some(role)) => role,
-            Ok(None) => continue,
-            Err(message) => {
-                diagnostics.push(Diagnostic::new(path, 1, 1, message));
-                continue;
-            }
-        };
-        match role {
-            FileRole::Tool => {
-                if let Some(mut tool) = parse::<ToolDef>(path, content, &mut diagnostics) {
-                    tool.source = path.clone();
-                    check_tool(&tool, content, &mut diagnostics);
-                    definitions.tools.push(tool);
-                }
-            }
-            FileRole::Workflow => {
-                if let Some(mut workflow) = parse::<WorkflowDef>(path, content, &mut diagnostics) {
-                    workflow.source = path.clone();
-                    locate_steps(&mut workflow, content);
-                    check_workflow(&workflow, content, &mut diagnostics);
-                    definitions.workflows.push(workflow);
-                }
-            }
-            FileRole::Routing => {
-                if let Some(routing) = parse::<RoutingConfig>(path, content, &mut diagnostics) {
-                    check_routing(&routing, path, content, &mut diagnostics);
-                    definitions.routing = Some(routing);
-                }
-            }
-            FileRole::Security => {
-                if let Some(security) = parse::<SecurityConfig>(path, content, &mut diagnostics) {
-                    check_security(&security, path, content, &mut diagnostics);
-                    definitions.security = Some(security);
-                }
-            }
+        let loaded = load_file(path, content);
+        diagnostics.extend(loaded.diagnostics);
+        match loaded.definition {
+            Some(DefinitionFile::Tool(tool)) => definitions.tools.push(tool),
+            Some(DefinitionFile::Workflow(workflow)) => definitions.workflows.push(workflow),
+            Some(DefinitionFile::Routing(routing)) => definitions.routing = Some(routing),
+            Some(DefinitionFile::Security(security)) => definitions.security = Some(security),
+            None => {}
         }
     }
     check_duplicates(&definitions, &files, &mut diagnostics);
     (definitions, diagnostics)
+}
+
+/// Deepest nesting of `[` and `{` (outside quotes and comments) a definition file may have.
+const MAX_FLOW_DEPTH: usize = 64;
+
+/// Where a file's flow collections first nest deeper than [`MAX_FLOW_DEPTH`], if they do.
+fn too_deep(content: &str) -> Option<(usize, usize)> {
+    let (mut depth, mut quote, mut comment) = (0usize, None::<char>, false);
+    let (mut line, mut column) = (1, 0);
+    let mut previous = '\n';
+    for c in content.chars() {
+        column += 1;
+        match (c, quote) {
+            ('\n', _) => {
+                (line, column, comment) = (line + 1, 0, false);
+                // A quoted scalar may span lines; a comment never does.
+            }
+            (_, _) if comment => {}
+            ('\'', Some('\'')) | ('"', Some('"')) if previous != '\\' || c == '\'' => quote = None,
+            (_, Some(_)) => {}
+            ('\'' | '"', None) => quote = Some(c),
+            ('#', None) if previous.is_whitespace() => comment = true,
+            ('[' | '{', None) => {
+                depth += 1;
+                if depth > MAX_FLOW_DEPTH {
+                    return Some((line, column));
+                }
+            }
+            (']' | '}', None) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        previous = c;
+    }
+    None
 }
 
 /// The version, read before the full record so that a file in another version gets one clear
@@ -231,6 +328,16 @@ struct Versioned {
 fn parse<T: DeserializeOwned>(path: &str, content: &str, out: &mut Vec<Diagnostic>) -> Option<T> {
     if content.trim().is_empty() {
         out.push(Diagnostic::new(path, 1, 1, "the file is empty"));
+        return None;
+    }
+    // The YAML scanner slows down with the square of flow nesting; no definition needs depth.
+    if let Some((line, column)) = too_deep(content) {
+        out.push(Diagnostic::new(
+            path,
+            line,
+            column,
+            format!("collections nest more than {MAX_FLOW_DEPTH} deep"),
+        ));
         return None;
     }
     let versioned = match serde_norway::from_str::<Versioned>(content) {
@@ -729,7 +836,6 @@ fn check_duplicates(
     files: &[(String, String)],
     out: &mut Vec<Diagnostic>,
 ) {
-    let mut first: HashMap<&str, &str> = HashMap::new();
     let names = definitions
         .tools
         .iter()
@@ -740,10 +846,24 @@ fn check_duplicates(
                 .iter()
                 .map(|w| (w.name.as_str(), w.source.as_str())),
         );
+    out.extend(check_duplicate_names(names, |source, name| {
+        locate_in(files, source, "name", name)
+    }));
+}
+
+/// The duplicate check of [`load_files`] on borrowed parts: `names` are (name, source path) of
+/// a branch's tools and then its workflows, each in path order; `locate` says where
+/// `name: <name>` is written in a source (see [`locate_name`]).
+pub fn check_duplicate_names<'a>(
+    names: impl IntoIterator<Item = (&'a str, &'a str)>,
+    locate: impl Fn(&str, &str) -> (usize, usize),
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut first: HashMap<&str, &str> = HashMap::new();
     for (name, source) in names {
         if let Some(earlier) = first.get(name) {
-            let (line, column) = locate_in(files, source, "name", name);
-            let (earlier_line, _) = locate_in(files, earlier, "name", name);
+            let (line, column) = locate(source, name);
+            let (earlier_line, _) = locate(earlier, name);
             out.push(Diagnostic::new(
                 source,
                 line,
@@ -754,4 +874,5 @@ fn check_duplicates(
             first.insert(name, source);
         }
     }
+    out
 }

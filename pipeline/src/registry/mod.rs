@@ -11,6 +11,7 @@
 //! holds the newest compiled registry of each tenant so that a request takes one snapshot and
 //! uses it to the end. The classify stage ([`crate::classify`]) is the registry's main reader.
 
+mod commit_event;
 mod compiled;
 mod config;
 mod definition;
@@ -23,6 +24,7 @@ mod tests;
 
 use std::fmt;
 
+pub use commit_event::{CommitEvent, CommitEventKind, PathChange};
 pub use compiled::{CompiledRegistry, Rule, Target, compile, compile_with};
 pub use config::{
     ApiKey, CONFIG_VERSION, Quotas, RateLimits, RoutingConfig, SecurityConfig, SigningPolicy,
@@ -32,7 +34,10 @@ pub use definition::{
     ToolBody, ToolDef, WorkflowDef,
 };
 pub use handle::RegistryHandle;
-pub use load::{check_references, load_files, load_tenant_files, load_tree, read_tree};
+pub use load::{
+    DefinitionFile, LoadedFile, check_duplicate_names, check_references, check_step_references,
+    load_file, load_files, load_tenant_files, load_tree, locate_name, read_tree,
+};
 
 /// One problem found in a definition file, printed as `path:line:col: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -607,3 +607,34 @@ fn timings() {
         }
     }
 }
+
+#[test]
+fn deeply_nested_collections_are_refused_before_parsing() {
+    // 10,000 levels would take the YAML scanner minutes (it is quadratic in flow depth).
+    let content = format!(
+        "version: 1\nname: deep\ntool:\n  kind: lookup\n  table: {}1{}\n",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let started = std::time::Instant::now();
+    let diagnostics = diagnostics_of("tools/deep.yaml", &content);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    assert_eq!(diagnostics.len(), 1, "{}", show(&diagnostics));
+    assert_eq!((diagnostics[0].line, diagnostics[0].column), (5, 74));
+    assert!(diagnostics[0].message.contains("nest more than 64 deep"));
+    // Brackets inside quotes and comments are text, not nesting.
+    let quoted = format!(
+        "version: 1\nname: quoted\npatterns: ['{}x']  # {}\ntool:\n  kind: template\n  template: \"{}\"\n",
+        "\\[".repeat(100),
+        "{".repeat(100),
+        "{".repeat(100)
+    );
+    let loaded = load_files([("tools/quoted.yaml".to_string(), quoted)]);
+    assert!(
+        loaded
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .all(|d| !d.message.contains("nest"))
+    );
+}
