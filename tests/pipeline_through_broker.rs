@@ -248,3 +248,79 @@ async fn a_restarted_pipeline_loses_no_request_and_repeats_no_different_result()
     }
     assert_eq!(by_id.len(), ids.len());
 }
+
+/// Requests that decode but cannot be answered: each gets an error result, through the broker,
+/// whose kind and message say what is wrong, and the pipeline goes on answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_error_results_that_say_what_is_wrong() {
+    let config = test_config("bad-input");
+    let pipeline = RunningPipeline::start(&config).await;
+    let waiter = ResultWaiter::at_end(&config, WAIT).unwrap();
+    let producer = producer(&config);
+    let topic = &config.kafka.topics.requests;
+
+    let deep = |n: usize| format!("Calculate {}1{}", "(".repeat(n), ")".repeat(n));
+    // (id, text, what the message must mention)
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("empty", String::new(), "empty"),
+        ("blank", "   \t ".into(), "empty"),
+        ("control", "Calculate 4\u{0} + 2\u{7}".into(), "control"),
+        // Over the 4 KiB text limit but inside the 64 KiB message limit: answered, not dead-lettered.
+        (
+            "too-long",
+            format!("Calculate 1 + {}", "1 + ".repeat(5_000)),
+            "limit",
+        ),
+        ("nested-10000", deep(10_000), "limit"),
+        ("nested-1000", deep(1_000), "nest"),
+        ("div-zero", "Calculate 10 / 0".into(), "zero"),
+        ("overflow", "Calculate 10 ^ 100000".into(), "large"),
+        (
+            "digits-5000",
+            format!("Calculate {} + 1", "9".repeat(5_000)),
+            "limit",
+        ),
+        (
+            "digits-100",
+            format!("Calculate {} + 1", "9".repeat(100)),
+            "digits",
+        ),
+        (
+            "unit",
+            "convert 5 florps to miles".into(),
+            "unknown unit 'florp'",
+        ),
+        ("currency", "convert 100 XQZ to EUR".into(), "XQZ"),
+    ];
+    for (id, text, _) in &cases {
+        let encoded = avro::encode_request(&request(id, text)).unwrap();
+        produce_raw(&producer, topic, id, &encoded).await;
+    }
+    // A good request after all of them is still answered.
+    let good = avro::encode_request(&request("good-after", "Calculate 42 + 58")).unwrap();
+    produce_raw(&producer, topic, "good-after", &good).await;
+
+    let mut ids: Vec<String> = cases.iter().map(|(id, _, _)| id.to_string()).collect();
+    ids.push("good-after".into());
+    let results = waiter.wait_for(&ids, WAIT).await;
+    for (id, _, mentions) in &cases {
+        let Some(result) = results.get(*id) else {
+            panic!("no result for {id}; got {:?}", results.keys());
+        };
+        assert_ne!(result.status, Status::Ok, "{id}: {result:?}");
+        let message = result
+            .error_message
+            .clone()
+            .unwrap_or_else(|| result.answer.clone());
+        assert!(
+            result.error_kind.is_some(),
+            "{id} has an error kind: {result:?}"
+        );
+        assert!(
+            message.to_lowercase().contains(&mentions.to_lowercase()),
+            "{id}: '{message}' should mention '{mentions}'"
+        );
+    }
+    assert_eq!(results["good-after"].value.as_deref(), Some("100"));
+    pipeline.stop().await;
+}

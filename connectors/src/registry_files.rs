@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use volcano_pipeline::registry::{
-    Diagnostic, RegistryHandle, compile, load_files, load_tenant_files, overlay, read_tree,
+    Diagnostic, RegistryHandle, compile_with, load_files, load_tenant_files, overlay, read_tree,
 };
+use volcano_pipeline::tools::ToolServices;
 
 /// Why the registry could not be loaded.
 #[derive(Debug)]
@@ -53,7 +54,10 @@ impl fmt::Display for RegistryLoadError {
 impl std::error::Error for RegistryLoadError {}
 
 /// Loads `main` and every `customer/<tenant>` of the repository and compiles each tenant's view.
-pub fn load_registry(repo: &Path) -> Result<RegistryHandle, RegistryLoadError> {
+pub fn load_registry(
+    repo: &Path,
+    services: &ToolServices,
+) -> Result<RegistryHandle, RegistryLoadError> {
     let main_dir = repo.join("main");
     if !main_dir.is_dir() {
         return Err(RegistryLoadError::Missing(repo.to_path_buf()));
@@ -68,7 +72,7 @@ pub fn load_registry(repo: &Path) -> Result<RegistryHandle, RegistryLoadError> {
     let main_files = read_tree(&main_dir).map_err(invalid("main"))?;
     let main = load_files(main_files.clone()).map_err(invalid("main"))?;
     let main_commit = commit_name(&main_files, &[]);
-    let compiled = compile(&main, "main", &main_commit).map_err(invalid("main"))?;
+    let compiled = compile_with(&main, "main", &main_commit, services).map_err(invalid("main"))?;
     let handle = RegistryHandle::new(Arc::new(compiled));
     let tenants_dir = repo.join("customer");
     if tenants_dir.is_dir() {
@@ -88,8 +92,8 @@ pub fn load_registry(repo: &Path) -> Result<RegistryHandle, RegistryLoadError> {
             let files = read_tree(&dir).map_err(invalid(&branch))?;
             let own = load_tenant_files(&main, files.clone()).map_err(invalid(&branch))?;
             let commit = commit_name(&main_files, &files);
-            let compiled =
-                compile(&overlay(&main, &own), &tenant, &commit).map_err(invalid(&branch))?;
+            let compiled = compile_with(&overlay(&main, &own), &tenant, &commit, services)
+                .map_err(invalid(&branch))?;
             handle.store(&tenant, Arc::new(compiled));
         }
     }
@@ -118,7 +122,7 @@ mod tests {
 
     #[test]
     fn the_example_repository_loads_for_every_tenant() {
-        let handle = load_registry(&repo()).unwrap();
+        let handle = load_registry(&repo(), &ToolServices::default()).unwrap();
         let mut tenants = handle.tenants();
         tenants.sort();
         assert!(
@@ -149,11 +153,11 @@ mod tests {
             "version: 1\nname: broken\npatterns:\n  - '(unclosed'\ntool:\n  kind: calculator\n",
         )
         .unwrap();
-        let Err(err) = load_registry(&dir) else {
+        let Err(err) = load_registry(&dir, &ToolServices::default()) else {
             panic!("a broken pattern must be rejected")
         };
         let err = err.to_string();
         assert!(err.contains("main/tools/broken.yaml:4:"), "{err}");
-        assert!(load_registry(&dir.join("nowhere")).is_err());
+        assert!(load_registry(&dir.join("nowhere"), &ToolServices::default()).is_err());
     }
 }
