@@ -2,6 +2,7 @@
 //! `volcano-pipeline` (stages) and `volcano-connectors` (Kafka, Avro, config) crates, and in
 //! [`stack`] for the embedded development stack.
 
+mod registry_cli;
 mod stack;
 
 use std::io::Write;
@@ -13,8 +14,7 @@ use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 use tracing::info;
 use volcano_connectors::config::VolcanoConfig;
-use volcano_connectors::{client, metrics, pipeline_role, registry_files};
-use volcano_pipeline::fast_path::FastPath;
+use volcano_connectors::{client, instance, metrics};
 use volcano_pipeline::model::{Request, RequestResult};
 
 #[derive(Parser)]
@@ -70,6 +70,72 @@ enum Command {
         #[command(subcommand)]
         action: StackAction,
     },
+    /// The config repository (git): create it from example content
+    Repo {
+        #[command(subcommand)]
+        action: RepoAction,
+    },
+    /// Check definition files as a commit would be checked; prints path:line:col per problem
+    Validate {
+        /// Example content (main/, customer/<tenant>/) or one branch's work tree
+        #[arg(default_value = ".")]
+        path: PathBuf,
+    },
+    /// Rebuild the registry state from scratch into its own directory and print its hash
+    Replay {
+        /// Where the events come from
+        #[arg(long, value_enum)]
+        from: ReplayFrom,
+        /// The repository, for --from git (default: registry.repo)
+        path: Option<PathBuf>,
+        /// Directory of the rebuilt state (default: <stack.data_dir>/registry-replay)
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Inspect a registry state (the live one by default)
+    Registry {
+        #[command(subcommand)]
+        action: RegistryAction,
+        /// The state's directory (default: registry.data_dir)
+        #[arg(long, global = true)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RepoAction {
+    /// Turn example content into a git repository, one branch per directory
+    Init {
+        /// The repository to create (default: registry.repo)
+        dir: Option<PathBuf>,
+        /// The content (default: stack.config_repo, i.e. repos/)
+        #[arg(long)]
+        from: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReplayFrom {
+    /// The commits topic from offset 0
+    Kafka,
+    /// Every branch's history in the repository
+    Git,
+}
+
+#[derive(Subcommand)]
+enum RegistryAction {
+    /// Content hash of the served state (equal states, equal hashes)
+    Hash,
+    /// What a tenant sees, with the branch and commit of each entry
+    Show {
+        #[arg(long, default_value = "main")]
+        tenant: String,
+    },
+    /// Applied and rejected commits, newest last, as JSON lines
+    Audit {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -109,6 +175,32 @@ fn run_cli() -> Result<()> {
     let config = VolcanoConfig::load(cli.config.as_deref())?;
     match cli.command {
         Command::Run => runtime()?.block_on(run(config)),
+        Command::Repo {
+            action: RepoAction::Init { dir, from },
+        } => registry_cli::repo_init(&config, dir, from),
+        Command::Validate { path } => registry_cli::validate(&config, &path),
+        Command::Replay {
+            from,
+            path,
+            data_dir,
+        } => {
+            let source = match from {
+                ReplayFrom::Kafka => registry_cli::ReplaySource::Kafka,
+                ReplayFrom::Git => {
+                    registry_cli::ReplaySource::Git(path.unwrap_or_else(|| config.registry_repo()))
+                }
+            };
+            let dir = data_dir.unwrap_or_else(|| registry_cli::default_replay_dir(&config));
+            registry_cli::replay(&config, source, dir)
+        }
+        Command::Registry { action, data_dir } => {
+            let dir = data_dir.unwrap_or_else(|| config.registry_data_dir());
+            match action {
+                RegistryAction::Hash => registry_cli::hash(&dir),
+                RegistryAction::Show { tenant } => registry_cli::show(&dir, &tenant),
+                RegistryAction::Audit { limit } => registry_cli::audit(&dir, limit),
+            }
+        }
         Command::Send {
             text,
             tenant,
@@ -182,11 +274,7 @@ async fn run(config: VolcanoConfig) -> Result<()> {
         })?;
         tokio::spawn(metrics::serve(addr, rx.clone()));
     }
-    let repo = &config.stack.config_repo;
-    let registry = registry_files::load_registry(repo)?;
-    info!(repo = %repo.display(), commit = %registry.load("main").commit, tenants = ?registry.tenants(), "registry loaded");
-    let fast_path = FastPath::new(registry, config.pipeline.max_sessions);
-    pipeline_role::run(&config, fast_path, rx).await?;
+    instance::run(&config, rx).await?;
     Ok(())
 }
 

@@ -187,9 +187,15 @@ impl Stack {
             println!("{:<9} {:<28} {state}", part.name(), self.address(part));
         }
         println!(
+            "{:<9} {} (git; created from {} on first run)",
+            "repo",
+            absolute(&self.config.registry_repo())?.display(),
+            self.config.stack.config_repo.display()
+        );
+        println!(
             "{:<9} {}",
-            "config",
-            absolute(&self.config.stack.config_repo)?.display()
+            "registry",
+            absolute(&self.config.registry_data_dir())?.display()
         );
         println!("{:<9} {}", "data", self.data_dir.display());
         println!("{:<9} {}", "tools", self.tools_dir.display());

@@ -73,7 +73,8 @@ fn volcano_send_gets_its_answer_from_a_running_pipeline_and_run_exits_cleanly_on
     assert!(
         result["registry_commit"]
             .as_str()
-            .is_some_and(|c| !c.is_empty())
+            .is_some_and(|c| c.len() == 40 && c.bytes().all(|b| b.is_ascii_hexdigit())),
+        "the result names the git commit that served it: {result}"
     );
 
     // A session carries the previous answer to the next request.

@@ -11,6 +11,7 @@ use apache_avro::headers::{HeaderBuilder, RabinFingerprintHeader};
 use apache_avro::{Schema, from_avro_datum, from_value, to_avro_datum, to_value};
 use serde::{Deserialize, Serialize};
 use volcano_pipeline::model::{Request, RequestResult};
+use volcano_pipeline::registry::CommitEvent;
 
 pub const REQUEST_SCHEMA: &str = include_str!("../../schemas/Request.avsc");
 pub const RESULT_SCHEMA: &str = include_str!("../../schemas/Result.avsc");
@@ -252,6 +253,15 @@ pub fn decode_dead_letter(bytes: &[u8]) -> Result<DeadLetter, DecodeError> {
     DEAD_LETTER.decode(bytes)
 }
 
+/// A commit event for `volcano.commits`.
+pub fn encode_commit_event(event: &CommitEvent) -> Result<Vec<u8>, EncodeError> {
+    COMMIT_EVENT.encode(event)
+}
+
+pub fn decode_commit_event(bytes: &[u8]) -> Result<CommitEvent, DecodeError> {
+    COMMIT_EVENT.decode(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,6 +301,42 @@ mod tests {
         assert_eq!(&bytes[..10], &REQUEST.header);
         let back = decode_request(&bytes, 1 << 16, || unreachable!()).unwrap();
         assert_eq!(back, request());
+    }
+
+    #[test]
+    fn commit_event_round_trips_with_its_signed_bytes() {
+        use volcano_pipeline::registry::{CommitEventKind, PathChange};
+        for kind in [
+            CommitEventKind::Commit,
+            CommitEventKind::ForcePush,
+            CommitEventKind::BranchDeleted,
+        ] {
+            let event = CommitEvent {
+                kind,
+                commit_id: "a".repeat(40),
+                parent: Some("b".repeat(40)),
+                branch: "customer/acme-corp".into(),
+                author: "Ann <ann@example.com>".into(),
+                committer: "Bob <bob@example.com>".into(),
+                time: 1_764_000_000_000,
+                message: "Add a tool".into(),
+                signature: Some("-----BEGIN SSH SIGNATURE-----\nabc\n".into()),
+                signed_payload: Some(vec![0, 159, 146, 150, 255]),
+                changes: vec![
+                    PathChange {
+                        path: "tools/a.yaml".into(),
+                        content: Some("version: 1\n".into()),
+                    },
+                    PathChange {
+                        path: "tools/b.yaml".into(),
+                        content: None,
+                    },
+                ],
+            };
+            let bytes = encode_commit_event(&event).unwrap();
+            assert_eq!(&bytes[..10], &COMMIT_EVENT.header);
+            assert_eq!(decode_commit_event(&bytes).unwrap(), event);
+        }
     }
 
     #[test]

@@ -17,7 +17,42 @@ pub struct VolcanoConfig {
     pub kafka: KafkaConfig,
     pub temporal: TemporalConfig,
     pub pipeline: PipelineConfig,
+    pub registry: RegistryConfig,
     pub stack: StackConfig,
+}
+
+/// The git registry: the config repository the watcher reads and the RocksDB state the
+/// materializer keeps.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// The git repository of tools, workflows and configs; default `<stack.data_dir>/config-repo`,
+    /// created from the example content (`stack.config_repo`) when missing.
+    pub repo: Option<PathBuf>,
+    /// The materialized registry (RocksDB) of this instance; default `<stack.data_dir>/registry`.
+    pub data_dir: Option<PathBuf>,
+    /// Run the watcher (git → `volcano.commits`) in this process. One watcher per repository:
+    /// turn it off on extra replicas.
+    pub watch: bool,
+    /// The safety-net poll of the repository's refs, besides inotify.
+    pub poll_interval_ms: u64,
+    /// The branch every tenant sees.
+    pub main_branch: String,
+    /// Tenant branches are this prefix and the tenant's name.
+    pub tenant_prefix: String,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            repo: None,
+            data_dir: None,
+            watch: true,
+            poll_interval_ms: 2_000,
+            main_branch: "main".into(),
+            tenant_prefix: "customer/".into(),
+        }
+    }
 }
 
 /// Where the broker is and what the topics are called.
@@ -147,7 +182,8 @@ pub struct StackConfig {
     /// Shared tools cache (tansu, temporal); default `$VOLCANO_TOOLS_DIR` or
     /// `~/.cache/volcano/tools`, so every clone on the machine shares one install.
     pub tools_dir: Option<PathBuf>,
-    /// The config repository the registry reads.
+    /// The example content (one directory per branch) that `volcano repo init` turns into the
+    /// git config repository when `registry.repo` does not exist yet.
     pub config_repo: PathBuf,
 }
 
@@ -239,6 +275,22 @@ impl VolcanoConfig {
         } else {
             format!("127.0.0.1:{}", self.stack.temporal_port)
         }
+    }
+
+    /// The config repository (git) the registry follows.
+    pub fn registry_repo(&self) -> PathBuf {
+        self.registry
+            .repo
+            .clone()
+            .unwrap_or_else(|| self.stack.data_dir.join("config-repo"))
+    }
+
+    /// This instance's materialized registry.
+    pub fn registry_data_dir(&self) -> PathBuf {
+        self.registry
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| self.stack.data_dir.join("registry"))
     }
 
     pub fn tools_dir(&self) -> PathBuf {

@@ -85,11 +85,23 @@ pub async fn ensure_topics(config: &VolcanoConfig, topics: &[&str]) -> Result<()
     let new: Vec<NewTopic> = topics
         .iter()
         .map(|t| {
-            NewTopic::new(
+            // The commit stream is one ordered log, kept forever: replaying it from offset 0
+            // rebuilds the registry, in the order the live instances applied it.
+            let is_commits = *t == config.kafka.topics.commits;
+            let partitions = if is_commits {
+                1
+            } else {
+                config.kafka.partitions
+            };
+            let topic = NewTopic::new(
                 t,
-                config.kafka.partitions,
+                partitions,
                 TopicReplication::Fixed(config.kafka.replication),
-            )
+            );
+            match is_commits {
+                true => topic.set("retention.ms", "-1"),
+                false => topic,
+            }
         })
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));

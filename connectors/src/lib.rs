@@ -3,9 +3,13 @@
 //! - [`config`]: typed configuration with defaults for the embedded stack.
 //! - [`avro`]: single-object Avro codecs for every topic, and JSON requests.
 //! - [`kafka`]: client configuration, topic creation, the offset tracker.
+//! - [`instance`]: one `volcano run`: watcher, materializer and pipeline, started in order.
 //! - [`pipeline_role`]: the consumer loop that answers requests and stores offsets after acks.
 //! - [`metrics`]: Prometheus metrics and their `/metrics` endpoint.
+//! - [`git_registry`]: the watcher (git → commits topic) and the materializer (commits topic →
+//!   RocksDB → the compiled registry the fast path reads).
 //! - [`registry_files`]: the registry fed from the config repository's files.
+//! - [`http_client`]: the network side of the `http` tool kind (allow-listed hosts only).
 //! - [`client`]: produce a request and wait for its result (`volcano send`).
 //!
 //! No business logic lives here: answers come from `volcano-pipeline`.
@@ -13,6 +17,9 @@
 pub mod avro;
 pub mod client;
 pub mod config;
+pub mod git_registry;
+pub mod http_client;
+pub mod instance;
 pub mod kafka;
 pub mod metrics;
 pub mod pipeline_role;

@@ -22,6 +22,12 @@ pub struct Metrics {
     pub produce_retries: IntCounter,
     pub in_flight: IntGauge,
     pub process_seconds: Histogram,
+    /// Commit events applied by the materializer, by outcome.
+    pub registry_commits: IntCounterVec,
+    /// Commit events the watcher published.
+    pub registry_published: IntCounter,
+    /// From the watcher seeing a commit to its registry serving requests.
+    pub registry_reload_seconds: Histogram,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -70,8 +76,35 @@ impl Metrics {
             ]),
         )
         .expect("metric");
+        let registry_commits = IntCounterVec::new(
+            Opts::new(
+                "volcano_registry_commits_total",
+                "Commit events applied by the materializer, by outcome (applied, rejected, \
+                 deleted, duplicate, ignored).",
+            ),
+            &["outcome"],
+        )
+        .expect("metric");
+        let registry_published = IntCounter::new(
+            "volcano_registry_commits_published_total",
+            "Commit events the watcher published to the commits topic.",
+        )
+        .expect("metric");
+        let registry_reload_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "volcano_registry_reload_seconds",
+                "From the watcher publishing a commit to the new registry serving requests.",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+            ]),
+        )
+        .expect("metric");
         for c in [
             Box::new(consumed.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(registry_commits.clone()),
+            Box::new(registry_published.clone()),
+            Box::new(registry_reload_seconds.clone()),
             Box::new(results.clone()),
             Box::new(dead_letters.clone()),
             Box::new(produce_retries.clone()),
@@ -88,6 +121,9 @@ impl Metrics {
             produce_retries,
             in_flight,
             process_seconds,
+            registry_commits,
+            registry_published,
+            registry_reload_seconds,
         }
     }
 

@@ -28,6 +28,11 @@ pub fn test_config(name: &str) -> VolcanoConfig {
     c.kafka.partitions = 3;
     c.pipeline.group_id = format!("{prefix}pipeline");
     c.pipeline.shutdown_deadline_ms = 5_000;
+    // A config repository and registry state of the test's own, made from `repos/` on start.
+    let dir = std::env::temp_dir().join(format!("volcano-{}", prefix.trim_end_matches('.')));
+    c.registry.repo = Some(dir.join("config-repo"));
+    c.registry.data_dir = Some(dir.join("registry"));
+    c.stack.config_repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("repos");
     c
 }
 
@@ -58,7 +63,8 @@ impl RunningPipeline {
         let (tx, rx) = watch::channel(false);
         let c = config.clone();
         let registry =
-            registry_files::load_registry(std::path::Path::new("repos")).expect("example registry");
+            registry_files::load_registry(std::path::Path::new("repos"), &Default::default())
+                .expect("example registry");
         let task = tokio::spawn(async move {
             pipeline_role::run(&c, FastPath::new(registry, 1000), rx)
                 .await

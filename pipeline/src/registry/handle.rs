@@ -17,9 +17,12 @@ const MAIN: &str = "main";
 
 type Tenants = HashMap<String, Arc<CompiledRegistry>>;
 
-/// The newest compiled registry per tenant; cheap to share between threads.
+/// The newest compiled registry per tenant; cheap to share between threads. Clones share one
+/// registry: a swap through any of them is seen by all (the materializer swaps, the fast path
+/// reads).
+#[derive(Clone)]
 pub struct RegistryHandle {
-    tenants: ArcSwap<Tenants>,
+    tenants: Arc<ArcSwap<Tenants>>,
 }
 
 impl RegistryHandle {
@@ -28,7 +31,7 @@ impl RegistryHandle {
         let mut tenants = Tenants::new();
         tenants.insert(MAIN.to_string(), main);
         RegistryHandle {
-            tenants: ArcSwap::from_pointee(tenants),
+            tenants: Arc::new(ArcSwap::from_pointee(tenants)),
         }
     }
 

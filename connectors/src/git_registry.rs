@@ -1,0 +1,422 @@
+//! The git registry at the edges: the watcher that publishes the config repository's commits
+//! to the commits topic, and the materializer that applies them to this instance's RocksDB
+//! store and swaps each tenant's compiled registry.
+//!
+//! - **Watcher** ([`run_watcher`]). Its only memory is the commits topic itself: at start it
+//!   reads the topic to learn the last published commit of every branch, so a restart neither
+//!   repeats nor skips a commit. It then publishes pending events (oldest first, each
+//!   acknowledged before the next) and waits on the ref watcher (inotify, with a slow poll as
+//!   a safety net); there is no debounce delay.
+//! - **Materializer** ([`Materializer`]). Every pipeline instance consumes the whole commits
+//!   topic from the offset stored in its RocksDB store together with the state, so a crash at
+//!   any point neither loses nor doubles an event. It first catches up to the end of the
+//!   topic (the pipeline serves nothing before), then follows it on its own thread: each
+//!   applied commit recompiles the tenants it affects and swaps them atomically, while
+//!   requests in flight finish on the snapshot they took.
+//!
+//! Git reading lives in `volcano-gitops`, state and validation in `volcano-store`; this module
+//! only moves events between them and the broker.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::producer::FutureRecord;
+use rdkafka::util::Timeout;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::{oneshot, watch};
+use tracing::{debug, info, warn};
+use volcano_gitops::{BranchLayout, ConfigRepo, GitError, RefWatcher, WatchOptions};
+use volcano_pipeline::registry::{CommitEvent, RegistryHandle};
+use volcano_pipeline::tools::ToolServices;
+use volcano_store::{ApplyOutcome, Store, StoreError};
+
+use crate::avro;
+use crate::config::VolcanoConfig;
+use crate::kafka;
+use crate::metrics::METRICS;
+
+/// The single partition of the commits topic.
+const COMMITS_PARTITION: i32 = 0;
+/// How long a metadata or watermark request to the broker may take.
+const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the watcher's wait returns to check for shutdown.
+const WATCH_SLICE: Duration = Duration::from_millis(200);
+
+/// Why the git registry could not start or go on.
+#[derive(Debug, thiserror::Error)]
+pub enum GitRegistryError {
+    #[error("config repository: {0}")]
+    Git(#[from] GitError),
+    #[error("registry store: {0}")]
+    Store(#[from] StoreError),
+    #[error("commits topic: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("commits topic offset {offset}: undecodable commit event: {reason}")]
+    Undecodable { offset: i64, reason: String },
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// The branch names of the config repository, from the configuration.
+pub fn layout(config: &VolcanoConfig) -> BranchLayout {
+    BranchLayout {
+        main: config.registry.main_branch.clone(),
+        tenant_prefix: config.registry.tenant_prefix.clone(),
+    }
+}
+
+/// The config repository, created from the example content when it does not exist yet.
+pub fn ensure_repo(config: &VolcanoConfig) -> Result<PathBuf, GitRegistryError> {
+    let repo = config.registry_repo();
+    if repo.join(".git").exists() || repo.join("HEAD").exists() {
+        return Ok(repo);
+    }
+    let content = &config.stack.config_repo;
+    if !content.join("main").is_dir() {
+        return Err(GitRegistryError::Setup(format!(
+            "config repository {} does not exist and there is no example content in {} to \
+             create it from; run `volcano repo init` or set registry.repo",
+            repo.display(),
+            content.display()
+        )));
+    }
+    std::fs::create_dir_all(&repo)
+        .map_err(|e| GitRegistryError::Setup(format!("{}: {e}", repo.display())))?;
+    let summary = volcano_gitops::init_repo(content, &repo, &layout(config))?;
+    info!(repo = %repo.display(), from = %content.display(), ?summary, "config repository created");
+    Ok(repo)
+}
+
+/// Reads the commits topic from the start to its current end, calling `each` per event.
+/// Returns how many records were read.
+fn read_commits(
+    config: &VolcanoConfig,
+    start: Offset,
+    mut each: impl FnMut(&BorrowedMessage<'_>, CommitEvent) -> Result<(), GitRegistryError>,
+) -> Result<u64, GitRegistryError> {
+    let consumer = commits_consumer(config, start)?;
+    let topic = &config.kafka.topics.commits;
+    let high = high_watermark(&consumer, topic)?;
+    let mut read = 0;
+    let mut position = match start {
+        Offset::Offset(o) => o,
+        _ => 0,
+    };
+    while position < high {
+        let Some(message) = consumer.poll(Duration::from_millis(500)) else {
+            continue;
+        };
+        let message = message?;
+        position = message.offset() + 1;
+        read += 1;
+        each(&message, decode(&message)?)?;
+    }
+    Ok(read)
+}
+
+/// The end of the commits topic; a topic created a moment ago may need a few tries.
+fn high_watermark(consumer: &BaseConsumer, topic: &str) -> Result<i64, KafkaError> {
+    let mut attempt = 0;
+    loop {
+        match consumer.fetch_watermarks(topic, COMMITS_PARTITION, BROKER_TIMEOUT) {
+            Ok((_, high)) => return Ok(high),
+            Err(e) if attempt < 20 => {
+                debug!(error = %e, "commits topic not ready; retrying");
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn commits_consumer(config: &VolcanoConfig, start: Offset) -> Result<BaseConsumer, KafkaError> {
+    let mut c = kafka::client_config(config);
+    // No group: every instance reads the whole topic and keeps its own offset with its state.
+    c.set("group.id", "volcano-registry");
+    c.set("enable.auto.commit", "false");
+    c.set("enable.auto.offset.store", "false");
+    c.set("fetch.wait.max.ms", "5");
+    let consumer: BaseConsumer = c.create()?;
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&config.kafka.topics.commits, COMMITS_PARTITION, start)?;
+    consumer.assign(&tpl)?;
+    Ok(consumer)
+}
+
+fn decode(message: &BorrowedMessage<'_>) -> Result<CommitEvent, GitRegistryError> {
+    avro::decode_commit_event(message.payload().unwrap_or_default()).map_err(|e| {
+        GitRegistryError::Undecodable {
+            offset: message.offset(),
+            reason: e.to_string(),
+        }
+    })
+}
+
+/// The last published commit of every branch, from the commits topic.
+pub fn read_published(
+    config: &VolcanoConfig,
+) -> Result<BTreeMap<String, String>, GitRegistryError> {
+    let mut published = BTreeMap::new();
+    read_commits(config, Offset::Beginning, |_, event| {
+        volcano_gitops::mark_published(&mut published, &event);
+        Ok(())
+    })?;
+    Ok(published)
+}
+
+/// Publishes the config repository's commits until `shutdown`. `ready` fires once the first
+/// pass (everything already in the repository) is acknowledged by the broker.
+///
+/// The repository is read on a thread of its own (gix's handles are not `Send`); each event
+/// is produced through the runtime and acknowledged before the next is read.
+pub async fn run_watcher(
+    config: VolcanoConfig,
+    shutdown: watch::Receiver<bool>,
+    ready: Option<oneshot::Sender<usize>>,
+) -> Result<(), GitRegistryError> {
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || watch_repository(&config, &runtime, shutdown, ready))
+        .await
+        .map_err(|e| GitRegistryError::Setup(e.to_string()))?
+}
+
+fn watch_repository(
+    config: &VolcanoConfig,
+    runtime: &tokio::runtime::Handle,
+    mut shutdown: watch::Receiver<bool>,
+    mut ready: Option<oneshot::Sender<usize>>,
+) -> Result<(), GitRegistryError> {
+    let path = config.registry_repo();
+    let mut published = read_published(config)?;
+    let producer = kafka::results_producer(config)?;
+    let topic = config.kafka.topics.commits.clone();
+    let options = WatchOptions {
+        poll_interval: Duration::from_millis(config.registry.poll_interval_ms.max(10)),
+        ..WatchOptions::default()
+    };
+    let repo = ConfigRepo::open(&path, layout(config))?;
+    let mut watcher = RefWatcher::with_options(&path, &options)?;
+    info!(repo = %path.display(), branches = published.len(), notify = watcher.is_notify_active(), "watching the config repository");
+    loop {
+        match repo.pending_events(&published) {
+            Ok(events) => {
+                let sent = events.len();
+                for event in events {
+                    runtime.block_on(publish(&producer, &topic, &event, &mut shutdown))?;
+                    volcano_gitops::mark_published(&mut published, &event);
+                    METRICS.registry_published.inc();
+                    info!(branch = %event.branch, commit = %event.commit_id, kind = ?event.kind, "commit published");
+                }
+                if let Some(tx) = ready.take() {
+                    let _ = tx.send(sent);
+                }
+            }
+            // A ref may be mid-update (a lock file, a half-written pack): look again soon.
+            Err(e) => warn!(error = %e, "reading the config repository failed; retrying"),
+        }
+        // Wait for a ref change, a slice at a time so shutdown is noticed.
+        loop {
+            // Stop when asked, or when whoever could ask is gone.
+            if *shutdown.borrow() || shutdown.has_changed().is_err() {
+                info!("watcher stopped");
+                return Ok(());
+            }
+            if watcher.wait(WATCH_SLICE) {
+                break;
+            }
+        }
+    }
+}
+
+/// Produces one event and waits for the broker's acknowledgement, retrying until it is
+/// acknowledged or the process shuts down (the event is then published by the next watcher).
+async fn publish(
+    producer: &rdkafka::producer::FutureProducer,
+    topic: &str,
+    event: &CommitEvent,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), GitRegistryError> {
+    let payload = avro::encode_commit_event(event)
+        .map_err(|e| GitRegistryError::Setup(format!("commit event not encodable: {e}")))?;
+    loop {
+        let record = FutureRecord::to(topic)
+            .key(event.branch.as_bytes())
+            .payload(&payload);
+        match producer.send(record, Timeout::After(BROKER_TIMEOUT)).await {
+            Ok(_) => return Ok(()),
+            Err((e, _)) => {
+                warn!(error = %e, branch = %event.branch, "publishing a commit failed; retrying");
+                METRICS.produce_retries.inc();
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => {
+                        return Err(GitRegistryError::Setup("shut down before the commit was published".into()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// This instance's registry: the RocksDB store, fed from the commits topic, and the handle
+/// the fast path reads.
+pub struct Materializer {
+    store: Arc<Store>,
+    handle: RegistryHandle,
+    services: ToolServices,
+    config: VolcanoConfig,
+}
+
+impl Materializer {
+    /// Opens the store in `registry_data_dir()` and catches up to the end of the commits
+    /// topic; the returned materializer's handle serves the newest valid commit of every
+    /// branch.
+    pub fn start(config: &VolcanoConfig, services: ToolServices) -> Result<Self, GitRegistryError> {
+        let dir = config.registry_data_dir();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| GitRegistryError::Setup(format!("{}: {e}", dir.display())))?;
+        let store = Arc::new(Store::open(&dir)?);
+        let start = next_offset(&store)?;
+        let mut counts = BTreeMap::<&'static str, u64>::new();
+        let read = read_commits(config, start, |message, event| {
+            let outcome = store.apply(&event, Some((message.partition(), message.offset())))?;
+            *counts.entry(outcome_name(&outcome)).or_default() += 1;
+            record(&outcome);
+            Ok(())
+        })?;
+        let handle = store.registry_handle_with(&services)?;
+        info!(dir = %dir.display(), events = read, ?counts, tenants = ?handle.tenants(), commit = %handle.load("main").commit, "registry caught up");
+        Ok(Materializer {
+            store,
+            handle,
+            services,
+            config: config.clone(),
+        })
+    }
+
+    /// The handle the fast path reads; swaps are visible to it at once.
+    pub fn handle(&self) -> RegistryHandle {
+        self.handle.clone()
+    }
+
+    pub fn store(&self) -> Arc<Store> {
+        self.store.clone()
+    }
+
+    /// Follows the commits topic on a thread of its own until `stop` is set.
+    pub fn follow(self, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+        std::thread::Builder::new()
+            .name("materializer".into())
+            .spawn(move || {
+                if let Err(e) = self.follow_until(&stop) {
+                    tracing::error!(error = %e, "the materializer stopped; the registry no longer follows commits");
+                }
+            })
+            .expect("spawn the materializer thread")
+    }
+
+    fn follow_until(&self, stop: &AtomicBool) -> Result<(), GitRegistryError> {
+        let consumer = commits_consumer(&self.config, next_offset(&self.store)?)?;
+        while !stop.load(Ordering::Relaxed) {
+            let Some(message) = consumer.poll(Duration::from_millis(100)) else {
+                continue;
+            };
+            let message = match message {
+                Ok(m) => m,
+                Err(e) => {
+                    warn!(error = %e, "reading the commits topic failed; retrying");
+                    std::thread::sleep(Duration::from_millis(500));
+                    continue;
+                }
+            };
+            let event = match decode(&message) {
+                Ok(event) => event,
+                Err(e) => {
+                    // Never produced by our watcher; skipping it is the only way forward.
+                    warn!(error = %e, "skipping an undecodable commit event");
+                    METRICS
+                        .registry_commits
+                        .with_label_values(&["undecodable"])
+                        .inc();
+                    continue;
+                }
+            };
+            let outcome = self
+                .store
+                .apply(&event, Some((message.partition(), message.offset())))?;
+            record(&outcome);
+            if let ApplyOutcome::Applied {
+                tenants_affected, ..
+            }
+            | ApplyOutcome::Deleted {
+                tenants_affected, ..
+            } = &outcome
+            {
+                for error in self
+                    .store
+                    .refresh(&self.handle, tenants_affected, &self.services)
+                {
+                    warn!(%error, "a tenant's registry did not compile; it keeps its previous one");
+                }
+                if let Some(published) = message.timestamp().to_millis() {
+                    let now = chrono::Utc::now().timestamp_millis();
+                    METRICS
+                        .registry_reload_seconds
+                        .observe((now - published).max(0) as f64 / 1000.0);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where to resume the commits topic: one past the stored offset, or the beginning.
+fn next_offset(store: &Store) -> Result<Offset, GitRegistryError> {
+    Ok(store
+        .next_offsets()?
+        .get(&COMMITS_PARTITION)
+        .map_or(Offset::Beginning, |&next| Offset::Offset(next)))
+}
+
+fn outcome_name(outcome: &ApplyOutcome) -> &'static str {
+    match outcome {
+        ApplyOutcome::Applied { .. } => "applied",
+        ApplyOutcome::Rejected { .. } => "rejected",
+        ApplyOutcome::Deleted { .. } => "deleted",
+        ApplyOutcome::AlreadyApplied { .. } => "duplicate",
+        ApplyOutcome::Ignored { .. } => "ignored",
+    }
+}
+
+/// Logs and counts one outcome; a rejection names the branch, commit and every reason.
+fn record(outcome: &ApplyOutcome) {
+    METRICS
+        .registry_commits
+        .with_label_values(&[outcome_name(outcome)])
+        .inc();
+    match outcome {
+        ApplyOutcome::Applied { branch, commit, .. } => {
+            info!(%branch, %commit, "commit applied")
+        }
+        ApplyOutcome::Rejected {
+            branch,
+            commit,
+            rejection,
+        } => {
+            warn!(%branch, %commit, reason = %rejection, "commit rejected; the branch keeps serving its last good commit")
+        }
+        other => debug!(?other, "commit event"),
+    }
+}
+
+/// Whether `path` looks like a git work tree or repository.
+pub fn is_git_repo(path: &Path) -> bool {
+    path.join(".git").exists() || path.join("HEAD").is_file()
+}

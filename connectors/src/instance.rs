@@ -1,0 +1,72 @@
+//! One Volcano instance, as `volcano run` starts it: the watcher (when this instance watches
+//! the config repository), the materializer that keeps this instance's registry, and the
+//! pipeline loop that answers requests from it.
+//!
+//! Start-up order matters: the watcher's first pass publishes every commit already in the
+//! repository, the materializer catches up to the end of the commits topic, and only then
+//! does the pipeline consume a request, so no request is answered by a registry older than
+//! the repository was at start. Shutdown runs the other way: the pipeline drains, then the
+//! materializer and the watcher stop.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result, anyhow};
+use tokio::sync::{oneshot, watch};
+use tracing::info;
+use volcano_pipeline::fast_path::FastPath;
+use volcano_pipeline::tools::ToolServices;
+
+use crate::config::VolcanoConfig;
+use crate::git_registry::{self, Materializer};
+use crate::http_client::UreqHttpClient;
+use crate::{kafka, pipeline_role};
+
+/// Runs until `shutdown` turns true, then drains and returns.
+pub async fn run(config: &VolcanoConfig, shutdown: watch::Receiver<bool>) -> Result<()> {
+    // `http` tools reach the network through one shared client (allow-listed hosts only).
+    let services = ToolServices {
+        http: Some(Arc::new(UreqHttpClient::new())),
+    };
+    kafka::ensure_topics(config, &config.kafka.topics.all()).await?;
+    let mut watcher = None;
+    if config.registry.watch {
+        let repo = git_registry::ensure_repo(config)?;
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let task = tokio::spawn(git_registry::run_watcher(
+            config.clone(),
+            shutdown.clone(),
+            Some(ready_tx),
+        ));
+        match ready_rx.await {
+            Ok(published) => info!(repo = %repo.display(), published, "watcher up to date"),
+            Err(_) => {
+                let error = match task.await {
+                    Ok(Err(e)) => anyhow::Error::new(e),
+                    Ok(Ok(())) => anyhow!("the watcher stopped before its first pass"),
+                    Err(e) => anyhow::Error::new(e),
+                };
+                return Err(error.context("watching the config repository"));
+            }
+        }
+        watcher = Some(task);
+    }
+    let start_config = config.clone();
+    let materializer =
+        tokio::task::spawn_blocking(move || Materializer::start(&start_config, services))
+            .await?
+            .context("materializing the registry")?;
+    let registry = materializer.handle();
+    let stop = Arc::new(AtomicBool::new(false));
+    let follower = materializer.follow(stop.clone());
+    let fast_path = FastPath::new(registry, config.pipeline.max_sessions);
+    let outcome = pipeline_role::run(config, fast_path, shutdown).await;
+    stop.store(true, Ordering::Relaxed);
+    let _ = tokio::task::spawn_blocking(move || follower.join()).await;
+    if let Some(task) = watcher {
+        // It sees the same shutdown signal and returns within one wait slice.
+        let _ = task.await;
+    }
+    outcome?;
+    Ok(())
+}

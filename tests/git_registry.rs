@@ -1,0 +1,353 @@
+//! The git registry end to end, against the real broker: a commit to the config repository
+//! changes the next answer with no restart; a commit with a broken pattern is rejected and
+//! the old tool keeps answering; a tenant's tool is visible to that tenant only; a restarted
+//! instance resumes where it was; and a replay from the commits topic or from git rebuilds
+//! exactly the live state (same hash).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use rdkafka::producer::FutureProducer;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use volcano_connectors::avro;
+use volcano_connectors::client::ResultWaiter;
+use volcano_connectors::config::VolcanoConfig;
+use volcano_connectors::instance;
+use volcano_connectors::metrics::METRICS;
+use volcano_pipeline::model::{RequestResult, Status};
+
+const WAIT: Duration = Duration::from_secs(30);
+const BIN: &str = env!("CARGO_BIN_EXE_volcano");
+
+/// `volcano run` in this process: watcher, materializer and pipeline.
+struct Instance {
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Instance {
+    async fn start(config: &VolcanoConfig) -> Instance {
+        // `run` creates them too, but the test reads the results topic before it gets there.
+        volcano_connectors::kafka::ensure_topics(config, &config.kafka.topics.all())
+            .await
+            .expect("topics");
+        let (tx, rx) = watch::channel(false);
+        let c = config.clone();
+        let task = tokio::spawn(async move {
+            instance::run(&c, rx).await.expect("instance runs");
+        });
+        Instance { shutdown: tx, task }
+    }
+
+    async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("instance stops")
+            .expect("instance did not panic");
+    }
+}
+
+fn git(repo: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args([
+            "-c",
+            "user.name=Registry Test",
+            "-c",
+            "user.email=test@volcano.example",
+        ])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Writes `files` on `branch` and commits them; returns the new commit id.
+fn commit(repo: &Path, branch: &str, files: &[(&str, &str)], message: &str) -> String {
+    git(repo, &["switch", "--quiet", branch]);
+    for (path, content) in files {
+        let full = repo.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, content).unwrap();
+        git(repo, &["add", path]);
+    }
+    git(repo, &["commit", "--quiet", "-m", message]);
+    let id = git(repo, &["rev-parse", "HEAD"]);
+    git(repo, &["switch", "--quiet", "main"]);
+    id
+}
+
+fn template_tool(name: &str, pattern: &str, answer: &str) -> String {
+    format!(
+        "version: 1\nname: {name}\npatterns:\n  - '{pattern}'\npriority: 50\ntool:\n  kind: template\n  template: \"{answer}\"\n"
+    )
+}
+
+async fn ask(
+    producer: &FutureProducer,
+    waiter: &ResultWaiter,
+    config: &VolcanoConfig,
+    tenant: &str,
+    text: &str,
+) -> RequestResult {
+    let id = uuid::Uuid::now_v7().to_string();
+    let mut req = request(&id, text);
+    req.tenant = tenant.into();
+    let topic = &config.kafka.topics.requests;
+    produce_raw(producer, topic, &id, &avro::encode_request(&req).unwrap()).await;
+    let mut results = waiter.wait_for(std::slice::from_ref(&id), WAIT).await;
+    results.remove(&id).expect("a result")
+}
+
+/// Asks until `done` holds (the registry swap is asynchronous), returning the answer and how
+/// long it took.
+async fn ask_until(
+    producer: &FutureProducer,
+    waiter: &ResultWaiter,
+    config: &VolcanoConfig,
+    tenant: &str,
+    text: &str,
+    done: impl Fn(&RequestResult) -> bool,
+) -> (RequestResult, Duration) {
+    let start = Instant::now();
+    loop {
+        let result = ask(producer, waiter, config, tenant, text).await;
+        if done(&result) {
+            return (result, start.elapsed());
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "'{text}' for {tenant} never reached the expected answer; last: {result:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn rejected() -> u64 {
+    METRICS
+        .registry_commits
+        .with_label_values(&["rejected"])
+        .get()
+}
+
+fn hash_of(config_path: &Path, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(config_path)
+        .args(args)
+        .output()
+        .expect("volcano runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "volcano {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("hash "))
+        .or_else(|| stdout.lines().last())
+        .expect("a hash")
+        .trim()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_change_answers_live_and_a_replay_rebuilds_the_same_state() {
+    let config = test_config("git");
+    let repo: PathBuf = config.registry_repo();
+    let instance = Instance::start(&config).await;
+    let waiter = ResultWaiter::at_end(&config, WAIT).unwrap();
+    let producer = producer(&config);
+
+    // The repository was created from repos/, and its main tip serves.
+    let first = ask_until(
+        &producer,
+        &waiter,
+        &config,
+        "main",
+        "Calculate 42 + 58",
+        |r| r.status == Status::Ok,
+    )
+    .await
+    .0;
+    assert_eq!(first.value.as_deref(), Some("100"));
+    assert_eq!(first.registry_commit, git(&repo, &["rev-parse", "main"]));
+
+    // A tool added by commit answers the next requests, with no restart.
+    let motto = "tools/volcano-motto.yaml";
+    let added = commit(
+        &repo,
+        "main",
+        &[(
+            motto,
+            &template_tool(
+                "volcano-motto",
+                "^what is the volcano motto$",
+                "Hot by default",
+            ),
+        )],
+        "Add the motto tool",
+    );
+    let (answer, took) = ask_until(
+        &producer,
+        &waiter,
+        &config,
+        "main",
+        "what is the volcano motto",
+        |r| r.registry_commit == added,
+    )
+    .await;
+    assert_eq!(answer.status, Status::Ok, "{answer:?}");
+    assert_eq!(answer.answer, "Hot by default");
+    assert_eq!(answer.tool.as_deref(), Some("volcano-motto"));
+    eprintln!("commit to first answer: {took:?}");
+
+    // A broken pattern is rejected; the branch keeps serving its last good commit.
+    let before = rejected();
+    commit(
+        &repo,
+        "main",
+        &[(
+            motto,
+            &template_tool("volcano-motto", "^what is the (volcano motto$", "Broken"),
+        )],
+        "Break the motto pattern",
+    );
+    let deadline = Instant::now() + WAIT;
+    while rejected() == before {
+        assert!(
+            Instant::now() < deadline,
+            "the broken commit was never rejected"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let still = ask(
+        &producer,
+        &waiter,
+        &config,
+        "main",
+        "what is the volcano motto",
+    )
+    .await;
+    assert_eq!(still.answer, "Hot by default", "{still:?}");
+    assert_eq!(still.registry_commit, added);
+
+    // The fix after it serves.
+    let fixed = commit(
+        &repo,
+        "main",
+        &[(
+            motto,
+            &template_tool("volcano-motto", "^what is the volcano motto$", "Hotter"),
+        )],
+        "Fix the motto pattern",
+    );
+    let (answer, _) = ask_until(
+        &producer,
+        &waiter,
+        &config,
+        "main",
+        "what is the volcano motto",
+        |r| r.registry_commit == fixed,
+    )
+    .await;
+    assert_eq!(answer.answer, "Hotter");
+
+    // A tenant's tool is visible to that tenant only.
+    let secret = commit(
+        &repo,
+        "customer/globex-inc",
+        &[(
+            "tools/globex-handshake.yaml",
+            &template_tool("globex-handshake", "^globex handshake$", "Globex says hi"),
+        )],
+        "Add Globex's handshake",
+    );
+    // A tenant's results name main's commit and its own: `<main>+<tenant>`.
+    let (globex, _) = ask_until(
+        &producer,
+        &waiter,
+        &config,
+        "globex-inc",
+        "globex handshake",
+        |r| r.registry_commit.ends_with(&format!("+{secret}")),
+    )
+    .await;
+    assert_eq!(globex.answer, "Globex says hi");
+    let acme = ask(&producer, &waiter, &config, "acme-corp", "globex handshake").await;
+    assert_eq!(acme.status, Status::Unclassified, "{acme:?}");
+    let main = ask(&producer, &waiter, &config, "main", "globex handshake").await;
+    assert_eq!(main.status, Status::Unclassified, "{main:?}");
+
+    // A restarted instance resumes from its store: the same answers, nothing re-applied wrongly.
+    instance.stop().await;
+    let instance = Instance::start(&config).await;
+    let again = ask_until(
+        &producer,
+        &waiter,
+        &config,
+        "main",
+        "what is the volcano motto",
+        |r| r.status == Status::Ok,
+    )
+    .await
+    .0;
+    assert_eq!(again.answer, "Hotter");
+    assert_eq!(again.registry_commit, fixed);
+    instance.stop().await;
+
+    // Replays from the commits topic and from git rebuild the live state exactly.
+    let dir = config.registry_data_dir().parent().unwrap().to_path_buf();
+    let config_path = dir.join("volcano.toml");
+    std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
+    let live = hash_of(&config_path, &["registry", "hash"]);
+    assert_eq!(live.len(), 64, "{live}");
+    let from_kafka = dir.join("replay-kafka");
+    let from_git = dir.join("replay-git");
+    let kafka_hash = hash_of(
+        &config_path,
+        &[
+            "replay",
+            "--from",
+            "kafka",
+            "--data-dir",
+            from_kafka.to_str().unwrap(),
+        ],
+    );
+    let git_hash = hash_of(
+        &config_path,
+        &[
+            "replay",
+            "--from",
+            "git",
+            repo.to_str().unwrap(),
+            "--data-dir",
+            from_git.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(kafka_hash, live, "replay from kafka");
+    assert_eq!(git_hash, live, "replay from git");
+    let rebuilt = hash_of(
+        &config_path,
+        &[
+            "registry",
+            "hash",
+            "--data-dir",
+            from_kafka.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(rebuilt, live);
+}
