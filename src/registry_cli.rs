@@ -134,7 +134,9 @@ pub fn replay(config: &VolcanoConfig, source: ReplaySource, dir: PathBuf) -> Res
     let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut tally = |outcomes: Vec<ApplyOutcome>| {
         for outcome in outcomes {
-            *counts.entry(outcome_name(&outcome)).or_default() += 1;
+            *counts
+                .entry(git_registry::outcome_name(&outcome))
+                .or_default() += 1;
         }
     };
     let events = match source {
@@ -229,16 +231,6 @@ fn progress(len: u64, message: &str) -> ProgressBar {
     );
     bar.set_message(message.to_string());
     bar
-}
-
-fn outcome_name(outcome: &ApplyOutcome) -> &'static str {
-    match outcome {
-        ApplyOutcome::Applied { .. } => "applied",
-        ApplyOutcome::Rejected { .. } => "rejected",
-        ApplyOutcome::Deleted { .. } => "deleted",
-        ApplyOutcome::AlreadyApplied { .. } => "duplicate",
-        ApplyOutcome::Ignored { .. } => "ignored",
-    }
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {

@@ -385,7 +385,8 @@ fn next_offset(store: &Store) -> Result<Offset, GitRegistryError> {
         .map_or(Offset::Beginning, |&next| Offset::Offset(next)))
 }
 
-fn outcome_name(outcome: &ApplyOutcome) -> &'static str {
+/// The `outcome` label of `volcano_registry_commits_total`, also used in replay summaries.
+pub fn outcome_name(outcome: &ApplyOutcome) -> &'static str {
     match outcome {
         ApplyOutcome::Applied { .. } => "applied",
         ApplyOutcome::Rejected { .. } => "rejected",

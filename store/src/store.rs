@@ -191,15 +191,7 @@ impl Store {
                 source,
             }
         })?;
-        let mut store = Store {
-            db,
-            path,
-            durability,
-            state: Mutex::new(State::default()),
-        };
-        let state = store.load_state()?;
-        store.state = Mutex::new(state);
-        Ok(store)
+        Store::with_state(db, path, durability)
     }
 
     /// Opens an existing store to read it (`hash`, `show`, `audit`), even while a live
@@ -211,10 +203,15 @@ impl Store {
                 path: path.clone(),
                 source,
             })?;
+        Store::with_state(db, path, Durability::Live)
+    }
+
+    /// A store over an open database, its in-memory mirror loaded from it.
+    fn with_state(db: DB, path: PathBuf, durability: Durability) -> Result<Store, StoreError> {
         let mut store = Store {
             db,
             path,
-            durability: Durability::Live,
+            durability,
             state: Mutex::new(State::default()),
         };
         let state = store.load_state()?;

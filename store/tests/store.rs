@@ -716,9 +716,28 @@ fn signed_commits_are_checked_against_allowed_signers() {
 
 #[test]
 fn the_example_tenant_policy_governs_its_later_commits() {
-    // acme-corp's security.yaml requires signatures; its first commit ran under main's
-    // policy (nothing of acme's was served yet), the next ones run under its own.
+    // acme-corp turns its signing policy on by an (unsigned) commit, which runs under the
+    // policy served before it; every later commit runs under the new one.
     let (_dir, store) = example_store();
+    let security =
+        std::fs::read_to_string(repos().join("customer/acme-corp/configs/security.yaml"))
+            .unwrap()
+            .replace("require_signed: false", "require_signed: true");
+    assert!(security.contains("require_signed: true"));
+    let outcome = store
+        .apply(
+            &event(
+                "customer/acme-corp",
+                "a0",
+                vec![("configs/security.yaml", Some(security))],
+            ),
+            None,
+        )
+        .unwrap();
+    assert!(
+        matches!(outcome, ApplyOutcome::Applied { .. }),
+        "{outcome:?}"
+    );
     let tool = std::fs::read_to_string(repos().join("customer/acme-corp/tools/acme-discount.yaml"))
         .unwrap()
         .replace("priority: 40", "priority: 41");

@@ -239,7 +239,8 @@ fn tenants_see_only_their_own_additions() {
 
     // Configs: a tenant's file replaces main's; globex has its own keys only.
     assert_eq!(acme.security.api_keys[0].id, "acme-prod");
-    assert!(acme.security.signing.require_signed);
+    assert!(!acme.security.signing.require_signed);
+    assert_eq!(acme.security.signing.allowed_signers.len(), 2);
     assert_eq!(globex.security.api_keys.len(), 1);
     assert_eq!(main.security.api_keys[0].id, "main-ingress");
     // A field left out of a tenant's file takes the default, not main's value.
