@@ -131,7 +131,7 @@ enum RegistryAction {
         #[arg(long, default_value = "main")]
         tenant: String,
     },
-    /// Applied and rejected commits, newest last, as JSON lines
+    /// Rejected commits with their reasons, as JSON lines
     Audit {
         #[arg(long, default_value_t = 50)]
         limit: usize,
