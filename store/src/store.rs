@@ -364,15 +364,33 @@ impl Store {
         tenants: &[String],
         services: &ToolServices,
     ) -> Vec<StoreError> {
-        let mut errors = Vec::new();
-        for tenant in tenants {
-            match self.compile_tenant_with(tenant, services) {
-                Ok(registry) => handle.store(tenant, Arc::new(registry)),
-                Err(StoreError::UnknownTenant(_)) => handle.remove(tenant),
-                Err(e) => errors.push(e),
-            }
-        }
-        errors
+        // A `main` commit recompiles every tenant: one worker per core, each storing its
+        // tenants as soon as they are compiled, so the first swaps do not wait for the last.
+        let workers = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, tenants.len().max(1));
+        let chunk = tenants.len().div_ceil(workers).max(1);
+        std::thread::scope(|scope| {
+            let jobs: Vec<_> = tenants
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        let mut errors = Vec::new();
+                        for tenant in part {
+                            match self.compile_tenant_with(tenant, services) {
+                                Ok(registry) => handle.store(tenant, Arc::new(registry)),
+                                Err(StoreError::UnknownTenant(_)) => handle.remove(tenant),
+                                Err(e) => errors.push(e),
+                            }
+                        }
+                        errors
+                    })
+                })
+                .collect();
+            jobs.into_iter()
+                .flat_map(|job| job.join().expect("a compile worker panicked"))
+                .collect()
+        })
     }
 
     /// Hex SHA-256 of the served state: for each served branch in name order, its name and
