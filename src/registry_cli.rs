@@ -11,11 +11,13 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use rdkafka::Message;
+use rdkafka::Offset;
 use volcano_connectors::config::VolcanoConfig;
-use volcano_connectors::{avro, git_registry, kafka, registry_files};
+use volcano_connectors::{git_registry, registry_files};
 use volcano_pipeline::registry::CommitEvent;
 use volcano_pipeline::tools::ToolServices;
-use volcano_store::{ApplyOutcome, Durability, Store};
+use volcano_store::{ApplyOutcome, Durability, Store, StoreError};
 
 /// Events applied per write batch during a replay.
 const REPLAY_BATCH: usize = 1_000;
@@ -179,47 +181,32 @@ fn replay_kafka(
     store: &Store,
     tally: &mut impl FnMut(Vec<ApplyOutcome>),
 ) -> Result<u64> {
-    use rdkafka::Message;
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    use std::time::Duration;
-
     let topic = &config.kafka.topics.commits;
-    let mut c = kafka::client_config(config);
-    c.set("group.id", "volcano-replay");
-    c.set("enable.auto.commit", "false");
-    let consumer: BaseConsumer = c.create()?;
-    let timeout = Duration::from_secs(10);
-    let (low, high) = consumer
-        .fetch_watermarks(topic, 0, timeout)
+    let (low, high) = git_registry::commits_extent(config)
         .with_context(|| format!("reading the extent of {topic}"))?;
     if low > 0 {
         bail!(
             "{topic} starts at offset {low}: earlier commits were deleted by retention, so a replay cannot rebuild the state"
         );
     }
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, rdkafka::Offset::Beginning)?;
-    consumer.assign(&tpl)?;
     let bar = progress(high as u64, &format!("applying {topic}"));
     let mut batch: Vec<(CommitEvent, i64)> = Vec::with_capacity(REPLAY_BATCH);
-    let mut position = 0;
-    while position < high {
-        let Some(message) = consumer.poll(Duration::from_millis(500)) else {
-            continue;
-        };
-        let message = message?;
-        position = message.offset() + 1;
-        let event = avro::decode_commit_event(message.payload().unwrap_or_default())
-            .with_context(|| format!("{topic} offset {}", message.offset()))?;
+    let mut apply = |batch: &mut Vec<(CommitEvent, i64)>| -> Result<(), StoreError> {
+        tally(store.apply_batch(batch.iter().map(|(e, o)| (e, Some((0, *o)))))?);
+        bar.inc(batch.len() as u64);
+        batch.clear();
+        Ok(())
+    };
+    let read = git_registry::read_commits(config, Offset::Beginning, |message, event| {
         batch.push((event, message.offset()));
-        if batch.len() == REPLAY_BATCH || position >= high {
-            tally(store.apply_batch(batch.iter().map(|(e, o)| (e, Some((0, *o)))))?);
-            bar.inc(batch.len() as u64);
-            batch.clear();
+        if batch.len() == REPLAY_BATCH {
+            apply(&mut batch)?;
         }
-    }
+        Ok(())
+    })?;
+    apply(&mut batch)?;
     bar.finish_and_clear();
-    Ok(high as u64)
+    Ok(read)
 }
 
 fn progress(len: u64, message: &str) -> ProgressBar {

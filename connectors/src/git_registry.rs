@@ -74,7 +74,7 @@ pub fn layout(config: &VolcanoConfig) -> BranchLayout {
 /// The config repository, created from the example content when it does not exist yet.
 pub fn ensure_repo(config: &VolcanoConfig) -> Result<PathBuf, GitRegistryError> {
     let repo = config.registry_repo();
-    if repo.join(".git").exists() || repo.join("HEAD").exists() {
+    if is_git_repo(&repo) {
         return Ok(repo);
     }
     let content = &config.stack.config_repo;
@@ -93,16 +93,16 @@ pub fn ensure_repo(config: &VolcanoConfig) -> Result<PathBuf, GitRegistryError> 
     Ok(repo)
 }
 
-/// Reads the commits topic from the start to its current end, calling `each` per event.
+/// Reads the commits topic from `start` to its current end, calling `each` per event.
 /// Returns how many records were read.
-fn read_commits(
+pub fn read_commits(
     config: &VolcanoConfig,
     start: Offset,
     mut each: impl FnMut(&BorrowedMessage<'_>, CommitEvent) -> Result<(), GitRegistryError>,
 ) -> Result<u64, GitRegistryError> {
     let consumer = commits_consumer(config, start)?;
     let topic = &config.kafka.topics.commits;
-    let high = high_watermark(&consumer, topic)?;
+    let (_, high) = watermarks(&consumer, topic)?;
     let mut read = 0;
     let mut position = match start {
         Offset::Offset(o) => o,
@@ -120,12 +120,19 @@ fn read_commits(
     Ok(read)
 }
 
-/// The end of the commits topic; a topic created a moment ago may need a few tries.
-fn high_watermark(consumer: &BaseConsumer, topic: &str) -> Result<i64, KafkaError> {
+/// The first and one-past-last offsets of the commits topic: a replay can rebuild the
+/// state only when the first is 0 (retention deleted nothing).
+pub fn commits_extent(config: &VolcanoConfig) -> Result<(i64, i64), GitRegistryError> {
+    let consumer = commits_consumer(config, Offset::Beginning)?;
+    Ok(watermarks(&consumer, &config.kafka.topics.commits)?)
+}
+
+/// The extent of the commits topic; a topic created a moment ago may need a few tries.
+fn watermarks(consumer: &BaseConsumer, topic: &str) -> Result<(i64, i64), KafkaError> {
     let mut attempt = 0;
     loop {
         match consumer.fetch_watermarks(topic, COMMITS_PARTITION, BROKER_TIMEOUT) {
-            Ok((_, high)) => return Ok(high),
+            Ok(extent) => return Ok(extent),
             Err(e) if attempt < 20 => {
                 debug!(error = %e, "commits topic not ready; retrying");
                 attempt += 1;
@@ -306,10 +313,6 @@ impl Materializer {
         self.handle.clone()
     }
 
-    pub fn store(&self) -> Arc<Store> {
-        self.store.clone()
-    }
-
     /// Follows the commits topic on a thread of its own until `stop` is set.
     pub fn follow(self, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
         std::thread::Builder::new()
@@ -418,6 +421,6 @@ fn record(outcome: &ApplyOutcome) {
 }
 
 /// Whether `path` looks like a git work tree or repository.
-pub fn is_git_repo(path: &Path) -> bool {
+fn is_git_repo(path: &Path) -> bool {
     path.join(".git").exists() || path.join("HEAD").is_file()
 }
