@@ -42,6 +42,16 @@ fn git(repo: &Path, args: &[&str]) {
     );
 }
 
+fn rev_parse(repo: &Path) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .expect("git runs");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 async fn ask(
     producer: &FutureProducer,
     waiter: &ResultWaiter,
@@ -92,14 +102,21 @@ fn report(name: &str, mut samples: Vec<Duration>) {
     );
 }
 
-fn tool(answer: &str) -> String {
+/// The bench's tool; `variant` changes its pattern (so every tenant's pattern shard holding
+/// it is compiled again) while still matching "bench answer".
+fn tool(answer: &str, variant: usize) -> String {
     format!(
-        "version: 1\nname: bench-answer\npatterns:\n  - '^bench answer$'\npriority: 50\ntool:\n  kind: template\n  template: \"{answer}\"\n"
+        "version: 1\nname: bench-answer\npatterns:\n  - '^bench answer(?: v{variant})?$'\npriority: 50\ntool:\n  kind: template\n  template: \"{answer}\"\n"
     )
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .init();
+    }
     let commits: usize = std::env::var("HOT_RELOAD_COMMITS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -124,9 +141,21 @@ async fn main() {
     config.stack.config_repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("repos");
     let repo = config.registry_repo();
 
+    // The waiter subscribes to the results topic before the instance has had time to create it.
+    kafka::ensure_topics(&config, &config.kafka.topics.all())
+        .await
+        .expect("topics");
     let (stop, shutdown) = watch::channel(false);
     let c = config.clone();
-    let node = tokio::spawn(async move { instance::run(&c, shutdown).await.expect("instance") });
+    let (registry_tx, registry_rx) = tokio::sync::oneshot::channel();
+    let node = tokio::spawn(async move {
+        instance::run_with(&c, shutdown, Some(registry_tx))
+            .await
+            .expect("instance")
+    });
+    let registry = registry_rx
+        .await
+        .expect("the instance hands over its registry");
     let waiter = ResultWaiter::at_end(&config, WAIT).unwrap();
     let producer = kafka::results_producer(&config).unwrap();
     let topic = config.kafka.topics.requests.clone();
@@ -141,20 +170,41 @@ async fn main() {
     }
 
     let file = repo.join("tools/bench-answer.yaml");
-    let mut reloads = Vec::with_capacity(commits);
+    // Odd commits (and the first, which adds the tool) change its pattern; even ones only
+    // its answer.
+    let (mut effect, mut answers_only, mut patterns_too) = (Vec::new(), Vec::new(), Vec::new());
+    let mut git_alone = Vec::new();
     for i in 0..commits {
         let answer = format!("answer {i}");
-        std::fs::write(&file, tool(&answer)).unwrap();
+        std::fs::write(&file, tool(&answer, i.div_ceil(2))).unwrap();
         git(&repo, &["add", "tools/bench-answer.yaml"]);
+        // From the start of `git commit`: git moves the branch before it exits, and the
+        // watcher often publishes before the command returns.
+        let committed = Instant::now();
         git(
             &repo,
             &["commit", "--quiet", "-m", &format!("bench commit {i}")],
         );
-        let committed = Instant::now();
+        git_alone.push(committed.elapsed());
+        let head = rev_parse(&repo);
+        tracing::debug!(i, %head, "bench: `git commit` returned");
+        // Effect: every tenant serves the commit (a tenant's registry names `<main>+<own>`).
+        while !registry
+            .tenants()
+            .iter()
+            .all(|t| registry.load(t).commit.starts_with(&head))
+        {
+            assert!(committed.elapsed() < WAIT, "commit {i} never took effect");
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        effect.push(committed.elapsed());
         loop {
             let result = ask(&producer, &waiter, &topic, "bench answer").await;
             if result.answer == answer {
-                reloads.push(committed.elapsed());
+                match i == 0 || i % 2 == 1 {
+                    true => patterns_too.push(committed.elapsed()),
+                    false => answers_only.push(committed.elapsed()),
+                }
                 break;
             }
             assert!(
@@ -165,7 +215,10 @@ async fn main() {
     }
     println!("hot reload on the embedded broker ({commits} commits, 2-core machine):");
     report("baseline: request round trip, no commit", baseline);
-    report("git commit → first answer with the change", reloads);
+    report("baseline: the `git commit` command alone", git_alone);
+    report("git commit → every tenant swapped (effect)", effect);
+    report("commit → first answer: a tool's answer", answers_only);
+    report("commit → first answer: a tool's pattern", patterns_too);
     let h = &METRICS.registry_reload_seconds;
     println!(
         "registry_reload_seconds (watcher publish → swap): count {} mean {:.2} ms",

@@ -328,56 +328,87 @@ impl Materializer {
     fn follow_until(&self, stop: &AtomicBool) -> Result<(), GitRegistryError> {
         let consumer = commits_consumer(&self.config, next_offset(&self.store)?)?;
         while !stop.load(Ordering::Relaxed) {
-            let Some(message) = consumer.poll(Duration::from_millis(100)) else {
-                continue;
-            };
-            let message = match message {
-                Ok(m) => m,
-                Err(e) => {
-                    warn!(error = %e, "reading the commits topic failed; retrying");
-                    std::thread::sleep(Duration::from_millis(500));
-                    continue;
-                }
-            };
-            let event = match decode(&message) {
-                Ok(event) => event,
-                Err(e) => {
-                    // Never produced by our watcher; skipping it is the only way forward.
-                    warn!(error = %e, "skipping an undecodable commit event");
-                    METRICS
-                        .registry_commits
-                        .with_label_values(&["undecodable"])
-                        .inc();
-                    continue;
-                }
-            };
-            let outcome = self
-                .store
-                .apply(&event, Some((message.partition(), message.offset())))?;
-            record(&outcome);
-            if let ApplyOutcome::Applied {
-                tenants_affected, ..
-            }
-            | ApplyOutcome::Deleted {
-                tenants_affected, ..
-            } = &outcome
-            {
-                for error in self
+            // Apply every event already fetched, then compile once: a burst of commits (a
+            // push of many) costs one compilation per tenant, not one per commit.
+            let mut batch = Batch::default();
+            let mut wait = Duration::from_millis(100);
+            while batch.events < MAX_BATCH {
+                let Some(message) = consumer.poll(wait) else {
+                    break;
+                };
+                wait = Duration::ZERO;
+                let message = match message {
+                    Ok(m) => m,
+                    Err(e) => {
+                        warn!(error = %e, "reading the commits topic failed; retrying");
+                        std::thread::sleep(Duration::from_millis(500));
+                        break;
+                    }
+                };
+                batch.events += 1;
+                let event = match decode(&message) {
+                    Ok(event) => event,
+                    Err(e) => {
+                        // Never produced by our watcher; skipping it is the only way forward.
+                        warn!(error = %e, "skipping an undecodable commit event");
+                        METRICS
+                            .registry_commits
+                            .with_label_values(&["undecodable"])
+                            .inc();
+                        continue;
+                    }
+                };
+                let outcome = self
                     .store
-                    .refresh(&self.handle, tenants_affected, &self.services)
-                {
-                    warn!(%error, "a tenant's registry did not compile; it keeps its previous one");
+                    .apply(&event, Some((message.partition(), message.offset())))?;
+                record(&outcome);
+                if let ApplyOutcome::Applied {
+                    tenants_affected, ..
                 }
-                if let Some(published) = message.timestamp().to_millis() {
-                    let now = chrono::Utc::now().timestamp_millis();
-                    METRICS
-                        .registry_reload_seconds
-                        .observe((now - published).max(0) as f64 / 1000.0);
+                | ApplyOutcome::Deleted {
+                    tenants_affected, ..
+                } = &outcome
+                {
+                    batch.tenants.extend(tenants_affected.iter().cloned());
+                    batch.published.extend(message.timestamp().to_millis());
                 }
             }
+            if batch.tenants.is_empty() {
+                continue;
+            }
+            let started = std::time::Instant::now();
+            let tenants: Vec<String> = batch.tenants.into_iter().collect();
+            for error in self.store.refresh(&self.handle, &tenants, &self.services) {
+                warn!(%error, "a tenant's registry did not compile; it keeps its previous one");
+            }
+            let now = chrono::Utc::now().timestamp_millis();
+            for published in &batch.published {
+                METRICS
+                    .registry_reload_seconds
+                    .observe((now - published).max(0) as f64 / 1000.0);
+            }
+            debug!(
+                events = batch.events,
+                compile_ms = started.elapsed().as_secs_f64() * 1e3,
+                ?tenants,
+                "registry swapped"
+            );
         }
         Ok(())
     }
+}
+
+/// Most events applied before the registry is compiled and swapped.
+const MAX_BATCH: usize = 1000;
+
+/// The events applied since the last swap.
+#[derive(Default)]
+struct Batch {
+    events: usize,
+    /// Tenants whose registry the applied events changed.
+    tenants: std::collections::BTreeSet<String>,
+    /// When each applied event was published (ms since the epoch).
+    published: Vec<i64>,
 }
 
 /// Where to resume the commits topic: one past the stored offset, or the beginning.

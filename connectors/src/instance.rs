@@ -15,6 +15,7 @@ use anyhow::{Context, Result, anyhow};
 use tokio::sync::{oneshot, watch};
 use tracing::info;
 use volcano_pipeline::fast_path::FastPath;
+use volcano_pipeline::registry::RegistryHandle;
 use volcano_pipeline::tools::ToolServices;
 
 use crate::config::VolcanoConfig;
@@ -24,6 +25,16 @@ use crate::{kafka, pipeline_role};
 
 /// Runs until `shutdown` turns true, then drains and returns.
 pub async fn run(config: &VolcanoConfig, shutdown: watch::Receiver<bool>) -> Result<()> {
+    run_with(config, shutdown, None).await
+}
+
+/// [`run`], handing the registry the pipeline serves to `registry` once it has caught up
+/// (an embedding program or a bench watches its swaps through it).
+pub async fn run_with(
+    config: &VolcanoConfig,
+    shutdown: watch::Receiver<bool>,
+    registry: Option<oneshot::Sender<RegistryHandle>>,
+) -> Result<()> {
     // `http` tools reach the network through one shared client (allow-listed hosts only).
     let services = ToolServices {
         http: Some(Arc::new(UreqHttpClient::new())),
@@ -56,6 +67,9 @@ pub async fn run(config: &VolcanoConfig, shutdown: watch::Receiver<bool>) -> Res
         tokio::task::spawn_blocking(move || Materializer::start(&start_config, services))
             .await?
             .context("materializing the registry")?;
+    if let Some(tx) = registry {
+        let _ = tx.send(materializer.handle());
+    }
     let registry = materializer.handle();
     let stop = Arc::new(AtomicBool::new(false));
     let follower = materializer.follow(stop.clone());

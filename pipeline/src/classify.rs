@@ -48,8 +48,10 @@ pub fn classify(registry: &CompiledRegistry, text: &str) -> Classification {
             .map_or(0, |m| m.len());
         let better = match best {
             None => true,
-            Some((priority, best_length, _)) => {
-                rule.priority > priority || (rule.priority == priority && length > best_length)
+            // Then the longer match, then the earlier definition.
+            Some((priority, best_length, best_index)) => {
+                (rule.priority, length, std::cmp::Reverse(index))
+                    > (priority, best_length, std::cmp::Reverse(best_index))
             }
         };
         if better {

@@ -23,8 +23,8 @@ use rocksdb::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use volcano_pipeline::registry::{
-    CommitEvent, CommitEventKind, CompiledRegistry, DefinitionFile, Diagnostic, RegistryHandle,
-    compile_with, load_files, load_tenant_files, overlay,
+    CommitEvent, CommitEventKind, CompiledRegistry, DefinitionFile, Diagnostic, LoadedFile,
+    RegistryHandle, assemble, compile_overlay, compile_reusing,
 };
 use volcano_pipeline::tools::ToolServices;
 
@@ -304,36 +304,60 @@ impl Store {
         tenant: &str,
         services: &ToolServices,
     ) -> Result<CompiledRegistry, StoreError> {
-        let (main_files, main_commit, own) = {
-            let state = self.lock()?;
-            let main = state.served(MAIN);
-            let own = if tenant == MAIN {
-                None
-            } else {
-                let served = state
-                    .served(&format!("customer/{tenant}"))
-                    .ok_or_else(|| StoreError::UnknownTenant(tenant.to_string()))?;
-                Some((contents(&served.files), served.commit.clone()))
-            };
-            (
-                main.map(|s| contents(&s.files)).unwrap_or_default(),
-                main.map(|s| s.commit.clone()).unwrap_or_default(),
-                own,
-            )
-        };
-        let failed = |diagnostics| StoreError::Compile {
-            tenant: tenant.to_string(),
-            diagnostics,
-        };
-        let main = load_files(main_files).map_err(failed)?;
-        let (definitions, commit) = match own {
-            None => (main, main_commit),
-            Some((files, commit)) => {
-                let own = load_tenant_files(&main, files).map_err(failed)?;
-                (overlay(&main, &own), format!("{main_commit}+{commit}"))
-            }
-        };
-        compile_with(&definitions, tenant, &commit, services).map_err(failed)
+        let main = self.compile_main(services, None)?;
+        match tenant {
+            MAIN => Ok(main),
+            _ => self.compile_tenant_on(tenant, &main, services, None),
+        }
+    }
+
+    /// `main`'s compiled registry, reusing what `previous` (the one being replaced) compiled
+    /// for patterns and tools that did not change.
+    ///
+    /// Served files were parsed and checked when their commit was applied; registries are
+    /// assembled from those parses, so a commit costs the parse of the files it changed and
+    /// the compilation of what those touch.
+    pub fn compile_main(
+        &self,
+        services: &ToolServices,
+        previous: Option<&CompiledRegistry>,
+    ) -> Result<CompiledRegistry, StoreError> {
+        let (files, commit) = self.served_parses(MAIN)?.unwrap_or_default();
+        let definitions = assemble(files.iter().map(|f| f.as_ref()));
+        compile_reusing(&definitions, MAIN, &commit, services, previous)
+            .map_err(|diagnostics| compile_failed(MAIN, diagnostics))
+    }
+
+    /// `tenant`'s compiled registry over `main`'s: main's pattern sets and tools are shared,
+    /// the tenant's own are compiled or taken from `previous`.
+    pub fn compile_tenant_on(
+        &self,
+        tenant: &str,
+        main: &CompiledRegistry,
+        services: &ToolServices,
+        previous: Option<&CompiledRegistry>,
+    ) -> Result<CompiledRegistry, StoreError> {
+        let (files, commit) = self
+            .served_parses(&format!("customer/{tenant}"))?
+            .ok_or_else(|| StoreError::UnknownTenant(tenant.to_string()))?;
+        let own = assemble(files.iter().map(|f| f.as_ref()));
+        // `compile_overlay` checks the overlay's references again: a main commit may have
+        // removed a tool a tenant's workflow uses.
+        compile_overlay(main, &own, tenant, &commit, services, previous)
+            .map_err(|diagnostics| compile_failed(tenant, diagnostics))
+    }
+
+    /// A branch's served files' parses in path order, and its served commit.
+    fn served_parses(&self, branch: &str) -> Result<Option<ServedParses>, StoreError> {
+        let state = self.lock()?;
+        Ok(state.served(branch).map(|served| {
+            let parses = served
+                .files
+                .values()
+                .map(|e| Arc::clone(&e.loaded))
+                .collect();
+            (parses, served.commit.clone())
+        }))
     }
 
     /// A handle serving every tenant's compiled registry, `main` first. A tenant whose
@@ -347,7 +371,7 @@ impl Store {
         &self,
         services: &ToolServices,
     ) -> Result<RegistryHandle, StoreError> {
-        let handle = RegistryHandle::new(Arc::new(self.compile_tenant_with(MAIN, services)?));
+        let handle = RegistryHandle::new(Arc::new(self.compile_main(services, None)?));
         let tenants = self.tenants()?;
         for error in self.refresh(&handle, &tenants[1..], services) {
             tracing::warn!(%error, "tenant registry left out");
@@ -358,26 +382,43 @@ impl Store {
     /// Brings `handle` up to date for `tenants` (e.g. an outcome's `tenants_affected`): each
     /// is recompiled and stored, or removed when its branch is no longer served. A tenant
     /// that does not compile keeps its previous registry; its error is returned.
+    ///
+    /// `main` goes first, alone: the others are compiled on top of it, one worker per core,
+    /// each stored as soon as it is compiled, so the first swaps do not wait for the last.
     pub fn refresh(
         &self,
         handle: &RegistryHandle,
         tenants: &[String],
         services: &ToolServices,
     ) -> Vec<StoreError> {
-        // A `main` commit recompiles every tenant: one worker per core, each storing its
-        // tenants as soon as they are compiled, so the first swaps do not wait for the last.
+        let mut errors = Vec::new();
+        if tenants.iter().any(|t| t == MAIN) {
+            match self.compile_main(services, handle.get(MAIN).as_deref()) {
+                Ok(main) => handle.store(MAIN, Arc::new(main)),
+                Err(e) => errors.push(e),
+            }
+        }
+        let main = handle.load(MAIN);
+        let others: Vec<&String> = tenants.iter().filter(|t| *t != MAIN).collect();
         let workers = std::thread::available_parallelism()
             .map_or(1, usize::from)
-            .clamp(1, tenants.len().max(1));
-        let chunk = tenants.len().div_ceil(workers).max(1);
+            .clamp(1, others.len().max(1));
+        let chunk = others.len().div_ceil(workers).max(1);
         std::thread::scope(|scope| {
-            let jobs: Vec<_> = tenants
+            let jobs: Vec<_> = others
                 .chunks(chunk)
                 .map(|part| {
+                    let main = &main;
                     scope.spawn(move || {
                         let mut errors = Vec::new();
                         for tenant in part {
-                            match self.compile_tenant_with(tenant, services) {
+                            let previous = handle.get(tenant);
+                            match self.compile_tenant_on(
+                                tenant,
+                                main,
+                                services,
+                                previous.as_deref(),
+                            ) {
                                 Ok(registry) => handle.store(tenant, Arc::new(registry)),
                                 Err(StoreError::UnknownTenant(_)) => handle.remove(tenant),
                                 Err(e) => errors.push(e),
@@ -387,10 +428,12 @@ impl Store {
                     })
                 })
                 .collect();
-            jobs.into_iter()
-                .flat_map(|job| job.join().expect("a compile worker panicked"))
-                .collect()
-        })
+            errors.extend(
+                jobs.into_iter()
+                    .flat_map(|job| job.join().expect("a compile worker panicked")),
+            );
+        });
+        errors
     }
 
     /// Hex SHA-256 of the served state: for each served branch in name order, its name and
@@ -694,11 +737,14 @@ fn decode_meta(value: &[u8]) -> Result<BranchMeta, StoreError> {
     })
 }
 
-fn contents(files: &Files) -> Vec<(String, String)> {
-    files
-        .iter()
-        .map(|(path, entry)| (path.clone(), entry.content.clone()))
-        .collect()
+/// A served branch's files' parses in path order, and its served commit.
+type ServedParses = (Vec<Arc<LoadedFile>>, String);
+
+fn compile_failed(tenant: &str, diagnostics: Vec<Diagnostic>) -> StoreError {
+    StoreError::Compile {
+        tenant: tenant.to_string(),
+        diagnostics,
+    }
 }
 
 fn to_hex(bytes: &[u8]) -> String {

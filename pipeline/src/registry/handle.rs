@@ -45,6 +45,11 @@ impl RegistryHandle {
         }
     }
 
+    /// `tenant`'s own registry, with no fallback to `main`.
+    pub fn get(&self, tenant: &str) -> Option<Arc<CompiledRegistry>> {
+        self.tenants.load().get(tenant).cloned()
+    }
+
     /// Makes `registry` the one `tenant` sees from the next `load` on.
     ///
     /// When `main` changes, every tenant's overlay must be recompiled and stored too: a

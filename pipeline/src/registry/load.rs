@@ -275,16 +275,34 @@ fn parse_files(
     for (path, content) in &files {
         let loaded = load_file(path, content);
         diagnostics.extend(loaded.diagnostics);
-        match loaded.definition {
-            Some(DefinitionFile::Tool(tool)) => definitions.tools.push(tool),
-            Some(DefinitionFile::Workflow(workflow)) => definitions.workflows.push(workflow),
-            Some(DefinitionFile::Routing(routing)) => definitions.routing = Some(routing),
-            Some(DefinitionFile::Security(security)) => definitions.security = Some(security),
-            None => {}
+        if let Some(definition) = loaded.definition {
+            definitions.add(definition);
         }
     }
     check_duplicates(&definitions, &files, &mut diagnostics);
     (definitions, diagnostics)
+}
+
+/// The definitions of a branch whose files were each loaded by [`load_file`] and passed the
+/// branch's checks, given in path order: what [`load_files`] returns for the same files,
+/// without parsing them again (the materialized registry keeps every file's parse).
+pub fn assemble<'a>(files: impl IntoIterator<Item = &'a LoadedFile>) -> Definitions {
+    let mut definitions = Definitions::default();
+    for definition in files.into_iter().filter_map(|f| f.definition.as_ref()) {
+        definitions.add(definition.clone());
+    }
+    definitions
+}
+
+impl Definitions {
+    fn add(&mut self, definition: DefinitionFile) {
+        match definition {
+            DefinitionFile::Tool(tool) => self.tools.push(tool),
+            DefinitionFile::Workflow(workflow) => self.workflows.push(workflow),
+            DefinitionFile::Routing(routing) => self.routing = Some(routing),
+            DefinitionFile::Security(security) => self.security = Some(security),
+        }
+    }
 }
 
 /// Deepest nesting of `[` and `{` (outside quotes and comments) a definition file may have.

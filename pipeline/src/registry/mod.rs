@@ -25,7 +25,9 @@ mod tests;
 use std::fmt;
 
 pub use commit_event::{CommitEvent, CommitEventKind, PathChange};
-pub use compiled::{CompiledRegistry, Rule, Target, compile, compile_with};
+pub use compiled::{
+    CompiledRegistry, Rule, Target, compile, compile_overlay, compile_reusing, compile_with,
+};
 pub use config::{
     ApiKey, CONFIG_VERSION, Quotas, RateLimits, RoutingConfig, SecurityConfig, SigningPolicy,
 };
@@ -35,8 +37,9 @@ pub use definition::{
 };
 pub use handle::RegistryHandle;
 pub use load::{
-    DefinitionFile, LoadedFile, check_duplicate_names, check_references, check_step_references,
-    load_file, load_files, load_tenant_files, load_tree, locate_name, read_tree,
+    DefinitionFile, LoadedFile, assemble, check_duplicate_names, check_references,
+    check_step_references, load_file, load_files, load_tenant_files, load_tree, locate_name,
+    read_tree,
 };
 
 /// One problem found in a definition file, printed as `path:line:col: message`.
