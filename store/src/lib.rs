@@ -25,5 +25,6 @@ pub use codec::COLUMN_FAMILIES;
 pub use error::StoreError;
 pub use signing::{GIT_NAMESPACE, check_signature};
 pub use store::{
-    ApplyOutcome, AuditRecord, Durability, EntryKind, MAIN, Rejection, ShowEntry, Store,
+    ApplyOutcome, AuditRecord, AuditResult, Durability, EntryKind, MAIN, Rejection, ShowEntry,
+    Store,
 };

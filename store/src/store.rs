@@ -102,14 +102,36 @@ impl std::fmt::Display for Rejection {
     }
 }
 
-/// One rejected commit, as kept in the audit column family.
+/// What became of an audited event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditResult {
+    /// The commit became its branch's served state.
+    Applied,
+    /// The commit was refused; the branch kept serving its last good commit.
+    Rejected,
+    /// The branch was deleted and no longer serves anything.
+    Deleted,
+}
+
+fn rejected() -> AuditResult {
+    // Records written before applied commits were audited are all rejections.
+    AuditResult::Rejected
+}
+
+/// One applied, rejected or deleting event, as kept in the audit column family.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// Order of recording, from 0.
     pub sequence: u64,
     pub branch: String,
     pub commit: String,
+    /// A commit, a force push (the whole tree replaced) or a branch deletion.
+    #[serde(default)]
+    pub kind: CommitEventKind,
     pub author: String,
+    #[serde(default)]
+    pub committer: String,
     /// Commit time, milliseconds since the Unix epoch.
     pub time: i64,
     /// Where the event came from, when it came from Kafka.
@@ -117,7 +139,10 @@ pub struct AuditRecord {
     pub offset: Option<i64>,
     /// Paths the commit changed.
     pub paths: Vec<String>,
-    /// Why: one `path:line:col: message` per problem, or the signature problem.
+    #[serde(default = "rejected")]
+    pub result: AuditResult,
+    /// Why it was rejected: one `path:line:col: message` per problem, or the signature
+    /// problem; empty otherwise.
     pub reason: String,
 }
 
@@ -548,7 +573,8 @@ impl Store {
         Ok(view)
     }
 
-    /// The newest `limit` audit records (rejected commits), newest first.
+    /// The newest `limit` audit records (applied, rejected and deleting events), newest
+    /// first.
     pub fn audit(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
         let mut records = Vec::new();
         for item in self
@@ -827,12 +853,52 @@ impl State {
             };
         };
         dirty.insert(event.branch.clone());
-        match event.kind {
+        let outcome = match event.kind {
             CommitEventKind::BranchDeleted => self.delete_branch(event, tenant, pending),
             CommitEventKind::Commit | CommitEventKind::ForcePush => {
-                self.apply_commit(event, tenant, position, pending)
+                self.apply_commit(event, tenant, pending)
             }
-        }
+        };
+        self.record(event, position, &outcome, pending);
+        outcome
+    }
+
+    /// Writes the audit record of an applied, rejected or deleting event.
+    fn record(
+        &mut self,
+        event: &CommitEvent,
+        position: Option<(i32, i64)>,
+        outcome: &ApplyOutcome,
+        pending: &mut Pending,
+    ) {
+        let (result, reason) = match outcome {
+            ApplyOutcome::Applied { .. } => (AuditResult::Applied, String::new()),
+            ApplyOutcome::Deleted { .. } => (AuditResult::Deleted, String::new()),
+            ApplyOutcome::Rejected { rejection, .. } => {
+                (AuditResult::Rejected, rejection.to_string())
+            }
+            ApplyOutcome::AlreadyApplied { .. } | ApplyOutcome::Ignored { .. } => return,
+        };
+        let record = AuditRecord {
+            sequence: self.audit_sequence,
+            branch: event.branch.clone(),
+            commit: event.commit_id.clone(),
+            kind: event.kind,
+            author: event.author.clone(),
+            committer: event.committer.clone(),
+            time: event.time,
+            partition: position.map(|p| p.0),
+            offset: position.map(|p| p.1),
+            paths: event.changes.iter().map(|c| c.path.clone()).collect(),
+            result,
+            reason,
+        };
+        pending.put(
+            CF_AUDIT,
+            self.audit_sequence.to_be_bytes().to_vec(),
+            serde_json::to_vec(&record).expect("audit records serialize"),
+        );
+        self.audit_sequence += 1;
     }
 
     fn tenants_affected(&self, tenant: &str) -> Vec<String> {
@@ -872,7 +938,6 @@ impl State {
         &mut self,
         event: &CommitEvent,
         tenant: &str,
-        position: Option<(i32, i64)>,
         pending: &mut Pending,
     ) -> ApplyOutcome {
         let name = event.branch.as_str();
@@ -980,23 +1045,6 @@ impl State {
             }
             Some(rejection) => {
                 branch.in_sync = false;
-                let record = AuditRecord {
-                    sequence: self.audit_sequence,
-                    branch: name.to_string(),
-                    commit: event.commit_id.clone(),
-                    author: event.author.clone(),
-                    time: event.time,
-                    partition: position.map(|p| p.0),
-                    offset: position.map(|p| p.1),
-                    paths: event.changes.iter().map(|c| c.path.clone()).collect(),
-                    reason: rejection.to_string(),
-                };
-                pending.put(
-                    CF_AUDIT,
-                    self.audit_sequence.to_be_bytes().to_vec(),
-                    serde_json::to_vec(&record).expect("audit records serialize"),
-                );
-                self.audit_sequence += 1;
                 ApplyOutcome::Rejected {
                     branch: name.to_string(),
                     commit: event.commit_id.clone(),

@@ -12,7 +12,7 @@ use volcano_pipeline::registry::{
     load_tree, overlay, read_tree,
 };
 use volcano_pipeline::tools::ToolServices;
-use volcano_store::{ApplyOutcome, EntryKind, Rejection, Store, StoreError};
+use volcano_store::{ApplyOutcome, AuditResult, EntryKind, Rejection, Store, StoreError};
 
 fn repos() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../repos")
@@ -169,8 +169,16 @@ fn a_broken_pattern_is_rejected_and_a_later_fix_serves() {
     let main = store.compile_tenant("main").unwrap();
     assert_eq!(main.commit, "c0main");
     assert_eq!(main.definitions.tool("greeting").unwrap().patterns.len(), 1);
+    // Every applied commit is audited too: the three example branches' commits, then this.
     let audit = store.audit(10).unwrap();
-    assert_eq!(audit.len(), 1);
+    assert_eq!(audit.len(), example_events().len() + 1);
+    assert!(
+        audit[1..]
+            .iter()
+            .all(|r| r.result == AuditResult::Applied && r.reason.is_empty()),
+        "{audit:?}"
+    );
+    assert_eq!(audit[0].result, AuditResult::Rejected);
     assert_eq!(audit[0].commit, "c1bad");
     assert_eq!(audit[0].branch, "main");
     assert_eq!(audit[0].paths, ["tools/greeting.yaml"]);
@@ -219,7 +227,20 @@ fn a_broken_pattern_is_rejected_and_a_later_fix_serves() {
     let weather_entry = shown.iter().find(|e| e.name == "weather").unwrap();
     assert_eq!(weather_entry.commit, "c2");
     assert_eq!(store.compile_tenant("main").unwrap().commit, "c3fix");
-    assert_eq!(store.audit(10).unwrap().len(), 2);
+    let results: Vec<(String, AuditResult)> = store
+        .audit(3)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.commit, r.result))
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("c3fix".to_string(), AuditResult::Applied),
+            ("c2".to_string(), AuditResult::Rejected),
+            ("c1bad".to_string(), AuditResult::Rejected),
+        ]
+    );
 }
 
 #[test]
@@ -371,6 +392,16 @@ fn force_push_replaces_a_branch_and_deletion_removes_it() {
         panic!("{outcome:?}");
     };
     assert_eq!(tenants_affected, ["acme-corp"]);
+    let record = &store.audit(1).unwrap()[0];
+    assert_eq!(
+        (record.branch.as_str(), record.kind, record.result),
+        (
+            "customer/acme-corp",
+            CommitEventKind::BranchDeleted,
+            AuditResult::Deleted
+        )
+    );
+    assert_eq!(record.offset, Some(1));
     assert!(
         store
             .refresh(&handle, &tenants_affected, &ToolServices::default())
@@ -481,7 +512,13 @@ fn reopening_resumes_offsets_and_redelivery_is_a_no_op() {
     assert_eq!(store.hash().unwrap(), hash);
     drop(store);
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.audit(5).unwrap()[0].sequence, 0);
+    // Numbering goes on after the records written before the reopen.
+    let newest = &store.audit(1).unwrap()[0];
+    assert_eq!(
+        (newest.commit.as_str(), newest.result),
+        ("bad", AuditResult::Rejected)
+    );
+    assert_eq!(newest.sequence, events.len() as u64);
     assert_eq!(store.next_offsets().unwrap()[&3], 104);
 }
 
@@ -706,12 +743,15 @@ fn signed_commits_are_checked_against_allowed_signers() {
         matches!(outcome, ApplyOutcome::Applied { .. }),
         "{outcome:?}"
     );
-    assert_eq!(store.audit(10).unwrap().len(), 5);
-    assert!(
-        store.audit(10).unwrap()[0]
-            .reason
-            .starts_with("signature: ")
-    );
+    let audit = store.audit(10).unwrap();
+    let rejected: Vec<&str> = audit
+        .iter()
+        .filter(|r| r.result == AuditResult::Rejected)
+        .map(|r| r.commit.as_str())
+        .collect();
+    assert_eq!(rejected.len(), 5, "{audit:?}");
+    assert_eq!(audit[0].result, AuditResult::Applied);
+    assert!(audit[1].reason.starts_with("signature: "), "{:?}", audit[1]);
 }
 
 #[test]
