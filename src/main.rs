@@ -197,7 +197,7 @@ fn run_cli() -> Result<()> {
             let dir = data_dir.unwrap_or_else(|| config.registry_data_dir());
             match action {
                 RegistryAction::Hash => registry_cli::hash(&dir),
-                RegistryAction::Show { tenant } => registry_cli::show(&dir, &tenant),
+                RegistryAction::Show { tenant } => registry_cli::show(&config, &dir, &tenant),
                 RegistryAction::Audit { limit } => registry_cli::audit(&dir, limit),
             }
         }

@@ -131,7 +131,8 @@ pub fn replay(config: &VolcanoConfig, source: ReplaySource, dir: PathBuf) -> Res
         std::fs::remove_dir_all(&partial)
             .with_context(|| format!("removing the unfinished replay {}", partial.display()))?;
     }
-    let store = Store::open_with(&partial, Durability::Replay)?;
+    let store =
+        Store::open_with(&partial, Durability::Replay)?.with_layout(git_registry::layout(config));
     let started = Instant::now();
     let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut tally = |outcomes: Vec<ApplyOutcome>| {
@@ -242,8 +243,8 @@ pub fn hash(dir: &Path) -> Result<()> {
 }
 
 /// `volcano registry show [--tenant T] [--data-dir DIR]`.
-pub fn show(dir: &Path, tenant: &str) -> Result<()> {
-    let store = open_to_read(dir)?;
+pub fn show(config: &VolcanoConfig, dir: &Path, tenant: &str) -> Result<()> {
+    let store = open_to_read(dir)?.with_layout(git_registry::layout(config));
     let entries = store.show(tenant)?;
     if entries.is_empty() {
         println!("tenant {tenant} sees nothing");

@@ -289,7 +289,7 @@ impl Materializer {
         let dir = config.registry_data_dir();
         std::fs::create_dir_all(&dir)
             .map_err(|e| GitRegistryError::Setup(format!("{}: {e}", dir.display())))?;
-        let store = Arc::new(Store::open(&dir)?);
+        let store = Arc::new(Store::open(&dir)?.with_layout(layout(config)));
         let start = next_offset(&store)?;
         let mut counts = BTreeMap::<&'static str, u64>::new();
         let read = read_commits(config, start, |message, event| {

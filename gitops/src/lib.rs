@@ -22,52 +22,12 @@ use std::path::PathBuf;
 pub use events::{ConfigRepo, history_events, mark_published, pending_events};
 pub use init::{AUTHOR, BranchSummary, InitSummary, init_repo};
 pub use signature::split_signature;
+/// The branch names, shared with the store that serves them.
+pub use volcano_pipeline::registry::BranchLayout;
 pub use watcher::{DEFAULT_POLL_INTERVAL, RefWatcher, WatchOptions};
 
 /// The directories whose files make up a branch's registry state, in git's tree order.
 pub const DEFINITION_DIRS: [&str; 3] = ["configs", "tools", "workflows"];
-
-/// How branches of the config repository are named.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BranchLayout {
-    /// The branch every tenant sees, `main` by default.
-    pub main: String,
-    /// Prefix of tenant branches, `customer/` by default: tenant `acme-corp` lives on
-    /// `customer/acme-corp`.
-    pub tenant_prefix: String,
-}
-
-impl Default for BranchLayout {
-    fn default() -> Self {
-        BranchLayout {
-            main: "main".to_string(),
-            tenant_prefix: "customer/".to_string(),
-        }
-    }
-}
-
-impl BranchLayout {
-    /// Whether `branch` (a short name like `customer/acme-corp`) is one this layout serves:
-    /// the main branch, or the tenant prefix followed by a non-empty name without `/`.
-    pub fn serves(&self, branch: &str) -> bool {
-        branch == self.main || self.tenant_of(branch).is_some()
-    }
-
-    /// The tenant a tenant branch serves, `None` for main and for branches outside the layout.
-    pub fn tenant_of<'a>(&self, branch: &'a str) -> Option<&'a str> {
-        if branch == self.main {
-            return None;
-        }
-        branch
-            .strip_prefix(self.tenant_prefix.as_str())
-            .filter(|t| !t.is_empty() && !t.contains('/'))
-    }
-
-    /// The branch of `tenant`, e.g. `customer/acme-corp`.
-    pub fn tenant_branch(&self, tenant: &str) -> String {
-        format!("{}{tenant}", self.tenant_prefix)
-    }
-}
 
 /// What can go wrong reading or creating the config repository.
 #[derive(Debug, thiserror::Error)]
@@ -133,23 +93,6 @@ impl GitError {
 mod tests {
     use super::*;
     use volcano_pipeline::registry::CommitEvent;
-
-    #[test]
-    fn default_layout_matches_the_event_model() {
-        let layout = BranchLayout::default();
-        for branch in [
-            "main",
-            "customer/acme-corp",
-            "customer/",
-            "customer/a/b",
-            "x",
-        ] {
-            let expected = CommitEvent::tenant_of(branch).is_some();
-            assert_eq!(layout.serves(branch), expected, "{branch}");
-        }
-        assert_eq!(layout.tenant_of("customer/acme-corp"), Some("acme-corp"));
-        assert_eq!(layout.tenant_branch("globex-inc"), "customer/globex-inc");
-    }
 
     #[test]
     fn definition_dirs_are_what_the_registry_reads() {

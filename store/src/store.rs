@@ -23,8 +23,8 @@ use rocksdb::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use volcano_pipeline::registry::{
-    CommitEvent, CommitEventKind, CompiledRegistry, DefinitionFile, Diagnostic, LoadedFile,
-    RegistryHandle, assemble, compile_overlay, compile_reusing,
+    BranchLayout, CommitEvent, CommitEventKind, CompiledRegistry, DefinitionFile, Diagnostic,
+    LoadedFile, MAIN_TENANT, RegistryHandle, assemble, compile_overlay, compile_reusing,
 };
 use volcano_pipeline::tools::ToolServices;
 
@@ -38,7 +38,7 @@ use crate::signing::check_signature;
 use crate::state::{BranchState, FileEntry, Files, ParseCache, Served, signing_of, validate};
 
 /// Tenant (and branch) name of `main`.
-pub const MAIN: &str = "main";
+pub const MAIN: &str = MAIN_TENANT;
 
 static NO_FILES: Files = Files::new();
 
@@ -175,6 +175,8 @@ pub struct Store {
     db: DB,
     path: PathBuf,
     durability: Durability,
+    /// Which branches serve which tenant.
+    layout: BranchLayout,
     state: Mutex<State>,
 }
 
@@ -237,11 +239,23 @@ impl Store {
             db,
             path,
             durability,
+            layout: BranchLayout::default(),
             state: Mutex::new(State::default()),
         };
         let state = store.load_state()?;
         store.state = Mutex::new(state);
         Ok(store)
+    }
+
+    /// This store serving the branches of `layout` (`main` and `customer/<tenant>` unless
+    /// configured otherwise); events for other branches are ignored.
+    pub fn with_layout(mut self, layout: BranchLayout) -> Self {
+        self.state
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .layout = layout.clone();
+        self.layout = layout;
+        self
     }
 
     /// Applies one event. `position` is its (partition, offset) in `volcano.commits`; `None`
@@ -363,7 +377,7 @@ impl Store {
         previous: Option<&CompiledRegistry>,
     ) -> Result<CompiledRegistry, StoreError> {
         let (files, commit) = self
-            .served_parses(&format!("customer/{tenant}"))?
+            .served_parses(tenant)?
             .ok_or_else(|| StoreError::UnknownTenant(tenant.to_string()))?;
         let own = assemble(files.iter().map(|f| f.as_ref()));
         // `compile_overlay` checks the overlay's references again: a main commit may have
@@ -372,10 +386,10 @@ impl Store {
             .map_err(|diagnostics| compile_failed(tenant, diagnostics))
     }
 
-    /// A branch's served files' parses in path order, and its served commit.
-    fn served_parses(&self, branch: &str) -> Result<Option<ServedParses>, StoreError> {
+    /// A tenant's own branch's served files' parses in path order, and its served commit.
+    fn served_parses(&self, tenant: &str) -> Result<Option<ServedParses>, StoreError> {
         let state = self.lock()?;
-        Ok(state.served(branch).map(|served| {
+        Ok(state.served_tenant(tenant).map(|served| {
             let parses = served
                 .files
                 .values()
@@ -513,9 +527,9 @@ impl Store {
     /// the branch and commit it comes from. A tenant without a served branch sees `main`.
     pub fn show(&self, tenant: &str) -> Result<Vec<ShowEntry>, StoreError> {
         let state = self.lock()?;
-        let main = state.served(MAIN);
+        let main = state.served_tenant(MAIN);
         let own = (tenant != MAIN)
-            .then(|| state.served(&format!("customer/{tenant}")))
+            .then(|| state.served_tenant(tenant))
             .flatten();
         let entries = |branch: &str, served: Option<&Served>| -> Vec<ShowEntry> {
             let Some(served) = served else {
@@ -544,8 +558,8 @@ impl Store {
         let of = |list: &[ShowEntry], kind: EntryKind| -> Vec<ShowEntry> {
             list.iter().filter(|e| e.kind == kind).cloned().collect()
         };
-        let base = entries(MAIN, main);
-        let mine = entries(&format!("customer/{tenant}"), own);
+        let base = entries(&state.layout.main, main);
+        let mine = entries(&state.layout.tenant_branch(tenant), own);
         // The same rules as `overlay`: a tenant name replaces main's in place, hiding a main
         // definition of the other kind; configs replace main's as a whole.
         let mut tools = of(&base, EntryKind::Tool);
@@ -659,7 +673,10 @@ impl Store {
 
     /// Rebuilds the in-memory mirror from the column families.
     fn load_state(&self) -> Result<State, StoreError> {
-        let mut state = State::default();
+        let mut state = State {
+            layout: self.layout.clone(),
+            ..State::default()
+        };
         let mut metas: BTreeMap<String, BranchMeta> = BTreeMap::new();
         for item in self
             .db
@@ -797,6 +814,7 @@ impl Pending {
 /// The in-memory mirror of the store (see `state`).
 #[derive(Default)]
 struct State {
+    layout: BranchLayout,
     branches: BTreeMap<String, BranchState>,
     /// Last applied offset per partition.
     offsets: BTreeMap<i32, i64>,
@@ -812,13 +830,18 @@ impl State {
         self.branches.get(branch)?.served.as_ref()
     }
 
+    /// What `tenant`'s own branch serves (the main branch for [`MAIN`]).
+    fn served_tenant(&self, tenant: &str) -> Option<&Served> {
+        self.served(&self.layout.branch_of(tenant))
+    }
+
     fn served_tenants(&self) -> Vec<String> {
         let mut tenants = vec![MAIN.to_string()];
         tenants.extend(
             self.branches
                 .iter()
                 .filter(|(_, b)| b.served.is_some())
-                .filter_map(|(name, _)| CommitEvent::tenant_of(name))
+                .filter_map(|(name, _)| self.layout.registry_tenant(name))
                 .filter(|t| *t != MAIN)
                 .map(String::from),
         );
@@ -847,7 +870,8 @@ impl State {
                 offset.to_be_bytes().to_vec(),
             );
         }
-        let Some(tenant) = CommitEvent::tenant_of(&event.branch) else {
+        let layout = self.layout.clone();
+        let Some(tenant) = layout.registry_tenant(&event.branch) else {
             return ApplyOutcome::Ignored {
                 branch: event.branch.clone(),
             };
@@ -1016,7 +1040,7 @@ impl State {
             }
         }
 
-        let main_served = self.served(MAIN).map(|s| &s.files);
+        let main_served = self.served_tenant(MAIN).map(|s| &s.files);
         let policy = branch
             .served
             .as_ref()

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use ssh_key::private::Ed25519Keypair;
 use ssh_key::{HashAlg, LineEnding, PrivateKey};
 use tempfile::TempDir;
+use volcano_pipeline::registry::BranchLayout;
 use volcano_pipeline::registry::{
     CommitEvent, CommitEventKind, Definitions, PathChange, RegistryHandle, load_tenant_files,
     load_tree, overlay, read_tree,
@@ -101,6 +102,56 @@ fn pipeline_definitions(tenant: &str) -> Definitions {
     }
     let own = load_tenant_files(&main, files_of(&repos().join("customer").join(tenant))).unwrap();
     overlay(&main, &own)
+}
+
+#[test]
+fn configured_branch_names_serve_the_same_tenants() {
+    let dir = TempDir::new().unwrap();
+    let layout = BranchLayout {
+        main: "trunk".into(),
+        tenant_prefix: "tenants/".into(),
+    };
+    let store = Store::open(dir.path()).unwrap().with_layout(layout);
+    for (offset, mut e) in example_events().into_iter().enumerate() {
+        e.branch = match e.branch.strip_prefix("customer/") {
+            Some(tenant) => format!("tenants/{tenant}"),
+            None => "trunk".into(),
+        };
+        let outcome = store.apply(&e, Some((0, offset as i64))).unwrap();
+        assert!(
+            matches!(outcome, ApplyOutcome::Applied { .. }),
+            "{outcome:?}"
+        );
+    }
+    // Under this layout `main` and `customer/*` are just other branches.
+    let stray = event(
+        "main",
+        "stray",
+        vec![("tools/x.yaml", Some("version: 2\n".into()))],
+    );
+    assert!(matches!(
+        store.apply(&stray, Some((0, 10))).unwrap(),
+        ApplyOutcome::Ignored { .. }
+    ));
+    assert_eq!(
+        store.tenants().unwrap(),
+        ["main", "acme-corp", "globex-inc"]
+    );
+    for tenant in ["main", "acme-corp", "globex-inc"] {
+        let compiled = store.compile_tenant(tenant).unwrap();
+        assert_eq!(
+            compiled.definitions,
+            pipeline_definitions(tenant),
+            "{tenant}"
+        );
+    }
+    let shown = store.show("acme-corp").unwrap();
+    let branches: std::collections::BTreeSet<&str> =
+        shown.iter().map(|e| e.branch.as_str()).collect();
+    assert_eq!(
+        branches,
+        ["tenants/acme-corp", "trunk"].into_iter().collect()
+    );
 }
 
 #[test]

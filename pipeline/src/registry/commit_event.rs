@@ -58,17 +58,6 @@ pub struct CommitEvent {
 }
 
 impl CommitEvent {
-    /// The tenant a branch serves: `main` for `main`, `acme-corp` for `customer/acme-corp`,
-    /// `None` for a branch that is neither.
-    pub fn tenant_of(branch: &str) -> Option<&str> {
-        if branch == "main" {
-            return Some("main");
-        }
-        branch
-            .strip_prefix("customer/")
-            .filter(|t| !t.is_empty() && !t.contains('/'))
-    }
-
     /// Whether a path is a definition file the registry reads.
     pub fn is_definition_path(path: &str) -> bool {
         ["tools/", "workflows/", "configs/"]
@@ -76,6 +65,72 @@ impl CommitEvent {
             .any(|dir| path.starts_with(dir))
     }
 }
+
+/// How branches of the config repository are named: the watcher publishes them, the store
+/// serves them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchLayout {
+    /// The branch every tenant sees, `main` by default.
+    pub main: String,
+    /// Prefix of tenant branches, `customer/` by default: tenant `acme-corp` lives on
+    /// `customer/acme-corp`.
+    pub tenant_prefix: String,
+}
+
+impl Default for BranchLayout {
+    fn default() -> Self {
+        BranchLayout {
+            main: "main".to_string(),
+            tenant_prefix: "customer/".to_string(),
+        }
+    }
+}
+
+impl BranchLayout {
+    /// Whether `branch` (a short name like `customer/acme-corp`) is one this layout serves:
+    /// the main branch, or the tenant prefix followed by a non-empty name without `/`.
+    pub fn serves(&self, branch: &str) -> bool {
+        self.registry_tenant(branch).is_some()
+    }
+
+    /// The tenant a tenant branch serves, `None` for main and for branches outside the layout.
+    /// A tenant branch named like the main tenant (`customer/main`) is outside it.
+    pub fn tenant_of<'a>(&self, branch: &'a str) -> Option<&'a str> {
+        if branch == self.main {
+            return None;
+        }
+        branch
+            .strip_prefix(self.tenant_prefix.as_str())
+            .filter(|t| !t.is_empty() && !t.contains('/') && *t != MAIN_TENANT)
+    }
+
+    /// The registry tenant a branch serves: [`MAIN_TENANT`] for the main branch, the tenant
+    /// for a tenant branch, `None` for any other branch.
+    pub fn registry_tenant<'a>(&self, branch: &'a str) -> Option<&'a str> {
+        if branch == self.main {
+            return Some(MAIN_TENANT);
+        }
+        self.tenant_of(branch)
+    }
+
+    /// The branch of registry tenant `tenant`: the main branch for [`MAIN_TENANT`],
+    /// `customer/acme-corp` for `acme-corp`.
+    pub fn branch_of(&self, tenant: &str) -> String {
+        match tenant {
+            MAIN_TENANT => self.main.clone(),
+            _ => self.tenant_branch(tenant),
+        }
+    }
+
+    /// The branch of `tenant`, e.g. `customer/acme-corp`.
+    pub fn tenant_branch(&self, tenant: &str) -> String {
+        format!("{}{tenant}", self.tenant_prefix)
+    }
+}
+
+/// The registry tenant of the main branch, whatever the branch is called: requests with no
+/// tenant of their own are served its definitions.
+pub const MAIN_TENANT: &str = "main";
 
 /// `Option<Vec<u8>>` as bytes (Avro `bytes`), not as a sequence of integers.
 mod optional_bytes {
@@ -99,14 +154,29 @@ mod tests {
 
     #[test]
     fn tenants_come_from_branch_names() {
-        assert_eq!(CommitEvent::tenant_of("main"), Some("main"));
+        let layout = BranchLayout::default();
+        assert_eq!(layout.registry_tenant("main"), Some("main"));
+        assert_eq!(layout.tenant_of("main"), None);
         assert_eq!(
-            CommitEvent::tenant_of("customer/acme-corp"),
+            layout.registry_tenant("customer/acme-corp"),
             Some("acme-corp")
         );
-        assert_eq!(CommitEvent::tenant_of("customer/"), None);
-        assert_eq!(CommitEvent::tenant_of("customer/a/b"), None);
-        assert_eq!(CommitEvent::tenant_of("feature/x"), None);
+        assert_eq!(layout.registry_tenant("customer/"), None);
+        assert_eq!(layout.registry_tenant("customer/a/b"), None);
+        assert_eq!(layout.registry_tenant("customer/main"), None);
+        assert_eq!(layout.registry_tenant("feature/x"), None);
+        assert_eq!(layout.branch_of("main"), "main");
+        assert_eq!(layout.branch_of("acme-corp"), "customer/acme-corp");
+        let renamed = BranchLayout {
+            main: "trunk".into(),
+            tenant_prefix: "tenants/".into(),
+        };
+        assert_eq!(renamed.registry_tenant("trunk"), Some("main"));
+        assert_eq!(renamed.registry_tenant("main"), None);
+        assert_eq!(renamed.registry_tenant("tenants/acme"), Some("acme"));
+        assert_eq!(renamed.registry_tenant("customer/acme"), None);
+        assert_eq!(renamed.branch_of("main"), "trunk");
+        assert_eq!(renamed.branch_of("acme"), "tenants/acme");
     }
 
     #[test]

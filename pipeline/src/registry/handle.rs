@@ -13,7 +13,7 @@ use arc_swap::ArcSwap;
 use super::compiled::CompiledRegistry;
 
 /// Tenant name of the `main` branch, which every other tenant falls back to.
-const MAIN: &str = "main";
+use super::MAIN_TENANT as MAIN;
 
 type Tenants = HashMap<String, Arc<CompiledRegistry>>;
 

@@ -24,7 +24,7 @@ mod tests;
 
 use std::fmt;
 
-pub use commit_event::{CommitEvent, CommitEventKind, PathChange};
+pub use commit_event::{BranchLayout, CommitEvent, CommitEventKind, MAIN_TENANT, PathChange};
 pub use compiled::{
     CompiledRegistry, Rule, Target, compile, compile_overlay, compile_reusing, compile_with,
 };
