@@ -58,8 +58,11 @@ pub struct Rule {
     /// The pattern as written.
     pub pattern: String,
     /// The pattern on its own, compiled on first use (`None`: it does not compile alone).
-    regex: OnceLock<Option<Regex>>,
+    regex: RegexCell,
 }
+
+/// Where a rule's own regex is kept once compiled; shared between registries.
+type RegexCell = Arc<OnceLock<Option<Regex>>>;
 
 impl Rule {
     /// The pattern on its own (case-insensitive, as in the set), for its match's extent,
@@ -270,7 +273,7 @@ fn rules_of(definitions: &Definitions) -> Result<Vec<Rule>, Vec<Diagnostic>> {
                 pattern_index,
                 priority,
                 pattern: pattern.clone(),
-                regex: OnceLock::new(),
+                regex: RegexCell::default(),
             });
         }
     }
@@ -295,6 +298,24 @@ fn finish(
     patterns: Patterns,
     donors: &[Option<&CompiledRegistry>],
 ) -> Result<CompiledRegistry, Vec<Diagnostic>> {
+    // A pattern's own regex is compiled when it first matches; the cell it is kept in is
+    // shared with the registries this one replaces and builds on while the pattern is
+    // unchanged, so a swap does not make the next requests pay for those compilations
+    // again, and a tenant's requests warm the cells of main's patterns for every tenant.
+    let mut cells: HashMap<(&str, &str), &RegexCell> = HashMap::new();
+    for donor in donors.iter().flatten() {
+        for rule in &donor.rules {
+            cells
+                .entry((rule.id.as_str(), rule.pattern.as_str()))
+                .or_insert(&rule.regex);
+        }
+    }
+    let mut rules = patterns.rules;
+    for rule in &mut rules {
+        if let Some(&cell) = cells.get(&(rule.id.as_str(), rule.pattern.as_str())) {
+            rule.regex = Arc::clone(cell);
+        }
+    }
     let mut built: HashMap<&str, (&ToolDef, &Arc<dyn Tool>)> = HashMap::new();
     for donor in donors.iter().rev().flatten() {
         for (def, tool) in donor.definitions.tools.iter().zip(&donor.runnable.0) {
@@ -330,7 +351,7 @@ fn finish(
         definitions,
         shards: patterns.shards,
         base_shards: patterns.base_shards,
-        rules: patterns.rules,
+        rules,
     })
 }
 
