@@ -1,8 +1,10 @@
 //! The git registry end to end, against the real broker: a commit to the config repository
 //! changes the next answer with no restart; a commit with a broken pattern is rejected and
-//! the old tool keeps answering; a tenant's tool is visible to that tenant only; a restarted
-//! instance resumes where it was; and a replay from the commits topic or from git rebuilds
-//! exactly the live state (same hash).
+//! the old tool keeps answering; a tenant's tool is visible to that tenant only; an unsigned
+//! commit on a branch whose policy asks for signatures is rejected; a restarted instance
+//! resumes where it was; a replay from the commits topic or from git rebuilds exactly the live
+//! state (same hash); and kill -9 of a replay or of an instance catching up, then a restart,
+//! reach that same hash.
 
 mod common;
 
@@ -292,6 +294,54 @@ async fn commits_change_answers_live_and_a_replay_rebuilds_the_same_state() {
     let main = ask(&producer, &waiter, &config, "main", "globex handshake").await;
     assert_eq!(main.status, Status::Unclassified, "{main:?}");
 
+    // acme-corp protects its branch (this commit runs under the policy served before it,
+    // which does not ask for signatures); the next commit is unsigned and is rejected.
+    let security = std::fs::read_to_string(
+        config
+            .stack
+            .config_repo
+            .join("customer/acme-corp/configs/security.yaml"),
+    )
+    .unwrap()
+    .replace("require_signed: false", "require_signed: true");
+    let protected = commit(
+        &repo,
+        "customer/acme-corp",
+        &[("configs/security.yaml", &security)],
+        "Protect the branch",
+    );
+    let (acme, _) = ask_until(
+        &producer,
+        &waiter,
+        &config,
+        "acme-corp",
+        "Calculate 42 + 58",
+        |r| r.registry_commit.ends_with(&format!("+{protected}")),
+    )
+    .await;
+    assert_eq!(acme.status, Status::Ok, "{acme:?}");
+    let before = rejected();
+    commit(
+        &repo,
+        "customer/acme-corp",
+        &[(
+            "tools/acme-unsigned.yaml",
+            &template_tool("acme-unsigned", "^acme unsigned$", "Should not serve"),
+        )],
+        "An unsigned change",
+    );
+    let deadline = Instant::now() + WAIT;
+    while rejected() == before {
+        assert!(
+            Instant::now() < deadline,
+            "the unsigned commit was never rejected"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let refused = ask(&producer, &waiter, &config, "acme-corp", "acme unsigned").await;
+    assert_eq!(refused.status, Status::Unclassified, "{refused:?}");
+    assert!(refused.registry_commit.ends_with(&format!("+{protected}")));
+
     // A restarted instance resumes from its store: the same answers, nothing re-applied wrongly.
     instance.stop().await;
     let instance = Instance::start(&config).await;
@@ -350,4 +400,164 @@ async fn commits_change_answers_live_and_a_replay_rebuilds_the_same_state() {
         ],
     );
     assert_eq!(rebuilt, live);
+}
+
+/// A synthetic history on the commits topic: `commits` commits on `main`, each changing two
+/// of 200 tools.
+async fn publish_history(config: &VolcanoConfig, commits: usize) {
+    use volcano_pipeline::registry::{CommitEvent, CommitEventKind, PathChange};
+    let producer = producer(config);
+    let topic = &config.kafka.topics.commits;
+    let payloads: Vec<Vec<u8>> = (0..commits)
+        .map(|n| {
+            let changes = (0..2)
+                .map(|k| {
+                    let i = (n * 7 + k * 101) % 200;
+                    PathChange {
+                        path: format!("tools/synth-{i:03}.yaml"),
+                        content: Some(template_tool(
+                            &format!("synth-{i}"),
+                            &format!("^synth {i}$"),
+                            &format!("revision {n}"),
+                        )),
+                    }
+                })
+                .collect();
+            let event = CommitEvent {
+                kind: CommitEventKind::Commit,
+                commit_id: format!("{n:040x}"),
+                branch: "main".into(),
+                author: "Test <test@volcano.example>".into(),
+                changes,
+                ..CommitEvent::default()
+            };
+            avro::encode_commit_event(&event).unwrap()
+        })
+        .collect();
+    for chunk in payloads.chunks(500) {
+        let deliveries: Vec<_> = chunk
+            .iter()
+            .map(|payload| {
+                producer
+                    .send_result(
+                        rdkafka::producer::FutureRecord::to(topic)
+                            .key("main")
+                            .payload(payload),
+                    )
+                    .expect("queued")
+            })
+            .collect();
+        for delivery in deliveries {
+            delivery
+                .await
+                .expect("delivered")
+                .map_err(|(e, _)| e)
+                .expect("acknowledged");
+        }
+    }
+}
+
+/// Spawns the `volcano` binary, its stderr into `log`.
+fn spawn(config_path: &Path, args: &[&str], log: &Path) -> std::process::Child {
+    Command::new(BIN)
+        .arg("--config")
+        .arg(config_path)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("volcano starts")
+}
+
+/// Waits until `ready` holds, or fails after `WAIT`.
+fn wait_for(what: &str, ready: impl Fn() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_a_replay_or_a_catch_up_then_a_restart_reach_the_same_hash() {
+    let mut config = test_config("kill9");
+    config.registry.watch = false;
+    config.pipeline.metrics_addr = String::new();
+    volcano_connectors::kafka::ensure_topics(&config, &config.kafka.topics.all())
+        .await
+        .expect("topics");
+    publish_history(&config, 3000).await;
+    let dir = config.registry_data_dir().parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&dir).unwrap();
+    let config_path = dir.join("volcano.toml");
+    std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
+    let arg = |p: &Path| p.to_str().unwrap().to_string();
+
+    // The state the whole topic makes, replayed without interruption.
+    let reference = dir.join("reference");
+    let expected = hash_of(
+        &config_path,
+        &["replay", "--from", "kafka", "--data-dir", &arg(&reference)],
+    );
+
+    // A replay killed while it writes leaves no finished state; run again, it finishes it.
+    let victim = dir.join("victim");
+    let partial = dir.join("victim.partial");
+    let mut replay = spawn(
+        &config_path,
+        &["replay", "--from", "kafka", "--data-dir", &arg(&victim)],
+        &dir.join("replay.log"),
+    );
+    wait_for("the replay to start writing", || {
+        partial.join("CURRENT").exists()
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        replay.try_wait().unwrap().is_none(),
+        "the replay finished before it could be killed"
+    );
+    replay.kill().unwrap(); // SIGKILL
+    replay.wait().unwrap();
+    assert!(
+        !victim.exists(),
+        "a killed replay left a state that looks finished"
+    );
+    let again = hash_of(
+        &config_path,
+        &["replay", "--from", "kafka", "--data-dir", &arg(&victim)],
+    );
+    assert_eq!(again, expected);
+
+    // `volcano run` killed while it catches up with the topic, then restarted: it resumes
+    // from the offset stored with its state and reaches the same state.
+    let log = dir.join("run.log");
+    let mut run = spawn(&config_path, &["run"], &log);
+    let logged = |what: &str| {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches(what)
+            .count()
+    };
+    let caught_up = || logged("registry caught up") > 0;
+    wait_for("the instance to apply some of the history", || {
+        logged("commit applied") >= 50
+    });
+    assert!(
+        !caught_up() && run.try_wait().unwrap().is_none(),
+        "the instance caught up before it could be killed"
+    );
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let mut run = spawn(&config_path, &["run"], &log);
+    wait_for("the restarted instance to catch up", caught_up);
+    // It went on from its stored offset: the first commit is not applied again.
+    let first = format!("commit={:040x}", 0);
+    assert_eq!(logged(&first), 0, "the restart began from the first event");
+    assert!(logged("commit applied") < 3000);
+    let live = hash_of(&config_path, &["registry", "hash"]);
+    run.kill().unwrap();
+    run.wait().unwrap();
+    assert_eq!(live, expected);
+    let reopened = hash_of(&config_path, &["registry", "hash"]);
+    assert_eq!(reopened, expected);
 }
