@@ -292,12 +292,27 @@ impl Materializer {
         let store = Arc::new(Store::open(&dir)?.with_layout(layout(config)));
         let start = next_offset(&store)?;
         let mut counts = BTreeMap::<&'static str, u64>::new();
+        // Applied a thousand at a time: one write (state and offsets together) per batch,
+        // and the batch's files parsed on every core.
+        let mut batch: Vec<(CommitEvent, (i32, i64))> = Vec::new();
+        let mut apply =
+            |batch: &mut Vec<(CommitEvent, (i32, i64))>| -> Result<(), GitRegistryError> {
+                let outcomes = store.apply_batch(batch.iter().map(|(e, p)| (e, Some(*p))))?;
+                for outcome in &outcomes {
+                    *counts.entry(outcome_name(outcome)).or_default() += 1;
+                    record(outcome);
+                }
+                batch.clear();
+                Ok(())
+            };
         let read = read_commits(config, start, |message, event| {
-            let outcome = store.apply(&event, Some((message.partition(), message.offset())))?;
-            *counts.entry(outcome_name(&outcome)).or_default() += 1;
-            record(&outcome);
+            batch.push((event, (message.partition(), message.offset())));
+            if batch.len() == CATCH_UP_BATCH {
+                apply(&mut batch)?;
+            }
             Ok(())
         })?;
+        apply(&mut batch)?;
         let handle = store.registry_handle_with(&services)?;
         info!(dir = %dir.display(), events = read, ?counts, tenants = ?handle.tenants(), commit = %handle.load("main").commit, "registry caught up");
         Ok(Materializer {
@@ -397,6 +412,9 @@ impl Materializer {
         Ok(())
     }
 }
+
+/// Events applied in one write while catching up.
+const CATCH_UP_BATCH: usize = 1000;
 
 /// Most events applied before the registry is compiled and swapped.
 const MAX_BATCH: usize = 1000;
