@@ -507,14 +507,8 @@ fn check_common(
         let problem = if pattern.trim().is_empty() {
             Some("pattern is empty (it would match every request)".to_string())
         } else {
-            // Syntax only: compiling thousands of patterns here would double the cost of
-            // `compile`, which builds them anyway (and reports a pattern set too large).
-            regex_syntax::ParserBuilder::new()
-                .case_insensitive(true)
-                .build()
-                .parse(pattern)
-                .err()
-                .map(|e| format!("pattern {index} does not compile: {}", regex_problem(&e)))
+            pattern_problem(pattern)
+                .map(|problem| format!("pattern {index} does not compile: {problem}"))
         };
         if let Some(message) = problem {
             let (line, column) = find_text(content, pattern, patterns_line)
@@ -529,6 +523,39 @@ fn check_common(
             out.push(Diagnostic::new(path, line, column, "an example is empty"));
         }
     }
+}
+
+/// Patterns checked on this thread, with what is wrong with each (`None`: nothing).
+/// A history mostly edits what tools do, not what they match, so a replay meets the same
+/// patterns commit after commit; Unicode case folding makes each check cost microseconds.
+const PATTERN_MEMO_ENTRIES: usize = 1 << 14;
+
+thread_local! {
+    static PATTERN_MEMO: std::cell::RefCell<std::collections::HashMap<String, Option<String>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// What is wrong with `pattern`'s syntax, if anything. Syntax only: compiling thousands of
+/// patterns here would double the cost of `compile`, which builds them anyway (and reports
+/// a pattern set too large).
+fn pattern_problem(pattern: &str) -> Option<String> {
+    if let Some(known) = PATTERN_MEMO.with(|memo| memo.borrow().get(pattern).cloned()) {
+        return known;
+    }
+    let problem = regex_syntax::ParserBuilder::new()
+        .case_insensitive(true)
+        .build()
+        .parse(pattern)
+        .err()
+        .map(|e| regex_problem(&e));
+    PATTERN_MEMO.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        if memo.len() >= PATTERN_MEMO_ENTRIES {
+            memo.clear();
+        }
+        memo.insert(pattern.to_string(), problem.clone());
+    });
+    problem
 }
 
 /// The one-line reason out of the regex crate's multi-line message.
