@@ -422,8 +422,9 @@ impl Store {
     /// is recompiled and stored, or removed when its branch is no longer served. A tenant
     /// that does not compile keeps its previous registry; its error is returned.
     ///
-    /// `main` goes first, alone: the others are compiled on top of it, one worker per core,
-    /// each stored as soon as it is compiled, so the first swaps do not wait for the last.
+    /// `main` goes first, alone: the others are compiled on top of it, one worker per core
+    /// but one (left to the requests being served), each stored as soon as it is compiled, so
+    /// the first swaps do not wait for the last.
     pub fn refresh(
         &self,
         handle: &RegistryHandle,
@@ -439,8 +440,10 @@ impl Store {
         }
         let main = handle.load(MAIN);
         let others: Vec<&String> = tenants.iter().filter(|t| *t != MAIN).collect();
+        // One core is left to the requests being served meanwhile.
         let workers = std::thread::available_parallelism()
             .map_or(1, usize::from)
+            .saturating_sub(1)
             .clamp(1, others.len().max(1));
         let chunk = others.len().div_ceil(workers).max(1);
         std::thread::scope(|scope| {

@@ -100,17 +100,20 @@ pub struct CompiledRegistry {
     /// The runnable tool of each definition in `definitions.tools`, built once per version.
     runnable: RunnableTools,
     rules: Vec<Rule>,
-    candidates: CandidateIndex,
+    /// Built on the first unclassified request: most registries a swap makes never need it.
+    candidates: OnceLock<CandidateIndex>,
 }
 
 /// One compiled set of patterns, and the rule each of its patterns stands for.
 ///
-/// A tenant's registry shares `main`'s shards (a `RegexSet` clone shares the compiled
-/// automata) and compiles only its own definitions' patterns, so a `main` commit compiles
-/// its patterns once, not once per tenant.
+/// A tenant's registry shares `main`'s sets (and their search caches) and compiles only its
+/// own definitions' patterns, so a `main` commit compiles its patterns once, not once per
+/// tenant.
 #[derive(Debug, Clone)]
 struct Shard {
-    set: RegexSet,
+    /// Shared, not cloned, between registries: a clone would bring its own search caches,
+    /// cold after every swap and multiplied by the tenants.
+    set: Arc<RegexSet>,
     /// Set index → index into the registry's rules, or [`HIDDEN`].
     rules: Vec<u32>,
 }
@@ -211,7 +214,7 @@ pub fn compile_overlay(
         .shards
         .iter()
         .map(|shard| Shard {
-            set: shard.set.clone(),
+            set: Arc::clone(&shard.set),
             rules: shard
                 .rules
                 .iter()
@@ -347,7 +350,7 @@ fn finish(
         tenant: tenant.to_string(),
         routing: definitions.routing.clone().unwrap_or_default(),
         security: definitions.security.clone().unwrap_or_default(),
-        candidates: CandidateIndex::build(&definitions),
+        candidates: OnceLock::new(),
         definitions,
         shards: patterns.shards,
         base_shards: patterns.base_shards,
@@ -396,7 +399,7 @@ fn compile_shards(
                 live += alive;
                 hidden += map.len() - alive;
                 kept.push(Shard {
-                    set: shard.set.clone(),
+                    set: Arc::clone(&shard.set),
                     rules: map,
                 });
             }
@@ -421,7 +424,7 @@ fn compile_shards(
             .dfa_size_limit(SHARD_DFA_SIZE_LIMIT)
             .build()?;
         Ok(Shard {
-            set,
+            set: Arc::new(set),
             rules: group.iter().map(|&i| i as u32).collect(),
         })
     };
@@ -531,7 +534,8 @@ impl CompiledRegistry {
     }
 
     pub(crate) fn candidates(&self) -> &CandidateIndex {
-        &self.candidates
+        self.candidates
+            .get_or_init(|| CandidateIndex::build(&self.definitions))
     }
 
     pub fn tool(&self, index: usize) -> Option<&ToolDef> {
