@@ -3,7 +3,8 @@
 //! Tokens are words (letters, with inner apostrophes), numbers (digits with valid thousands
 //! groups and an optional decimal part) and single punctuation characters. Each token keeps
 //! its byte span and whether whitespace precedes it, so rules can tell "5km" from "5 km".
-//! Words are matched against an ASCII-lowercased copy of the text made once per request.
+//! Words are matched against an ASCII-lowercased copy of the text made once per request, in
+//! which a few common misspellings ("fourty", "wendesday") read as spelt right.
 
 use super::measure;
 use super::numeral::{self, Numeral};
@@ -29,6 +30,10 @@ pub(crate) struct Token {
     pub end: usize,
     /// Whitespace (or the start of the text) comes right before this token.
     pub spaced: bool,
+    /// Where the word, lowercased and spelt right, is in [`Lexed::lower`]: the token's own
+    /// span, or for a misspelt word ("fourty") its right spelling, appended after the text.
+    word_start: usize,
+    word_end: usize,
 }
 
 /// Numerals with more significant digits than this are identifiers, not quantities.
@@ -37,7 +42,8 @@ const MAX_DIGITS: usize = 15;
 /// A tokenized request.
 pub(crate) struct Lexed<'t> {
     pub text: &'t str,
-    pub lower: String,
+    /// The text lowercased, then the right spellings of its misspelt words.
+    lower: String,
     pub tokens: Vec<Token>,
     /// What starts at each token, computed once: the measure and time rules ask for the same
     /// positions many times.
@@ -60,6 +66,16 @@ impl<'t> Lexed<'t> {
             tokens: tokenize(text),
             facts: Vec::new(),
         };
+        // Spelling first: every rule reads words through it.
+        for t in lx.tokens.iter_mut() {
+            if t.kind == TokenKind::Word
+                && let Some(right) = respell(&lx.lower[t.start..t.end])
+            {
+                t.word_start = lx.lower.len();
+                lx.lower.push_str(right);
+                t.word_end = lx.lower.len();
+            }
+        }
         let facts = (0..lx.tokens.len())
             .map(|i| Facts {
                 numeral: numeral::compute_numeral_at(&lx, i),
@@ -96,13 +112,19 @@ impl<'t> Lexed<'t> {
         self.tokens.len()
     }
 
-    /// The lowercased word at `i`, or `None` if `i` is not a word.
+    /// The lowercased word at `i`, spelt right ("fourty" reads "forty"), or `None` if `i`
+    /// is not a word.
+    #[inline]
     pub fn word(&self, i: usize) -> Option<&str> {
         let t = self.tokens.get(i)?;
-        (t.kind == TokenKind::Word).then(|| &self.lower[t.start..t.end])
+        if t.kind != TokenKind::Word {
+            return None;
+        }
+        Some(&self.lower[t.word_start..t.word_end])
     }
 
     /// Whether token `i` is the word `w` (lowercase).
+    #[inline]
     pub fn is_word(&self, i: usize, w: &str) -> bool {
         self.word(i) == Some(w)
     }
@@ -176,6 +198,8 @@ fn tokenize(text: &str) -> Vec<Token> {
             start: pos,
             end,
             spaced,
+            word_start: pos,
+            word_end: end,
         });
         spaced = false;
         pos = end;
@@ -246,4 +270,126 @@ fn parse_digits(digits: &[u8]) -> Option<f64> {
         n += 1;
     }
     std::str::from_utf8(&clean[..n]).ok()?.parse().ok()
+}
+
+/// Weekday and full month names, which [`respell`] corrects when one typo away.
+const CALENDAR_NAMES: [&str; 16] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// The set of letters of an ASCII lowercase word, one bit a letter.
+const fn letter_set(w: &[u8]) -> u32 {
+    let mut set = 0;
+    let mut k = 0;
+    while k < w.len() {
+        set |= 1 << (w[k].wrapping_sub(b'a') & 31);
+        k += 1;
+    }
+    set
+}
+
+/// The letter set of each of [`CALENDAR_NAMES`].
+const CALENDAR_LETTERS: [u32; CALENDAR_NAMES.len()] = {
+    let mut sets = [0; CALENDAR_NAMES.len()];
+    let mut k = 0;
+    while k < CALENDAR_NAMES.len() {
+        sets[k] = letter_set(CALENDAR_NAMES[k].as_bytes());
+        k += 1;
+    }
+    sets
+};
+
+/// The right spelling of a lowercased word that is a common misspelling, labelled as if spelt
+/// right: a number word from a fixed list ("fourty", "ninty", "twelth"), or a weekday or full
+/// month name with one typo ("wendesday", "thrusday", "novmber", "aprill": one letter added,
+/// dropped, changed, or two neighbours swapped). Only words of six to ten letters are
+/// compared with the names (so "june", "july" and "may" never are), and real words that
+/// close to one are left alone ("sundae", "sundry", "Augusta", and plurals such as
+/// "mondays").
+fn respell(w: &str) -> Option<&'static str> {
+    let b = w.as_bytes();
+    // Every word corrected has five to ten letters; most words are shorter.
+    if !(5..=10).contains(&b.len()) {
+        return None;
+    }
+    if matches!(b[0], b'e' | b'f' | b'n' | b't') {
+        let fixed = match w {
+            "fourty" => Some("forty"),
+            "ninty" | "nintey" => Some("ninety"),
+            "ninteen" => Some("nineteen"),
+            "eightteen" => Some("eighteen"),
+            "twelth" => Some("twelfth"),
+            "nineth" => Some("ninth"),
+            "ninteenth" => Some("nineteenth"),
+            "fourtieth" => Some("fortieth"),
+            "nintieth" => Some("ninetieth"),
+            _ => None,
+        };
+        if fixed.is_some() {
+            return fixed;
+        }
+    }
+    if b.len() < 6 {
+        return None;
+    }
+    let mut set = 0;
+    for &c in b {
+        if !c.is_ascii_lowercase() {
+            return None;
+        }
+        set |= 1 << (c - b'a');
+    }
+    // One edit changes at most one letter of the set each way: a cheap test before the
+    // real one.
+    let right = CALENDAR_NAMES
+        .iter()
+        .zip(CALENDAR_LETTERS)
+        .find(|(name, letters)| {
+            let name = name.as_bytes();
+            name.len().abs_diff(b.len()) <= 1
+                && at_most_one_bit(set & !letters)
+                && at_most_one_bit(letters & !set)
+                && !(b.len() == name.len() + 1 && b.starts_with(name) && b.ends_with(b"s"))
+                && one_edit_apart(b, name)
+        })
+        .map(|(name, _)| *name)?;
+    // Real words one edit from a name.
+    (!matches!(w, "sundae" | "sundas" | "sundry" | "augusta" | "marche")).then_some(right)
+}
+
+fn at_most_one_bit(x: u32) -> bool {
+    x & x.wrapping_sub(1) == 0
+}
+
+/// Whether `a` becomes `b` by exactly one insertion, deletion, substitution or swap of two
+/// neighbouring letters (Damerau–Levenshtein distance 1).
+fn one_edit_apart(a: &[u8], b: &[u8]) -> bool {
+    if a == b || a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (ra, rb) = (&a[same..], &b[same..]);
+    match a.len().cmp(&b.len()) {
+        std::cmp::Ordering::Greater => ra[1..] == *rb,
+        std::cmp::Ordering::Less => *ra == rb[1..],
+        std::cmp::Ordering::Equal => {
+            ra[1..] == rb[1..]
+                || (ra.len() >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..])
+        }
+    }
 }

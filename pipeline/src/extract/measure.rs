@@ -129,12 +129,31 @@ pub(crate) fn duration_unit(w: &str) -> Option<Grain> {
     })
 }
 
-/// Whether the word is a unit of distance, volume or quantity (used by the time rules to
-/// read "10 km in 50 minutes" as a pace, not as a time).
-pub(crate) fn is_physical_unit(lx: &Lexed, i: usize) -> bool {
-    lx.word(i)
-        .and_then(|w| unit_word(w, lx.raw(i)))
-        .is_some_and(|u| u.dim != Dimension::DataSize)
+/// Whether token `i` ends a measurement, after which "in <amount of time>" says how long it
+/// takes, not when ("10 km in 50 minutes", "5 GB in 10 minutes", "24 hours in a day"): a
+/// unit of distance, volume, quantity or data, or a unit of time after a number or "a".
+pub(crate) fn ends_measurement(lx: &Lexed, i: usize) -> bool {
+    let Some(w) = lx.word(i) else {
+        return false;
+    };
+    if let Some(u) = unit_word(w, lx.raw(i)) {
+        // A data unit only after its number ("5 GB in 10 minutes", not "plan B in 2 weeks").
+        return u.dim != Dimension::DataSize || (i > 0 && lx.number(i - 1).is_some());
+    }
+    duration_unit(w).is_some()
+        && i > 0
+        && (lx.number(i - 1).is_some()
+            || lx
+                .word(i - 1)
+                .is_some_and(|p| matches!(p, "a" | "an") || super::numeral::is_number_word(p)))
+}
+
+/// Whether the word `w` at `i` names a unit of time or measure ("seconds", "km", "pounds").
+pub(crate) fn is_unit_name(lx: &Lexed, i: usize, w: &str) -> bool {
+    duration_unit(w).is_some()
+        || unit_word(w, lx.raw(i)).is_some()
+        || currency_word(w).is_some()
+        || matches!(w, "degrees" | "celsius" | "fahrenheit")
 }
 
 /// A duration value, moved to a finer unit when fractional ("1.5 hours" is 90 minutes).
@@ -172,12 +191,13 @@ pub(crate) fn compute_duration_at(lx: &Lexed, i: usize) -> Option<(f64, Grain, u
     }
     let (value, j, article) = match lx.word(i) {
         Some("a" | "an") => {
-            // "twice a day" and "per hour" are rates, not durations.
+            // "twice a day", "per hour", "£8 a month", "10 terabytes a day" are rates, not
+            // durations.
             let rate = i > 0
-                && matches!(
+                && (matches!(
                     lx.word(i - 1),
                     Some("once" | "twice" | "thrice" | "times" | "per")
-                );
+                ) || (ends_amount(lx, i - 1) && !shifts_time(lx.word(i + 2))));
             if rate {
                 return None;
             }
@@ -230,6 +250,44 @@ pub(crate) fn compute_duration_at(lx: &Lexed, i: usize) -> Option<(f64, Grain, u
         return Some((value + 0.5, unit, j + 4));
     }
     Some((value, unit, j + 1))
+}
+
+/// A word after an amount of time that makes it a shift in time, not a rate ("paid $20 a
+/// week ago").
+fn shifts_time(w: Option<&str>) -> bool {
+    matches!(
+        w,
+        Some("ago" | "later" | "earlier" | "before" | "after" | "from" | "since")
+    )
+}
+
+/// Whether token `k` ends an amount or a measure, so that "a day" after it is "per day":
+/// digits ("£8 a month"), a number word ("five a day"), a "%" sign, or a unit, currency or
+/// duration word right after a number ("10 terabytes a day", "20 euros an hour", "3 hours a
+/// day"; not "it's a day", where "s" is no unit).
+fn ends_amount(lx: &Lexed, k: usize) -> bool {
+    use super::lexer::TokenKind;
+    let numeric = |k: usize| match lx.tokens[k].kind {
+        TokenKind::Number { .. } => true,
+        TokenKind::Word => lx
+            .word(k)
+            .is_some_and(|w| super::numeral::is_number_word(w) || super::numeral::is_scale_word(w)),
+        TokenKind::Punct(_) => false,
+    };
+    match lx.tokens[k].kind {
+        TokenKind::Punct(c) => c == '%',
+        TokenKind::Word if !numeric(k) => {
+            k > 0
+                && numeric(k - 1)
+                && lx.word(k).is_some_and(|w| {
+                    matches!(w, "percent" | "pct" | "k")
+                        || currency_word(w).is_some()
+                        || duration_unit(w).is_some()
+                        || unit_word(w, lx.raw(k)).is_some()
+                })
+        }
+        _ => numeric(k),
+    }
 }
 
 /// "(a) quarter of an hour", "three quarters of an hour", "half of a day".
@@ -430,7 +488,7 @@ fn unit_after(lx: &Lexed, n: &Numeral) -> Option<Candidate> {
         "f" | "c" if matches!(lx.raw(j), "F" | "C") && ends_scale_letter(lx, j + 1) => {
             return Some(temperature(lx, n, j));
         }
-        "pound" | "pounds" if lx.is_word(j + 1, "of") || about_weight(lx, n.start) => {
+        "pound" | "pounds" if lx.is_word(j + 1, "of") || about_weight(lx, n.start, j) => {
             let u = Unit {
                 dim: Dimension::Quantity,
                 name: "pound",
@@ -483,10 +541,46 @@ fn ends_scale_letter(lx: &Lexed, k: usize) -> bool {
     }
 }
 
-/// Whether one of the three words before token `i` speaks of weight ("it weighs 2 pounds"),
-/// so that "pounds" are the unit of mass rather than sterling.
-fn about_weight(lx: &Lexed, i: usize) -> bool {
-    (i.saturating_sub(3)..i).any(|k| lx.word(k).is_some_and(|w| w.starts_with("weigh")))
+/// Whether "pounds" (at `j`, its number starting at `i`) are the unit of mass rather than
+/// sterling: one of the three words before the number speaks of weight ("it weighs 2
+/// pounds", "lost 5 pounds", "gained 3 pounds"); a comparison of weight follows ("5 pounds
+/// heavier"); or it is converted to or from another unit of mass ("convert 5 pounds to kg",
+/// "how many kilos is 5 pounds"). A currency target keeps it money ("5 pounds in dollars").
+fn about_weight(lx: &Lexed, i: usize, j: usize) -> bool {
+    let weight_verb = |w: &str| {
+        w.starts_with("weigh")
+            || matches!(
+                w,
+                "lose"
+                    | "loses"
+                    | "losing"
+                    | "lost"
+                    | "gain"
+                    | "gains"
+                    | "gained"
+                    | "gaining"
+                    | "shed"
+                    | "sheds"
+                    | "shedding"
+            )
+    };
+    let mass_unit = |k: usize| {
+        lx.word(k).is_some_and(|w| {
+            matches!(w, "stone" | "stones")
+                || unit_word(w, lx.raw(k)).is_some_and(|u| u.dim == Dimension::Quantity)
+        })
+    };
+    let verb_before = (i.saturating_sub(3)..i).any(|k| lx.word(k).is_some_and(weight_verb));
+    let comparison_after = matches!(
+        lx.word(j + 1),
+        Some("heavier" | "lighter" | "overweight" | "underweight")
+    );
+    let converted_to = matches!(lx.word(j + 1), Some("to" | "in" | "into")) && mass_unit(j + 2);
+    let converted_from = i >= 3
+        && matches!(lx.word(i - 1), Some("is" | "are" | "in"))
+        && mass_unit(i - 2)
+        && lx.is_word(i - 3, "many");
+    verb_before || comparison_after || converted_to || converted_from
 }
 
 /// "5 dollars and 20 cents" is 5.2 dollars.

@@ -25,7 +25,18 @@
 //! - "a 12-inch pizza", "a 10-minute walk" are a distance and a duration (Duckling: numbers);
 //! - a bare hour after "at" is a time ("call me at 10") unless a word after it says what the
 //!   number counts ("at 10 km", "look at 10 examples"), which Duckling reads as 10:00 too;
-//! - "221B Baker Street" holds no number; "the fifth Monday of December" is one that exists.
+//! - "221B Baker Street" holds no number; "the fifth Monday of December" is one that exists;
+//! - status codes, versions and series numbers are identifiers, not numbers ("returns 502",
+//!   "error 404", "iPhone 15", "upgrade node to 20.11", "build 77", "PR 1187");
+//! - a rate is not a duration: "£8 a month", "10 terabytes a day", "twice a day" label only the
+//!   amount; "in <amount of time>" after a measurement or a conversion question is a duration,
+//!   not a time ("walk 8 km in an hour", "how many seconds are in 3 days");
+//! - "pounds" of weight are a quantity ("lost 5 pounds", "convert 5 pounds to kg"), where
+//!   Duckling reports money too; "the 5th column" is an ordinal, not a date;
+//! - misspellings are read as spelt right ("fourty", "ninty", "next wendesday", "Feburary");
+//! - a month without a year after "since" or in a sentence about the past is the last one
+//!   ("errors since March", "what did we spend in September"; Duckling: the next);
+//! - "the week after next" (also month, year) is one time; Duckling finds only "the week".
 //!
 //! Not yet understood: open intervals ("after 6pm", "by end of day"; "by Friday" is the day),
 //! holidays beyond Christmas, New Year and Halloween, "end of the month", "next 3 days",

@@ -53,6 +53,7 @@ pub(crate) fn numeral_at(lx: &Lexed, i: usize) -> Option<Numeral> {
 
 /// The numeral starting exactly at token `i`, computed; [`numeral_at`] reads it from the
 /// lexer's per-request table.
+#[inline]
 pub(crate) fn compute_numeral_at(lx: &Lexed, i: usize) -> Option<Numeral> {
     let n = match lx.tokens.get(i)?.kind {
         TokenKind::Number { .. } => digits_numeral(lx, i),
@@ -154,12 +155,14 @@ fn digits_numeral(lx: &Lexed, i: usize) -> Option<Numeral> {
 }
 
 /// Digits that name rather than count: "#4412", "worker-3", "COVID-19" (glued to a "#" or
-/// to a word by a hyphen), a version after a product name ("python 3.12", "version 2"), and a
-/// long number after a noun that numbers things ("order 88231", "ticket 10234") when no word
-/// after it says what it would count ("order 300 units" is a quantity).
+/// to a word by a hyphen), a version after a product name ("python 3.12", "version 2",
+/// "iPhone 15", "upgrade node to 20.11"), a build or pull-request number ("build 77",
+/// "PR 1187"), a status or error code ("error 404", "HTTP 500", "returns 502", "a 404
+/// error"), and a long number after a noun that numbers things ("order 88231", "ticket
+/// 10234") when no word after it says what it would count ("order 300 units" is a quantity).
 fn identifier(lx: &Lexed, i: usize) -> bool {
     if i == 0 {
-        return false;
+        return status_code(lx, i) && code_noun_after(lx, i + 1);
     }
     if !lx.tokens[i].spaced {
         return lx.is_punct(i - 1, '#')
@@ -168,81 +171,98 @@ fn identifier(lx: &Lexed, i: usize) -> bool {
                 && i >= 2
                 && lx.word(i - 2).is_some());
     }
-    let Some(before) = lx.word(i - 1) else {
+    if status_code(lx, i) && code_noun_after(lx, i + 1) {
+        return true;
+    }
+    let Some(kind) = lx.word(i - 1).and_then(namer) else {
         return false;
     };
-    if is_versioned_name(before) {
-        return !super::measure::unit_follows(lx, i + 1);
+    match kind {
+        Namer::Product => !super::measure::unit_follows(lx, i + 1),
+        Namer::Series => nothing_counted_after(lx, i + 1),
+        Namer::Reference => {
+            lx.plain_int(i).is_some_and(|(_, digits)| digits >= 3)
+                && nothing_counted_after(lx, i + 1)
+        }
+        Namer::StatusVerb => status_code(lx, i) && nothing_counted_after(lx, i + 1),
+        Namer::Link(link) => {
+            if !nothing_counted_after(lx, i + 1) || i < 2 {
+                return false;
+            }
+            let is = |k: usize, want: Namer| lx.word(k).and_then(namer) == Some(want);
+            match link {
+                // "responded with 503".
+                "with" => status_code(lx, i) && is(i - 2, Namer::StatusVerb),
+                // "upgrade node to 20.11", "python from 3.11 to 3.12", "from node 18 to 20".
+                _ => {
+                    is(i - 2, Namer::Product)
+                        || (link == "to"
+                            && i >= 4
+                            && lx.number(i - 2).is_some()
+                            && (is(i - 3, Namer::Product)
+                                || (lx.is_word(i - 3, "from") && is(i - 4, Namer::Product))))
+                }
+            }
+        }
     }
-    is_id_noun(before)
-        && lx.plain_int(i).is_some_and(|(_, digits)| digits >= 3)
-        && nothing_counted_after(lx, i + 1)
 }
 
-/// Names that a version number follows.
-fn is_versioned_name(w: &str) -> bool {
-    matches!(
-        w,
-        "version"
-            | "python"
-            | "node"
-            | "nodejs"
-            | "java"
-            | "ruby"
-            | "php"
-            | "perl"
-            | "rust"
-            | "kotlin"
-            | "scala"
-            | "typescript"
-            | "ios"
-            | "android"
-            | "ubuntu"
-            | "debian"
-            | "fedora"
-            | "windows"
-            | "macos"
-            | "kernel"
-            | "postgres"
-            | "postgresql"
-            | "mysql"
-            | "redis"
-            | "django"
-            | "rails"
-            | "react"
-            | "angular"
-            | "gcc"
-            | "clang"
-            | "llvm"
-            | "firmware"
-    )
+/// What a word says of the number after it.
+#[derive(Clone, Copy, PartialEq)]
+enum Namer {
+    /// A product, language or system, whose version follows ("python 3.12", "iPhone 15").
+    Product,
+    /// A noun that names one of a series by its number, however short ("build 77", "PR 12",
+    /// "release 3"), or a status or error code ("error 404", "HTTP 500", "status code 201").
+    Series,
+    /// A noun followed by a reference number ("order 88231", "ticket 4521"); three digits at
+    /// least ("ticket 12 is open" counts).
+    Reference,
+    /// A verb whose object is a status code ("returns 502").
+    StatusVerb,
+    /// "to", "from" or "with", which may link a version or a code to the word before.
+    Link(&'static str),
 }
 
-/// Nouns followed by a reference number.
-fn is_id_noun(w: &str) -> bool {
+/// One lookup for every word that can make the number after it a name.
+fn namer(w: &str) -> Option<Namer> {
+    Some(match w {
+        "version" | "python" | "node" | "nodejs" | "java" | "ruby" | "php" | "perl" | "rust"
+        | "kotlin" | "scala" | "typescript" | "ios" | "android" | "ubuntu" | "debian"
+        | "fedora" | "windows" | "macos" | "kernel" | "postgres" | "postgresql" | "mysql"
+        | "redis" | "django" | "rails" | "react" | "angular" | "gcc" | "clang" | "llvm"
+        | "firmware" | "iphone" | "ipad" | "ipados" | "watchos" | "pixel" | "galaxy" | "xbox"
+        | "playstation" | "chrome" | "firefox" | "safari" | "dotnet" | "docker" | "kubernetes"
+        | "terraform" | "openssl" | "jdk" | "npm" | "pip" | "vue" | "nextjs" | "elasticsearch"
+        | "kafka" | "nginx" | "centos" | "rhel" | "mongodb" | "mariadb" | "sqlite" | "gradle"
+        | "webpack" | "tensorflow" | "pytorch" | "cuda" => Namer::Product,
+        "build" | "pr" | "release" | "patch" | "sprint" | "rfc" | "pep" | "milestone" | "error"
+        | "status" | "code" | "http" | "https" | "errno" => Namer::Series,
+        "order" | "ticket" | "invoice" | "issue" | "incident" | "case" | "bug" | "job"
+        | "account" | "ref" | "reference" | "id" | "tracking" | "confirmation" | "po" | "sku"
+        | "serial" | "room" | "flight" => Namer::Reference,
+        "return" | "returns" | "returned" | "returning" | "respond" | "responds" | "responded"
+        | "responding" | "throw" | "throws" | "threw" | "throwing" => Namer::StatusVerb,
+        "to" => Namer::Link("to"),
+        "from" => Namer::Link("from"),
+        "with" => Namer::Link("with"),
+        _ => return None,
+    })
+}
+
+/// A three-digit number in the range of HTTP status codes one reports (200–599; "returns
+/// 100" is more likely a value than "100 Continue").
+fn status_code(lx: &Lexed, i: usize) -> bool {
+    lx.plain_int(i)
+        .is_some_and(|(n, digits)| digits == 3 && (200..600).contains(&n))
+}
+
+/// "a 404 error", "a 503 response": a singular noun that makes the code before it a name
+/// ("500 errors" counts them).
+fn code_noun_after(lx: &Lexed, j: usize) -> bool {
     matches!(
-        w,
-        "order"
-            | "ticket"
-            | "invoice"
-            | "issue"
-            | "incident"
-            | "case"
-            | "bug"
-            | "pr"
-            | "build"
-            | "job"
-            | "account"
-            | "ref"
-            | "reference"
-            | "id"
-            | "tracking"
-            | "confirmation"
-            | "po"
-            | "sku"
-            | "serial"
-            | "room"
-            | "flight"
+        lx.word(j),
+        Some("error" | "response" | "status" | "page" | "code")
     )
 }
 
@@ -278,6 +298,28 @@ fn nothing_counted_after(lx: &Lexed, j: usize) -> bool {
                     | "then"
                     | "again"
                     | "instead"
+                    | "when"
+                    | "if"
+                    | "once"
+                    | "after"
+                    | "before"
+                    | "until"
+                    | "since"
+                    | "so"
+                    | "because"
+                    | "as"
+                    | "yet"
+                    | "still"
+                    | "too"
+                    | "also"
+                    | "already"
+                    | "today"
+                    | "tomorrow"
+                    | "tonight"
+                    | "yesterday"
+                    | "later"
+                    | "soon"
+                    | "asap"
             )
         ),
     }
@@ -584,6 +626,7 @@ pub(crate) fn ordinal_at(lx: &Lexed, i: usize) -> Option<Numeral> {
 }
 
 /// The ordinal starting exactly at token `i`, computed: "3rd", "third", "twenty-first".
+#[inline]
 pub(crate) fn compute_ordinal_at(lx: &Lexed, i: usize) -> Option<Numeral> {
     if let Some((n, _)) = lx.plain_int(i) {
         let suffixed = lx.glued(i + 1)

@@ -1297,3 +1297,410 @@ fn uk_numbers_extensions_and_localhost() {
     // Extensions after non-ASCII digits do not split a character.
     let _ = extract("+1 \u{663}\u{663}\u{663} \u{663}\u{663}\u{663}x5", &opts());
 }
+
+/// (dim, body) of every entity, for tests about what is found rather than its value.
+fn dims_and_bodies(text: &str) -> Vec<(String, String)> {
+    found(text).into_iter().map(|(d, b, _)| (d, b)).collect()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(d, b)| (d.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn misspelt_number_words_read_as_spelt_right() {
+    assert_eq!(
+        exact("what's fourty plus 9"),
+        [
+            entity("number", "fourty", 7, num(40)),
+            entity("number", "9", 19, num(9))
+        ]
+    );
+    assert_eq!(
+        exact("ninty nine bottles"),
+        [entity("number", "ninty nine", 0, num(99))]
+    );
+    assert_eq!(
+        exact("fourty-two"),
+        [entity("number", "fourty-two", 0, num(42))]
+    );
+    assert_eq!(exact("ninteen"), [entity("number", "ninteen", 0, num(19))]);
+    assert_eq!(
+        exact("he came in fourtieth"),
+        [entity("ordinal", "fourtieth", 11, num(40))]
+    );
+    assert_eq!(found("ninty percent")[0].2["value"], json!(90));
+    assert_eq!(found("fourty five minutes")[0].2["minute"], json!(45));
+}
+
+#[test]
+fn weekday_and_month_names_with_one_typo() {
+    let day = |at: &str| instant(at, "day");
+    assert_eq!(
+        exact("next wendesday works"),
+        [entity(
+            "time",
+            "next wendesday",
+            0,
+            day("2026-12-02T00:00:00.000+00:00")
+        )]
+    );
+    // A swap, a dropped letter, an added letter, a changed letter.
+    assert_eq!(
+        exact("see you thrusday"),
+        [entity(
+            "time",
+            "thrusday",
+            8,
+            day("2026-12-03T00:00:00.000+00:00")
+        )]
+    );
+    assert_eq!(
+        exact("Feburary 2nd"),
+        [entity(
+            "time",
+            "Feburary 2nd",
+            0,
+            day("2027-02-02T00:00:00.000+00:00")
+        )]
+    );
+    assert_eq!(
+        exact("Janaury 15")[0].4["value"],
+        "2027-01-15T00:00:00.000+00:00"
+    );
+    assert_eq!(
+        exact("Wednesdy")[0].4["value"],
+        "2026-12-02T00:00:00.000+00:00"
+    );
+    assert_eq!(
+        exact("on Satruday morning")[0].1,
+        "on Satruday morning".to_string()
+    );
+    // Real words one letter from a name, plurals and short words are left alone.
+    assert_eq!(exact("the sundae was great"), []);
+    assert_eq!(exact("sundry items"), []);
+    assert_eq!(exact("mondays are slow"), []);
+    assert_eq!(exact("the fridays"), []);
+    assert_eq!(exact("a sunny day"), []);
+}
+
+#[test]
+fn rates_after_an_amount_are_not_durations() {
+    assert_eq!(
+        dims_and_bodies("the plan costs £8 a month"),
+        pairs(&[("amount-of-money", "£8")])
+    );
+    assert_eq!(
+        dims_and_bodies("we ingest about 10 terabytes a day"),
+        pairs(&[("data-size", "10 terabytes")])
+    );
+    assert_eq!(
+        dims_and_bodies("I work 3 hours a day"),
+        pairs(&[("duration", "3 hours")])
+    );
+    assert_eq!(
+        dims_and_bodies("$5k a month, 5% a year, five a day"),
+        pairs(&[
+            ("amount-of-money", "$5k"),
+            ("percentage", "5%"),
+            ("number", "five")
+        ])
+    );
+    assert_eq!(
+        dims_and_bodies("charge 15 euros per hour and take it twice a day"),
+        pairs(&[("amount-of-money", "15 euros")])
+    );
+    // Not after an amount, or a shift in time: still an amount of time.
+    assert_eq!(
+        dims_and_bodies("it's a day away"),
+        pairs(&[("duration", "a day")])
+    );
+    assert_eq!(
+        dims_and_bodies("I paid $20 a week ago"),
+        pairs(&[("amount-of-money", "$20"), ("time", "a week ago")])
+    );
+}
+
+#[test]
+fn in_an_amount_of_time_after_a_measurement_is_a_duration() {
+    assert_eq!(
+        exact("how many seconds are in 3 days"),
+        [entity(
+            "duration",
+            "3 days",
+            24,
+            json!({"type": "value", "value": 3, "day": 3, "unit": "day",
+                   "normalized": {"unit": "second", "value": 259200}})
+        )]
+    );
+    assert_eq!(
+        dims_and_bodies("how many minutes in 2 hours"),
+        pairs(&[("duration", "2 hours")])
+    );
+    assert_eq!(
+        dims_and_bodies("how many weeks are there in a year"),
+        pairs(&[("duration", "a year")])
+    );
+    assert_eq!(
+        dims_and_bodies("walk 8 km in about an hour"),
+        pairs(&[("distance", "8 km"), ("duration", "an hour")])
+    );
+    assert_eq!(
+        dims_and_bodies("there are 60 minutes in an hour"),
+        pairs(&[("duration", "60 minutes"), ("duration", "an hour")])
+    );
+    assert_eq!(
+        dims_and_bodies("send 5 GB in 2 hours"),
+        pairs(&[("data-size", "5 GB"), ("duration", "2 hours")])
+    );
+    // Otherwise "in" a while is a time.
+    assert_eq!(
+        dims_and_bodies("I'll pay you 50 dollars in 2 weeks"),
+        pairs(&[("amount-of-money", "50 dollars"), ("time", "in 2 weeks")])
+    );
+    assert_eq!(
+        dims_and_bodies("plan B in 2 weeks"),
+        pairs(&[("time", "in 2 weeks")])
+    );
+}
+
+#[test]
+fn pounds_of_weight_are_a_quantity() {
+    let pound = |v: i64| json!({"type": "value", "value": v, "unit": "pound"});
+    assert_eq!(
+        exact("lost 5 pounds this month")[0],
+        entity("quantity", "5 pounds", 5, pound(5))
+    );
+    assert_eq!(
+        exact("I gained 3 pounds")[0],
+        entity("quantity", "3 pounds", 9, pound(3))
+    );
+    assert_eq!(
+        exact("she is 5 pounds heavier")[0],
+        entity("quantity", "5 pounds", 7, pound(5))
+    );
+    assert_eq!(
+        exact("convert 5 pounds to kg"),
+        [entity("quantity", "5 pounds", 8, pound(5))]
+    );
+    assert_eq!(
+        exact("how many kilos is 5 pounds"),
+        [entity("quantity", "5 pounds", 18, pound(5))]
+    );
+    // Money by context, or with a currency target.
+    assert_eq!(exact("it costs 180 pounds")[0].0, "amount-of-money");
+    assert_eq!(exact("convert 5 pounds to dollars")[0].0, "amount-of-money");
+    assert_eq!(exact("paid 5 pounds to get in")[0].0, "amount-of-money");
+}
+
+#[test]
+fn the_nth_before_a_noun_ranks_it() {
+    assert_eq!(
+        exact("sort by the 5th column"),
+        [entity("ordinal", "5th", 12, num(5))]
+    );
+    assert_eq!(
+        exact("for the 3rd time"),
+        [entity("ordinal", "3rd", 8, num(3))]
+    );
+    // A date after a preposition, alone or before a time word or a closed-class word.
+    assert_eq!(
+        exact("by the 5th"),
+        [entity(
+            "time",
+            "the 5th",
+            3,
+            instant("2026-12-05T00:00:00.000+00:00", "day")
+        )]
+    );
+    assert_eq!(
+        exact("book a table for the 5th, please")[0].1,
+        "the 5th".to_string()
+    );
+    assert_eq!(
+        exact("due on the 30th at noon"),
+        [entity(
+            "time",
+            "on the 30th at noon",
+            4,
+            instant("2026-11-30T12:00:00.000+00:00", "hour")
+        )]
+    );
+}
+
+#[test]
+fn status_codes_versions_and_series_numbers_are_identifiers() {
+    for text in [
+        "api.volcano.dev/v3/jobs returns 502 again",
+        "error 404",
+        "HTTP 500 on login",
+        "status code 201",
+        "got a 404 error",
+        "it responded with 503",
+        "error E1042 in the auth module",
+        "upgrade node to 20.11",
+        "upgrade python from 3.11 to 3.12",
+        "from node 18 to 20",
+        "iPhone 15 battery drains fast",
+        "merge PR 1187 when green",
+        "ticket 4521",
+        "build 77",
+        "zip code 90210",
+    ] {
+        assert_eq!(
+            exact(text).iter().filter(|e| e.0 == "number").count(),
+            0,
+            "{text:?}"
+        );
+    }
+    // Counting and arithmetic keep their numbers.
+    for (text, n) in [
+        ("add 15 and 20", 2),
+        ("divide 100 by 25", 2),
+        ("multiply 20.11 by 3", 2),
+        ("the query returned 150 rows", 1),
+        ("the function returns 100", 1),
+        ("we had 500 errors today", 1),
+        ("build 5 servers", 1),
+        ("error 3 times", 1),
+        ("what is 404 divided by 2", 2),
+    ] {
+        assert_eq!(
+            exact(text).iter().filter(|e| e.0 == "number").count(),
+            n,
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
+fn months_in_the_past() {
+    let month = |at: &str| instant(at, "month");
+    assert_eq!(
+        exact("how many errors since March"),
+        [entity(
+            "time",
+            "March",
+            22,
+            month("2026-03-01T00:00:00.000+00:00")
+        )]
+    );
+    assert_eq!(
+        exact("what did we spend in September"),
+        [entity(
+            "time",
+            "in September",
+            18,
+            month("2026-09-01T00:00:00.000+00:00")
+        )]
+    );
+    assert_eq!(
+        exact("what was our revenue in December")[0].4["value"],
+        "2025-12-01T00:00:00.000+00:00"
+    );
+    assert_eq!(
+        exact("where were we on Oct 3")[0].4["value"],
+        "2026-10-03T00:00:00.000+00:00"
+    );
+    assert_eq!(
+        exact("sales since Jan")[0].4["value"],
+        "2026-01-01T00:00:00.000+00:00"
+    );
+    // The month in progress is the current one; the present, the future and a preposition
+    // pointing ahead keep the next one.
+    assert_eq!(
+        exact("what did we spend in November")[0].4["value"],
+        "2026-11-01T00:00:00.000+00:00"
+    );
+    assert_eq!(
+        exact("we'll review it in September")[0].4["value"],
+        "2027-09-01T00:00:00.000+00:00"
+    );
+    assert_eq!(
+        exact("I was told the launch is in March")[0].4["value"],
+        "2027-03-01T00:00:00.000+00:00"
+    );
+    assert_eq!(
+        exact("it was moved to March 3rd")[0].4["value"],
+        "2027-03-03T00:00:00.000+00:00"
+    );
+    assert_eq!(
+        exact("until May")[0].4["value"],
+        "2027-05-01T00:00:00.000+00:00"
+    );
+}
+
+#[test]
+fn a_weekday_before_a_date_is_one_time() {
+    let day = |at: &str| instant(at, "day");
+    assert_eq!(
+        exact("plan the offsite for Friday, Dec 4"),
+        [entity(
+            "time",
+            "Friday, Dec 4",
+            21,
+            day("2026-12-04T00:00:00.000+00:00")
+        )]
+    );
+    assert_eq!(
+        exact("demo Monday Dec 7 at 10:00"),
+        [entity(
+            "time",
+            "Monday Dec 7 at 10:00",
+            5,
+            instant("2026-12-07T10:00:00.000+00:00", "minute")
+        )]
+    );
+    assert_eq!(
+        exact("Friday the 4th at 8pm")[0].4,
+        instant("2026-12-04T20:00:00.000+00:00", "hour")
+    );
+    assert_eq!(
+        exact("Monday, March 3 2027")[0].4,
+        day("2027-03-03T00:00:00.000+00:00")
+    );
+    assert_eq!(exact("Tue 12/8")[0].4, day("2026-12-08T00:00:00.000+00:00"));
+    assert_eq!(
+        exact("Thursday 10 December")[0].4,
+        day("2026-12-10T00:00:00.000+00:00")
+    );
+    // Anything else after the weekday is not a date.
+    assert_eq!(
+        exact("Friday, we ship"),
+        [entity(
+            "time",
+            "Friday",
+            0,
+            day("2026-11-27T00:00:00.000+00:00")
+        )]
+    );
+}
+
+#[test]
+fn the_unit_after_next() {
+    assert_eq!(
+        exact("let's revisit the week after next"),
+        [entity(
+            "time",
+            "the week after next",
+            14,
+            instant("2026-12-07T00:00:00.000+00:00", "week")
+        )]
+    );
+    assert_eq!(
+        exact("the month after next")[0].4,
+        instant("2027-01-01T00:00:00.000+00:00", "month")
+    );
+    assert_eq!(
+        exact("week after next")[0].4,
+        instant("2026-12-07T00:00:00.000+00:00", "week")
+    );
+    assert_eq!(
+        exact("the year after next")[0].4,
+        instant("2028-01-01T00:00:00.000+00:00", "year")
+    );
+    assert_eq!(exact("the week after the launch"), []);
+}

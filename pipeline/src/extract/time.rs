@@ -14,9 +14,10 @@ use chrono::{
     Timelike,
 };
 use chrono_tz::Tz;
+use std::cell::OnceCell;
 
 use super::lexer::{Lexed, TokenKind};
-use super::measure::{duration_at, is_physical_unit, unit_follows};
+use super::measure::{duration_at, ends_measurement, is_unit_name, unit_follows};
 use super::numeral::{Numeral, is_number_word, numeral_at, ordinal_at};
 use super::value::{EntityValue, Grain, TimePoint};
 use super::{Candidate, Dimension};
@@ -72,6 +73,7 @@ pub(crate) fn scan_times(lx: &Lexed, now: DateTime<Tz>, out: &mut Vec<Candidate>
     let cx = Cx {
         lx,
         now: now.naive_local(),
+        past: OnceCell::new(),
     };
     let mut i = 0;
     while i < lx.len() {
@@ -330,6 +332,21 @@ fn weekday_in_month(first: NaiveDate, wd: Option<u32>, nth: Option<u32>) -> Opti
     (day < next_month).then_some(day)
 }
 
+/// Which tense an auxiliary verb puts a sentence in: `Some(true)` for the past ("did",
+/// "was", "wasn't"), `Some(false)` for the present or the future ("is", "will", "we'll").
+fn auxiliary_tense(w: &str) -> Option<bool> {
+    let w = w
+        .strip_suffix("n't")
+        .or_else(|| w.strip_suffix("n’t"))
+        .unwrap_or(w);
+    match w {
+        "did" | "was" | "were" | "had" => Some(true),
+        "is" | "are" | "am" | "will" | "wo" | "shall" | "going" | "gonna" => Some(false),
+        _ if w.ends_with("'ll") || w.ends_with("’ll") => Some(false),
+        _ => None,
+    }
+}
+
 fn is_year(n: u32, digits: usize) -> bool {
     digits == 4 && (1900..=2200).contains(&n)
 }
@@ -338,6 +355,9 @@ fn is_year(n: u32, digits: usize) -> bool {
 struct Cx<'a, 't> {
     lx: &'a Lexed<'t>,
     now: NaiveDateTime,
+    /// Whether the sentence speaks of the past ("what did we spend …", "what was …"), found
+    /// when first needed ([`Cx::in_past_sentence`]).
+    past: OnceCell<bool>,
 }
 
 impl Cx<'_, '_> {
@@ -1119,13 +1139,30 @@ impl Cx<'_, '_> {
         Some((value.round() as i64, unit, end))
     }
 
-    /// "in 2 hours", but not a pace ("10 km in 50 minutes").
+    /// "in 2 hours", but not how long a measured thing takes ("10 km in 50 minutes", "5 GB
+    /// in 10 minutes", "24 hours in a day") nor a conversion ("how many seconds are in 3
+    /// days"): there the amount is a duration.
     fn relative_in(&self, i: usize) -> Option<Parsed> {
-        if i > 0 && is_physical_unit(self.lx, i - 1) {
+        if i > 0 && (ends_measurement(self.lx, i - 1) || self.how_many_units_before(i)) {
             return None;
         }
         let (n, unit, end) = self.amounts(i + 1)?;
         self.relative(n, unit, end)
+    }
+
+    /// "how many seconds are in", "how many minutes in", "how many weeks are there in": a
+    /// question that converts the amount after "in" (at `i`) to a unit.
+    fn how_many_units_before(&self, i: usize) -> bool {
+        let mut k = i;
+        while k > 0 && matches!(self.word(k - 1), Some("are" | "is" | "there")) && i - k < 2 {
+            k -= 1;
+        }
+        k >= 3
+            && self
+                .word(k - 1)
+                .is_some_and(|w| is_unit_name(self.lx, k - 1, w))
+            && self.lx.is_word(k - 2, "many")
+            && self.lx.is_word(k - 3, "how")
     }
 
     /// An amount of time, joining smaller units: "1 hour and 30 minutes" is 90 minutes.
@@ -1213,7 +1250,41 @@ impl Cx<'_, '_> {
         })
     }
 
-    /// A month (at `month`), with an optional year at `j`.
+    /// A past auxiliary and no present or future one: "what did we spend", "what was the
+    /// weather"; not "I was told the launch is in March".
+    fn in_past_sentence(&self) -> bool {
+        *self.past.get_or_init(|| {
+            let mut past = false;
+            for i in 0..self.lx.len() {
+                match self.word(i).and_then(auxiliary_tense) {
+                    Some(true) => past = true,
+                    Some(false) => return false,
+                    None => {}
+                }
+            }
+            past
+        })
+    }
+
+    /// Whether a month or date without a year, whose first token is at `at`, is meant in the
+    /// past: right after "since" ("errors since March"), or in a sentence about the past
+    /// unless a preposition before it points ahead ("it was moved to March").
+    fn past_at(&self, at: usize) -> bool {
+        let mut k = at;
+        while k > 0 && matches!(self.word(k - 1), Some("on" | "in" | "the" | "during")) {
+            k -= 1;
+        }
+        let before = k.checked_sub(1).and_then(|k| self.word(k));
+        before == Some("since")
+            || (self.in_past_sentence()
+                && !matches!(
+                    before,
+                    Some("to" | "until" | "till" | "by" | "for" | "before" | "through" | "next")
+                ))
+    }
+
+    /// A month (at `month`), with an optional year at `j`; without one, the month in
+    /// progress or the next (the last, in the past: see [`Cx::past_at`]).
     fn month_maybe_year(&self, month: u32, j: usize) -> (Moment, usize) {
         let today = self.today();
         if let Some(year) = self.year_at(j)
@@ -1228,7 +1299,13 @@ impl Cx<'_, '_> {
                 j + 1,
             );
         }
-        let year = if month >= today.month() {
+        let year = if self.past_at(j - 1) {
+            if month <= today.month() {
+                today.year()
+            } else {
+                today.year() - 1
+            }
+        } else if month >= today.month() {
             today.year()
         } else {
             today.year() + 1
@@ -1253,6 +1330,15 @@ impl Cx<'_, '_> {
         let today = self.today();
         let w = self.word(i);
         let simple = |offset: i64| Some((day_moment(add_days(today, offset)?), i + 1));
+        // "(the) week after next".
+        let unit_at = match w {
+            Some("the") => Some(i + 1),
+            Some("week" | "month" | "year") => Some(i),
+            _ => None,
+        };
+        if let Some(d) = unit_at.and_then(|k| self.after_next(k)) {
+            return Some(d);
+        }
         match w {
             Some("today") => return simple(0),
             Some("tomorrow" | "tmrw" | "tomorow" | "tommorow" | "tommorrow") => return simple(1),
@@ -1265,6 +1351,9 @@ impl Cx<'_, '_> {
             _ => {}
         }
         if let Some(wd) = w.and_then(weekday_name) {
+            if let Some(date) = self.date_after_weekday(i + 1) {
+                return Some(date);
+            }
             let ahead = (wd + 7 - today.weekday().num_days_from_monday()) % 7;
             let ahead = if ahead == 0 { 7 } else { ahead };
             return simple(i64::from(ahead));
@@ -1277,7 +1366,7 @@ impl Cx<'_, '_> {
             return o
                 .and_then(|o| self.nth_weekday(o))
                 .or_else(|| o.and_then(|o| self.nth_quarter(o)))
-                .or_else(|| self.ordinal_day(i + 1));
+                .or_else(|| self.ordinal_day(i + 1, false));
         }
         let ordinal = ordinal_at(self.lx, i);
         ordinal
@@ -1285,6 +1374,42 @@ impl Cx<'_, '_> {
             .or_else(|| ordinal.and_then(|o| self.nth_quarter(o)))
             .or_else(|| self.numeric_date(i))
             .or_else(|| self.day_then_month(i, ordinal))
+    }
+
+    /// "Friday, Dec 4", "Monday Dec 7", "Friday the 4th", "Friday 4 December", "Friday
+    /// 12/4": a date after a weekday names the same day, so the two are one time and the date
+    /// gives its value. `k` is the token after the weekday.
+    fn date_after_weekday(&self, k: usize) -> Option<(Moment, usize)> {
+        let k = if self.lx.is_punct(k, ',') { k + 1 } else { k };
+        let date = match self.word(k) {
+            Some("the") => self.ordinal_day(k + 1, true),
+            Some(w) => {
+                let (m, needs_more) = month_name(w)?;
+                self.month_first(m, needs_more, k)
+            }
+            None => {
+                let ordinal = ordinal_at(self.lx, k);
+                self.numeric_date(k)
+                    .or_else(|| self.day_then_month(k, ordinal))
+            }
+        };
+        date.filter(|(d, _)| d.grain == Grain::Day)
+    }
+
+    /// "(the) week after next", "the month after next", "the year after next": two weeks,
+    /// months or years on, from the unit at `i`.
+    fn after_next(&self, i: usize) -> Option<(Moment, usize)> {
+        if !self.lx.is_word(i + 1, "after") || !self.lx.is_word(i + 2, "next") {
+            return None;
+        }
+        let grain = match self.word(i)? {
+            "week" => Grain::Week,
+            "month" => Grain::Month,
+            "year" => Grain::Year,
+            _ => return None,
+        };
+        let at = truncate(shift(truncate(self.now, grain), 2, grain)?, grain);
+        Some((Moment { at, grain }, i + 3))
     }
 
     /// "Christmas", "Christmas Eve", "New Year's Eve", "Halloween": the next one, today's
@@ -1484,9 +1609,16 @@ impl Cx<'_, '_> {
             });
         if let Some((day, end)) = day_num {
             let (y, end) = self.optional_year(end);
-            return Some((day_moment(self.month_day(month, day, y)?), end));
+            return Some((day_moment(self.month_day(month, day, y, i)?), end));
         }
-        if self.year_at(i + 1).is_some() || !needs_more {
+        // "March" and "May" are verbs and names too, and "Jan" is a name: alone they need a
+        // year or a preposition of time before them ("since March", "until May", "in Jan").
+        let after_preposition = i > 0
+            && matches!(
+                self.word(i - 1),
+                Some("since" | "until" | "till" | "during" | "before" | "after" | "through")
+            );
+        if self.year_at(i + 1).is_some() || !needs_more || after_preposition {
             return Some(self.month_maybe_year(month, i + 1));
         }
         None
@@ -1507,12 +1639,18 @@ impl Cx<'_, '_> {
 
     /// A month and day; without a year, the next one not in the past, except that a day of
     /// the current month stays in it ("November 20th" on November 26 is six days ago), as
-    /// Duckling resolves it.
-    fn month_day(&self, month: u32, day: u32, year: Option<i32>) -> Option<NaiveDate> {
+    /// Duckling resolves it. In the past (see [`Cx::past_at`], the date's first token at
+    /// `at`) it is the last one not after today.
+    fn month_day(&self, month: u32, day: u32, year: Option<i32>, at: usize) -> Option<NaiveDate> {
         if let Some(y) = year {
             return NaiveDate::from_ymd_opt(y, month, day);
         }
         let today = self.today();
+        if self.past_at(at) {
+            return (0..=4).find_map(|k| {
+                NaiveDate::from_ymd_opt(today.year() - k, month, day).filter(|d| *d <= today)
+            });
+        }
         let this_month = month == today.month();
         (0..=4).find_map(|k| {
             NaiveDate::from_ymd_opt(today.year() + k, month, day)
@@ -1520,8 +1658,10 @@ impl Cx<'_, '_> {
         })
     }
 
-    /// After "the": "the 15th", "the 3rd of March", "the 15th of next month".
-    fn ordinal_day(&self, i: usize) -> Option<(Moment, usize)> {
+    /// After "the": "the 15th", "the 3rd of March", "the 15th of next month". `anchored`:
+    /// a weekday comes before it ("Friday the 4th"), which makes a bare day a date as a
+    /// preposition does.
+    fn ordinal_day(&self, i: usize, anchored: bool) -> Option<(Moment, usize)> {
         let o = ordinal_at(self.lx, i)?;
         let day = o.value as u32;
         if !(1..=31).contains(&day) {
@@ -1530,7 +1670,7 @@ impl Cx<'_, '_> {
         if self.lx.is_word(o.end, "of") {
             if let Some((m, _)) = self.word(o.end + 1).and_then(month_name) {
                 let (y, end) = self.optional_year(o.end + 2);
-                return Some((day_moment(self.month_day(m, day, y)?), end));
+                return Some((day_moment(self.month_day(m, day, y, i)?), end));
             }
             if let Some((month, end)) = self
                 .relative_named(o.end + 1)
@@ -1542,17 +1682,21 @@ impl Cx<'_, '_> {
         }
         if let Some((m, _)) = self.word(o.end).and_then(month_name) {
             let (y, end) = self.optional_year(o.end + 1);
-            return Some((day_moment(self.month_day(m, day, y)?), end));
+            return Some((day_moment(self.month_day(m, day, y, i)?), end));
         }
         // "(on) the 15th": the next 15th of a month, this month's if not past. Without a
-        // preposition before it, "the 21st item" is an ordinal.
+        // preposition before it, "the 21st item" is an ordinal; so is a rank of a noun after
+        // one ("sort by the 5th column", "for the 3rd time"), while a time word, a
+        // closed-class word or the end of the phrase may follow a date ("by the 5th",
+        // "on the 3rd at 10am", "by the 5th and").
         let the = i - 1;
-        let after_preposition = the > 0
-            && matches!(
-                self.word(the - 1),
-                Some("on" | "by" | "until" | "till" | "before" | "after" | "since")
-            );
-        if !after_preposition {
+        let after_preposition = anchored
+            || (the > 0
+                && matches!(
+                    self.word(the - 1),
+                    Some("on" | "by" | "for" | "until" | "till" | "before" | "after" | "since")
+                ));
+        if !after_preposition || !self.ends_date_phrase(o.end) {
             return None;
         }
         let today = self.today();
@@ -1561,7 +1705,18 @@ impl Cx<'_, '_> {
         Some((day_moment(d), o.end))
     }
 
+    /// Whether the token at `k` may follow a day of the month named alone ("the 5th"): the end
+    /// of the text, punctuation, a number, or a time or closed-class word, but not a noun the
+    /// ordinal would rank ("the 5th column").
+    fn ends_date_phrase(&self, k: usize) -> bool {
+        match self.lx.tokens.get(k).map(|t| t.kind) {
+            None | Some(TokenKind::Punct(_) | TokenKind::Number { .. }) => true,
+            Some(TokenKind::Word) => self.word(k).is_some_and(may_follow_hour),
+        }
+    }
+
     /// "25 December 2026", "3rd March".
+    #[inline(always)]
     fn day_then_month(&self, i: usize, ordinal: Option<Numeral>) -> Option<(Moment, usize)> {
         let (day, end) = match ordinal {
             Some(o) => (o.value as u32, o.end),
@@ -1578,7 +1733,7 @@ impl Cx<'_, '_> {
         };
         let (m, _) = self.word(end).and_then(month_name)?;
         let (y, end) = self.optional_year(end + 1);
-        Some((day_moment(self.month_day(m, day, y)?), end))
+        Some((day_moment(self.month_day(m, day, y, i)?), end))
     }
 
     /// "12/14" (US order, no year): the next December 14th. Fractions and scores are left
@@ -1601,10 +1756,11 @@ impl Cx<'_, '_> {
         {
             return None;
         }
-        Some((day_moment(self.month_day(month, day, None)?), i + 3))
+        Some((day_moment(self.month_day(month, day, None, i)?), i + 3))
     }
 
     /// "2026-12-25" and "12/25/2026" (US order; day first when the first part exceeds 12).
+    #[inline(always)]
     fn numeric_date(&self, i: usize) -> Option<(Moment, usize)> {
         let lx = self.lx;
         let (a, a_digits) = lx.plain_int(i)?;
