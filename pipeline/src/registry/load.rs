@@ -542,12 +542,22 @@ fn pattern_problem(pattern: &str) -> Option<String> {
     if let Some(known) = PATTERN_MEMO.with(|memo| memo.borrow().get(pattern).cloned()) {
         return known;
     }
-    let problem = regex_syntax::ParserBuilder::new()
+    let problem = match regex_syntax::ParserBuilder::new()
         .case_insensitive(true)
         .build()
         .parse(pattern)
-        .err()
-        .map(|e| regex_problem(&e));
+    {
+        Err(e) => Some(regex_problem(&e)),
+        Ok(hir) => {
+            let size = expanded_size(&hir);
+            (size > MAX_EXPANDED_SIZE).then(|| {
+                format!(
+                    "its counted repetitions expand to about {size} items (at most \
+                     {MAX_EXPANDED_SIZE}); compiling it would stall the registry"
+                )
+            })
+        }
+    };
     PATTERN_MEMO.with(|memo| {
         let mut memo = memo.borrow_mut();
         if memo.len() >= PATTERN_MEMO_ENTRIES {
@@ -556,6 +566,30 @@ fn pattern_problem(pattern: &str) -> Option<String> {
         memo.insert(pattern.to_string(), problem.clone());
     });
     problem
+}
+
+/// Most items a pattern may expand to once its counted repetitions are unrolled. The
+/// regex compiler unrolls `a{1000}` into a thousand states, so `(?:a{1000}){1000}` is a
+/// million: a second or more to compile, found by the fuzzer. Real patterns stay far below.
+const MAX_EXPANDED_SIZE: u64 = 20_000;
+
+/// How many items `hir` expands to with counted repetitions unrolled (saturating): the
+/// compiled size the syntax check alone does not see.
+fn expanded_size(hir: &regex_syntax::hir::Hir) -> u64 {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) | HirKind::Class(_) => 1,
+        HirKind::Literal(literal) => literal.0.len() as u64,
+        HirKind::Capture(capture) => expanded_size(&capture.sub),
+        HirKind::Repetition(repetition) => {
+            // `{n,}` unrolls n copies and a loop; `{n,m}` m copies.
+            let copies = u64::from(repetition.max.unwrap_or(repetition.min).max(1)) + 1;
+            expanded_size(&repetition.sub).saturating_mul(copies)
+        }
+        HirKind::Concat(parts) | HirKind::Alternation(parts) => {
+            parts.iter().map(expanded_size).fold(0, u64::saturating_add)
+        }
+    }
 }
 
 /// The one-line reason out of the regex crate's multi-line message.

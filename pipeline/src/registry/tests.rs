@@ -275,6 +275,32 @@ fn unclassified_text_lists_close_candidates() {
 }
 
 #[test]
+fn patterns_that_unroll_into_millions_of_states_are_refused_before_compiling() {
+    let content = "\
+version: 1
+name: slow
+patterns:
+  - '^(?:a{1000}){1000}$'
+  - '^\\d{1,3}(?:,\\d{3}){0,6} items$'
+tool:
+  kind: calculator
+";
+    let started = std::time::Instant::now();
+    let diagnostics = diagnostics_of("tools/slow.yaml", content);
+    // Refused from the syntax alone: nothing was compiled.
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    assert_eq!(diagnostics.len(), 1, "{}", show(&diagnostics));
+    let d = &diagnostics[0];
+    assert_eq!(d.line, 4, "{d}");
+    assert!(d.message.contains("pattern 0 does not compile"), "{d}");
+    assert!(d.message.contains("expand to about"), "{d}");
+    // Ordinary counted repetitions are fine.
+    let fine = content.replace("^(?:a{1000}){1000}$", "^[a-z]{2,32}-\\d{4}$");
+    let loaded = crate::registry::load_file("tools/slow.yaml", &fine);
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+}
+
+#[test]
 fn broken_pattern_is_reported_at_its_line() {
     let content = "\
 version: 1
