@@ -22,7 +22,7 @@ use volcano_pipeline::model::{Request, RequestResult};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn git(repo: &Path, args: &[&str]) {
+fn git(repo: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .arg("-C")
         .arg(repo)
@@ -40,16 +40,7 @@ fn git(repo: &Path, args: &[&str]) {
         "git {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn rev_parse(repo: &Path) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .expect("git runs");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 async fn ask(
@@ -186,7 +177,7 @@ async fn main() {
             &["commit", "--quiet", "-m", &format!("bench commit {i}")],
         );
         git_alone.push(committed.elapsed());
-        let head = rev_parse(&repo);
+        let head = git(&repo, &["rev-parse", "HEAD"]);
         tracing::debug!(i, %head, "bench: `git commit` returned");
         // Effect: every tenant serves the commit (a tenant's registry names `<main>+<own>`).
         while !registry

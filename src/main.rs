@@ -131,7 +131,7 @@ enum RegistryAction {
         #[arg(long, default_value = "main")]
         tenant: String,
     },
-    /// Rejected commits with their reasons, as JSON lines
+    /// Applied, rejected and deleting commits (who, when, paths, result, reason), as JSON lines
     Audit {
         #[arg(long, default_value_t = 50)]
         limit: usize,

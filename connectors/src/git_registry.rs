@@ -10,9 +10,10 @@
 //! - **Materializer** ([`Materializer`]). Every pipeline instance consumes the whole commits
 //!   topic from the offset stored in its RocksDB store together with the state, so a crash at
 //!   any point neither loses nor doubles an event. It first catches up to the end of the
-//!   topic (the pipeline serves nothing before), then follows it on its own thread: each
-//!   applied commit recompiles the tenants it affects and swaps them atomically, while
-//!   requests in flight finish on the snapshot they took.
+//!   topic, a thousand events per write (the pipeline serves nothing before), then follows
+//!   it on its own thread: the events already fetched are applied, then the tenants they
+//!   affect are recompiled once and swapped atomically, while requests in flight finish on
+//!   the snapshot they took.
 //!
 //! Git reading lives in `volcano-gitops`, state and validation in `volcano-store`; this module
 //! only moves events between them and the broker.

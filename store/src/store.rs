@@ -3,8 +3,8 @@
 //! The connectors crate consumes `volcano.commits` and calls [`Store::apply`] with each event
 //! and its (partition, offset); a replay from git calls it without an offset, or
 //! [`Store::apply_batch`] with many events at once. Each call writes the branch's new head
-//! files, its served files when the commit is accepted, an audit record when it is rejected,
-//! the branch's commit ids and the consumed offsets in ONE RocksDB `WriteBatch`, so a crash
+//! files, its served files when the commit is accepted, the event's audit record, the
+//! branch's commit ids and the consumed offsets in ONE RocksDB `WriteBatch`, so a crash
 //! leaves either all of an event or none of it, and an offset at or below the stored one is a
 //! no-op ([`ApplyOutcome::AlreadyApplied`]).
 //!

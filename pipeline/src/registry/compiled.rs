@@ -109,7 +109,7 @@ pub struct CompiledRegistry {
 /// A tenant's registry shares `main`'s sets (and their search caches) and compiles only its
 /// own definitions' patterns, so a `main` commit compiles its patterns once, not once per
 /// tenant.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Shard {
     /// Shared, not cloned, between registries: a clone would bring its own search caches,
     /// cold after every swap and multiplied by the tenants.
@@ -415,8 +415,6 @@ fn compile_shards(
         } else {
             fresh.chunks(SHARD_PATTERNS).collect()
         };
-    let mut slots: Vec<Option<Result<Shard, regex::Error>>> = groups.iter().map(|_| None).collect();
-    let todo: Vec<usize> = (0..groups.len()).collect();
     let build = |group: &[usize]| -> Result<Shard, regex::Error> {
         let set = RegexSetBuilder::new(group.iter().map(|&i| rules[i].pattern.as_str()))
             .case_insensitive(true)
@@ -430,22 +428,22 @@ fn compile_shards(
     };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(todo.len());
+        .min(groups.len());
+    let mut slots: Vec<Option<Result<Shard, regex::Error>>> = groups.iter().map(|_| None).collect();
     if threads <= 1 {
-        for &g in &todo {
-            slots[g] = Some(build(groups[g]));
+        for (slot, group) in slots.iter_mut().zip(&groups) {
+            *slot = Some(build(group));
         }
     } else {
-        // Thread `t` builds the shards todo[t], todo[t + threads], ...
+        // Thread `t` builds groups t, t + threads, ...
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..threads)
                 .map(|t| {
-                    let (groups, todo, build) = (&groups, &todo, &build);
+                    let (groups, build) = (&groups, &build);
                     scope.spawn(move || {
-                        todo.iter()
-                            .skip(t)
+                        (t..groups.len())
                             .step_by(threads)
-                            .map(|&g| (g, build(groups[g])))
+                            .map(|g| (g, build(groups[g])))
                             .collect::<Vec<_>>()
                     })
                 })
