@@ -17,6 +17,7 @@ use rust_decimal::Decimal;
 use crate::calc::CalcOptions;
 use crate::classify::{Classification, classify};
 use crate::decompose::{self, DecomposeError, Operation, Plan, StepValue};
+use crate::durable::DurableJob;
 use crate::extract::{self, ExtractOptions};
 use crate::model::{Request, RequestResult, StageTiming, Status};
 use crate::registry::{CompiledRegistry, RegistryHandle, Target};
@@ -48,29 +49,50 @@ impl FastPath {
 
     /// Answers one request. Never panics: every failure becomes an error result.
     pub fn process(&mut self, request: &Request) -> RequestResult {
+        self.process_routed(request).0
+    }
+
+    /// [`Self::process`], and for a request routed to the durable path the job its workflow
+    /// runs (the result is then `accepted`).
+    pub fn process_routed(&mut self, request: &Request) -> (RequestResult, Option<DurableJob>) {
         let snapshot = self.registry.load(&request.tenant);
         let commit = snapshot.commit.as_str();
         if let Err((kind, message)) = validate_text(&request.text) {
-            return RequestResult::error(request, commit, kind, message);
+            return (RequestResult::error(request, commit, kind, message), None);
         }
         let mut timings = Timings::default();
         let started = Instant::now();
         let classification = classify(&snapshot, &request.text);
         timings.stage("classify", started);
-        let (rule, target) = match classification {
-            Classification::Matched { rule, target, .. } => (rule, target),
+        let (rule, rule_index, target) = match classification {
+            Classification::Matched {
+                rule,
+                rule_index,
+                target,
+                ..
+            } => (rule, rule_index, target),
             Classification::Unclassified { candidates } => {
-                return timings.into_result(unclassified(request, commit, &candidates));
+                let result = unclassified(request, commit, &candidates);
+                return (timings.into_result(result), None);
             }
         };
         let name = snapshot.target_name(target).to_string();
+        let mut job = None;
         let mut result = match self.route(&snapshot, target, &request.text) {
-            Route::Durable(reason) => accepted(request, commit, &name, reason),
+            Route::Durable(reason) => {
+                match DurableJob::new(request, &snapshot, target, Some(rule_index), &reason) {
+                    Ok(made) => {
+                        job = Some(made);
+                        accepted(request, commit, &name, reason)
+                    }
+                    Err(e) => RequestResult::error(request, commit, "workflow_unavailable", e.0),
+                }
+            }
             Route::Fast(index) => self.run_tool(request, &snapshot, index, &mut timings),
         };
         result.matched_rule = Some(rule);
         result.tool = Some(name);
-        timings.into_result(result)
+        (timings.into_result(result), job)
     }
 
     /// Route: durable when the definition is a workflow or marked durable, or the request
@@ -345,8 +367,8 @@ fn unclassified(request: &Request, commit: &str, candidates: &[String]) -> Reque
     r
 }
 
-/// Taken on the durable path. The Temporal worker is its own capability; until it runs, the
-/// result says the request was accepted and which workflow it is.
+/// Taken on the durable path: the workflow (id = request id) is started by the pipeline role,
+/// and its final result follows on the results topic when it ends.
 fn accepted(request: &Request, commit: &str, name: &str, reason: String) -> RequestResult {
     let mut r = RequestResult::new(request, Status::Accepted, commit);
     r.workflow_id = Some(request.id.clone());

@@ -12,10 +12,13 @@
 //!   per tenant; [`classify`] matches a request against one compiled registry.
 //! - [`tools`]: the builtin tool kinds a definition configures.
 //! - [`fast_path`]: the in-process chain that answers a request.
+//! - [`durable`]: the job a durable request carries to its workflow, and how its steps'
+//!   inputs and conditions are evaluated.
 
 pub mod calc;
 pub mod classify;
 pub mod decompose;
+pub mod durable;
 pub mod extract;
 pub mod fast_path;
 pub mod model;

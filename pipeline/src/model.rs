@@ -114,6 +114,11 @@ pub struct RequestResult {
     pub error_message: Option<String>,
     /// Workflow id when the request went durable.
     pub workflow_id: Option<String>,
+    /// For a durable result: the tenant's registry commit when the workflow ended. It differs
+    /// from `registry_commit` (whose definitions the workflow ran) when a commit landed while
+    /// the workflow was running.
+    #[serde(default)]
+    pub current_commit: Option<String>,
     /// When the result was produced, milliseconds since the Unix epoch.
     pub produced_at: i64,
 }
@@ -137,6 +142,7 @@ impl RequestResult {
             error_kind: None,
             error_message: None,
             workflow_id: None,
+            current_commit: None,
             produced_at: 0,
         }
     }

@@ -192,15 +192,7 @@ fn a_registry_compiled_from_the_one_it_replaces_follows_every_change() {
     .unwrap();
     let r3 = compile_reusing(&v3, "main", "c3", &services, Some(&r2)).unwrap();
     assert_eq!(outcome(&r3, "alef").unwrap().1, "alpha");
-    let context = ToolContext {
-        text: "alef",
-        entities: &[],
-        input: None,
-        input_unit: None,
-        step: None,
-        allowed_hosts: &[],
-        reference_time: chrono::Utc::now().fixed_offset(),
-    };
+    let context = ToolContext::new("alef", chrono::Utc::now().fixed_offset());
     let output = r3
         .runnable(0)
         .unwrap()

@@ -60,7 +60,7 @@ pub struct ToolDef {
 }
 
 /// A multi-step durable job. Workflows always take the durable route.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowDef {
     pub version: u32,
@@ -80,8 +80,9 @@ pub struct WorkflowDef {
     pub source: String,
 }
 
-/// One step of a workflow.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// One step of a workflow. It is also part of a durable job's input (serialized), so a
+/// running workflow keeps the steps it started with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     /// Unique within the workflow; later steps refer to its output by it.

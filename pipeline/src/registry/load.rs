@@ -673,6 +673,18 @@ fn check_workflow(workflow: &WorkflowDef, content: &str, out: &mut Vec<Diagnosti
             ));
         }
         check_step(step, &here, out);
+        let earlier: Vec<&str> = workflow.steps[..index]
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        for problem in crate::durable::check_step_mapping(step, &earlier) {
+            let key = if problem.starts_with("`when`") {
+                "when"
+            } else {
+                "input"
+            };
+            out.push(here(key, "", format!("step `{}`: {problem}", step.name)));
+        }
     }
 }
 

@@ -98,6 +98,9 @@ pub struct ToolContext<'a> {
     pub allowed_hosts: &'a [String],
     /// "Now", for "what time is it in Tokyo" and "today".
     pub reference_time: DateTime<FixedOffset>,
+    /// A workflow step's input (its `input:` mapping, rendered): templates see it as `input`
+    /// and a `transform` without `data` runs over it.
+    pub step_input: Option<&'a serde_json::Value>,
 }
 
 impl<'a> ToolContext<'a> {
@@ -111,6 +114,7 @@ impl<'a> ToolContext<'a> {
             step: None,
             allowed_hosts: &[],
             reference_time,
+            step_input: None,
         }
     }
 }

@@ -86,7 +86,10 @@ pub(crate) fn variables(ctx: &ToolContext) -> Value {
         text => ctx.text,
         entities => Value::from(Serde(ctx.entities)),
         values => Value::from(Serde(values)),
-        input => ctx.input.map(number),
+        input => match ctx.step_input {
+            Some(input) => Value::from(Serde(input)),
+            None => ctx.input.map(number).unwrap_or(Value::from(())),
+        },
         input_unit => ctx.input_unit,
         now => ctx.reference_time.to_rfc3339(),
     }

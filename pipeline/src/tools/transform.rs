@@ -97,7 +97,11 @@ impl Tool for Transform {
     fn run(&self, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let input = match &self.data {
             Some(data) => to_val(data).map_err(|message| ToolError::Transform { message })?,
-            None => json_in_text(ctx.text).ok_or(ToolError::NoJsonInput)?,
+            None => match ctx.step_input {
+                Some(input) => to_val(&input.to_string())
+                    .map_err(|message| ToolError::Transform { message })?,
+                None => json_in_text(ctx.text).ok_or(ToolError::NoJsonInput)?,
+            },
         };
         let mut outputs = self.apply(input, ctx)?;
         let data = match outputs.len() {
