@@ -140,7 +140,7 @@ async fn main() {
     let c = config.clone();
     let (registry_tx, registry_rx) = tokio::sync::oneshot::channel();
     let node = tokio::spawn(async move {
-        instance::run_with(&c, shutdown, Some(registry_tx))
+        instance::run_with(&c, instance::Roles::ALL, shutdown, Some(registry_tx))
             .await
             .expect("instance")
     });

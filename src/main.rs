@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 use tracing::info;
 use volcano_connectors::config::VolcanoConfig;
+use volcano_connectors::durable::{Control, Durable};
 use volcano_connectors::{client, instance, metrics};
 use volcano_pipeline::model::{Request, RequestResult};
 
@@ -34,8 +35,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the pipeline: consume requests, answer them, produce results and dead letters
-    Run,
+    /// Run the pipeline: consume requests, answer them, produce results and dead letters;
+    /// and the Temporal worker of the durable path
+    Run {
+        /// Roles of this process (repeatable): pipeline (with its registry), worker
+        #[arg(long = "role", value_enum, default_values_t = [Role::Pipeline, Role::Worker])]
+        roles: Vec<Role>,
+    },
+    /// Durable workflows on Temporal: list them, show one's status, signal one
+    Workflow {
+        #[command(subcommand)]
+        action: WorkflowAction,
+    },
     /// Send one request through Kafka and print its result as JSON
     Send {
         /// The request text, e.g. "Calculate 42 + 58"
@@ -52,6 +63,9 @@ enum Command {
         /// How long to wait for the result, in seconds
         #[arg(long, default_value_t = 10.0)]
         timeout: f64,
+        /// For a durable request, wait for its final result instead of `accepted`
+        #[arg(long = "final")]
+        final_result: bool,
     },
     /// Extract entities (Duckling's dimensions and value shapes) from one text per stdin line
     Extract {
@@ -99,6 +113,38 @@ enum Command {
         /// The state's directory (default: registry.data_dir)
         #[arg(long, global = true)]
         data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Role {
+    Pipeline,
+    Worker,
+}
+
+#[derive(Subcommand)]
+enum WorkflowAction {
+    /// The newest workflows, newest first
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// One workflow's progress: phase, current step, attempts, outputs, what it waits for
+    Status { id: String },
+    /// Send pause, resume, cancel, approve or reject
+    Signal {
+        id: String,
+        #[arg(value_parser = ["pause", "resume", "cancel", "approve", "reject"])]
+        signal: String,
+        /// The wait an approve or reject answers (e.g. approval); default the current one
+        #[arg(long)]
+        wait: Option<String>,
+        /// Who decides, recorded with an approve or reject
+        #[arg(long, default_value = "")]
+        by: String,
+        /// A note with the decision, or a cancel's reason
+        #[arg(long)]
+        note: Option<String>,
     },
 }
 
@@ -174,7 +220,14 @@ fn run_cli() -> Result<()> {
         .init();
     let config = VolcanoConfig::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Run => runtime()?.block_on(run(config)),
+        Command::Run { roles } => {
+            let roles = instance::Roles {
+                pipeline: roles.contains(&Role::Pipeline),
+                worker: roles.contains(&Role::Worker),
+            };
+            runtime()?.block_on(run(config, roles))
+        }
+        Command::Workflow { action } => runtime()?.block_on(workflow(&config, action)),
         Command::Repo {
             action: RepoAction::Init { dir, from },
         } => registry_cli::repo_init(&config, dir, from),
@@ -207,6 +260,7 @@ fn run_cli() -> Result<()> {
             session,
             id,
             timeout,
+            final_result,
         } => {
             let request = Request {
                 id: id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
@@ -217,10 +271,11 @@ fn run_cli() -> Result<()> {
                 reply_topic: None,
                 headers: Default::default(),
             };
-            let result = runtime()?.block_on(client::send_and_wait(
+            let result = runtime()?.block_on(client::send(
                 &config,
                 &request,
                 Duration::from_secs_f64(timeout),
+                final_result,
             ))?;
             let mut out = std::io::stdout().lock();
             serde_json::to_writer_pretty(&mut out, &result_json(&result))?;
@@ -252,7 +307,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Runs the pipeline role until SIGINT or SIGTERM, then drains.
-async fn run(config: VolcanoConfig) -> Result<()> {
+async fn run(config: VolcanoConfig, roles: instance::Roles) -> Result<()> {
     info!("volcano run starting");
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -274,7 +329,41 @@ async fn run(config: VolcanoConfig) -> Result<()> {
         })?;
         tokio::spawn(metrics::serve(addr, rx.clone()));
     }
-    instance::run(&config, rx).await?;
+    instance::run_with(&config, roles, rx, None).await?;
+    Ok(())
+}
+
+/// `volcano workflow ...`: Temporal's view of the durable workflows, as JSON.
+async fn workflow(config: &VolcanoConfig, action: WorkflowAction) -> Result<()> {
+    let durable = Durable::connect(config).await?;
+    let mut out = std::io::stdout().lock();
+    match action {
+        WorkflowAction::List { limit } => {
+            for w in durable.list(limit).await? {
+                serde_json::to_writer(&mut out, &w)?;
+                writeln!(out)?;
+            }
+        }
+        WorkflowAction::Status { id } => {
+            let execution = durable.execution_status(&id).await?;
+            let status = durable.status(&id).await?;
+            let json = serde_json::json!({ "id": id, "execution": execution, "status": status });
+            serde_json::to_writer_pretty(&mut out, &json)?;
+            writeln!(out)?;
+        }
+        WorkflowAction::Signal {
+            id,
+            signal,
+            wait,
+            by,
+            note,
+        } => {
+            let control = Control::parse(&signal, wait, by, note)
+                .with_context(|| format!("unknown signal {signal}"))?;
+            durable.signal(&id, control).await?;
+            writeln!(out, "sent {signal} to {id}")?;
+        }
+    }
     Ok(())
 }
 

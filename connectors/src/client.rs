@@ -11,7 +11,7 @@ use rdkafka::Offset;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use volcano_pipeline::model::{Request, RequestResult};
+use volcano_pipeline::model::{Request, RequestResult, Status};
 
 use crate::avro;
 use crate::config::VolcanoConfig;
@@ -60,6 +60,25 @@ impl ResultWaiter {
         ids: &[String],
         timeout: Duration,
     ) -> HashMap<String, RequestResult> {
+        self.wait(ids, timeout, false).await
+    }
+
+    /// [`Self::wait_for`], passing over `accepted` results: a durable request's final result
+    /// comes when its workflow ends.
+    pub async fn wait_for_final(
+        &self,
+        ids: &[String],
+        timeout: Duration,
+    ) -> HashMap<String, RequestResult> {
+        self.wait(ids, timeout, true).await
+    }
+
+    async fn wait(
+        &self,
+        ids: &[String],
+        timeout: Duration,
+        final_only: bool,
+    ) -> HashMap<String, RequestResult> {
         let mut found = HashMap::new();
         let deadline = Instant::now() + timeout;
         while found.len() < ids.len() {
@@ -77,7 +96,9 @@ impl ResultWaiter {
             if found.contains_key(key) || !ids.iter().any(|i| i == key) {
                 continue;
             }
-            if let Ok(result) = avro::decode_result(msg.payload().unwrap_or_default()) {
+            if let Ok(result) = avro::decode_result(msg.payload().unwrap_or_default())
+                && !(final_only && result.status == Status::Accepted)
+            {
                 found.insert(key.to_string(), result);
             }
         }
@@ -110,13 +131,23 @@ pub async fn send_and_wait(
     request: &Request,
     timeout: Duration,
 ) -> Result<RequestResult, ClientError> {
+    send(config, request, timeout, false).await
+}
+
+/// Sends one request and waits for its result; for a durable request, for the final one.
+pub async fn send(
+    config: &VolcanoConfig,
+    request: &Request,
+    timeout: Duration,
+    final_only: bool,
+) -> Result<RequestResult, ClientError> {
     let started = Instant::now();
     let waiter = ResultWaiter::at_end(config, timeout)?;
     let producer = kafka::results_producer(config)?;
     produce_request(&producer, &config.kafka.topics.requests, request).await?;
     let left = timeout.saturating_sub(started.elapsed());
     let mut found = waiter
-        .wait_for(std::slice::from_ref(&request.id), left)
+        .wait(std::slice::from_ref(&request.id), left, final_only)
         .await;
     found.remove(&request.id).ok_or(ClientError::Timeout {
         id: request.id.clone(),

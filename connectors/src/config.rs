@@ -121,13 +121,22 @@ impl TopicNames {
     }
 }
 
-/// The durable path's Temporal server.
+/// The durable path's Temporal server, task queues and worker.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TemporalConfig {
     /// `host:port` of the Temporal frontend. Empty means the embedded dev server.
     pub address: String,
     pub namespace: String,
+    /// Task queue of the durable workflows and their steps.
+    pub task_queue: String,
+    /// One task queue per tenant (`<task_queue>-<tenant>`), so tenants can get their own
+    /// workers; the worker then polls the queues of `worker_tenants`.
+    pub queue_per_tenant: bool,
+    /// Tenants whose queues this process's worker polls when `queue_per_tenant` is on.
+    pub worker_tenants: Vec<String>,
+    /// Longest a pipeline waits for Temporal to accept one workflow start before retrying.
+    pub start_timeout_ms: u64,
 }
 
 impl Default for TemporalConfig {
@@ -135,6 +144,32 @@ impl Default for TemporalConfig {
         TemporalConfig {
             address: String::new(),
             namespace: "default".into(),
+            task_queue: "volcano".into(),
+            queue_per_tenant: false,
+            worker_tenants: vec!["main".into()],
+            start_timeout_ms: 5_000,
+        }
+    }
+}
+
+impl TemporalConfig {
+    /// The task queue a tenant's workflows run on.
+    pub fn queue_for(&self, tenant: &str) -> String {
+        match self.queue_per_tenant {
+            true => format!("{}-{tenant}", self.task_queue),
+            false => self.task_queue.clone(),
+        }
+    }
+
+    /// The task queues this process's worker polls.
+    pub fn worker_queues(&self) -> Vec<String> {
+        match self.queue_per_tenant {
+            true => self
+                .worker_tenants
+                .iter()
+                .map(|t| self.queue_for(t))
+                .collect(),
+            false => vec![self.task_queue.clone()],
         }
     }
 }

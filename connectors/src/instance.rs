@@ -1,6 +1,8 @@
 //! One Volcano instance, as `volcano run` starts it: the watcher (when this instance watches
-//! the config repository), the materializer that keeps this instance's registry, and the
-//! pipeline loop that answers requests from it.
+//! the config repository), the materializer that keeps this instance's registry, the
+//! pipeline loop that answers requests from it, and the Temporal worker of the durable path.
+//! [`Roles`] picks the pipeline and the worker; a worker-only process keeps no registry (its
+//! workflows carry their definitions).
 //!
 //! Start-up order matters: the watcher's first pass publishes every commit already in the
 //! repository, the materializer catches up to the end of the commits topic, and only then
@@ -21,17 +23,34 @@ use volcano_pipeline::tools::ToolServices;
 use crate::config::VolcanoConfig;
 use crate::git_registry::{self, Materializer};
 use crate::http_client::UreqHttpClient;
-use crate::{kafka, pipeline_role};
+use crate::{durable, kafka, pipeline_role};
 
-/// Runs until `shutdown` turns true, then drains and returns.
-pub async fn run(config: &VolcanoConfig, shutdown: watch::Receiver<bool>) -> Result<()> {
-    run_with(config, shutdown, None).await
+/// Which parts of Volcano this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    /// Consume requests and answer them (with the watcher and materializer it needs).
+    pub pipeline: bool,
+    /// Run durable workflows and their steps on Temporal.
+    pub worker: bool,
 }
 
-/// [`run`], handing the registry the pipeline serves to `registry` once it has caught up
-/// (an embedding program or a bench watches its swaps through it).
+impl Roles {
+    pub const ALL: Roles = Roles {
+        pipeline: true,
+        worker: true,
+    };
+}
+
+/// Runs every role until `shutdown` turns true, then drains and returns.
+pub async fn run(config: &VolcanoConfig, shutdown: watch::Receiver<bool>) -> Result<()> {
+    run_with(config, Roles::ALL, shutdown, None).await
+}
+
+/// [`run`] with the given roles, handing the registry the pipeline serves to `registry` once
+/// it has caught up (an embedding program or a bench watches its swaps through it).
 pub async fn run_with(
     config: &VolcanoConfig,
+    roles: Roles,
     shutdown: watch::Receiver<bool>,
     registry: Option<oneshot::Sender<RegistryHandle>>,
 ) -> Result<()> {
@@ -39,6 +58,15 @@ pub async fn run_with(
     let services = ToolServices {
         http: Some(Arc::new(UreqHttpClient::new())),
     };
+    if !roles.pipeline {
+        if roles.worker {
+            let worker = durable::spawn_worker(config, services, None, shutdown)?;
+            tokio::task::spawn_blocking(move || worker.join())
+                .await?
+                .map_err(|_| anyhow!("the worker thread panicked"))??;
+        }
+        return Ok(());
+    }
     kafka::ensure_topics(config, &config.kafka.topics.all()).await?;
     let mut watcher = None;
     if config.registry.watch {
@@ -63,6 +91,7 @@ pub async fn run_with(
         watcher = Some(task);
     }
     let start_config = config.clone();
+    let worker_services = services.clone();
     let materializer =
         tokio::task::spawn_blocking(move || Materializer::start(&start_config, services))
             .await?
@@ -73,13 +102,30 @@ pub async fn run_with(
     let registry = materializer.handle();
     let stop = Arc::new(AtomicBool::new(false));
     let follower = materializer.follow(stop.clone());
+    let worker = match roles.worker {
+        true => Some(durable::spawn_worker(
+            config,
+            worker_services,
+            Some(registry.clone()),
+            shutdown.clone(),
+        )?),
+        false => None,
+    };
     let fast_path = FastPath::new(registry, config.pipeline.max_sessions);
-    let outcome = pipeline_role::run(config, fast_path, shutdown).await;
+    let starter = durable::Starter::new(config);
+    let outcome = pipeline_role::run(config, fast_path, starter, shutdown).await;
     stop.store(true, Ordering::Relaxed);
     let _ = tokio::task::spawn_blocking(move || follower.join()).await;
     if let Some(task) = watcher {
         // It sees the same shutdown signal and returns within one wait slice.
         let _ = task.await;
+    }
+    if let Some(thread) = worker {
+        match tokio::task::spawn_blocking(move || thread.join()).await {
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the worker stopped with an error"),
+            Ok(Err(_)) | Err(_) => tracing::warn!("the worker thread panicked"),
+            Ok(Ok(Ok(()))) => {}
+        }
     }
     outcome?;
     Ok(())

@@ -11,12 +11,14 @@
 //! - [`registry_files`]: the registry fed from the config repository's files.
 //! - [`http_client`]: the network side of the `http` tool kind (allow-listed hosts only).
 //! - [`client`]: produce a request and wait for its result (`volcano send`).
+//! - [`durable`]: the durable path on Temporal: workflow starts, the worker, control.
 //!
 //! No business logic lives here: answers come from `volcano-pipeline`.
 
 pub mod avro;
 pub mod client;
 pub mod config;
+pub mod durable;
 pub mod git_registry;
 pub mod http_client;
 pub mod instance;

@@ -28,6 +28,14 @@ pub struct Metrics {
     pub registry_published: IntCounter,
     /// From the watcher seeing a commit to its registry serving requests.
     pub registry_reload_seconds: Histogram,
+    /// Durable workflows the pipeline started (a redelivered request's start counts once).
+    pub durable_started: IntCounter,
+    /// From a request consumed to Temporal accepting its workflow start.
+    pub durable_start_seconds: Histogram,
+    /// Step attempts the worker ran, by outcome (`ok`, `error`).
+    pub durable_steps: IntCounterVec,
+    /// Durable results the worker published.
+    pub durable_finished: IntCounter,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -100,8 +108,40 @@ impl Metrics {
             ]),
         )
         .expect("metric");
+        let durable_started = IntCounter::new(
+            "volcano_durable_workflows_started_total",
+            "Durable workflows started by the pipeline.",
+        )
+        .expect("metric");
+        let durable_start_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "volcano_durable_start_seconds",
+                "From a request consumed to Temporal accepting its workflow start.",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+            ]),
+        )
+        .expect("metric");
+        let durable_steps = IntCounterVec::new(
+            Opts::new(
+                "volcano_durable_step_attempts_total",
+                "Workflow step attempts run by the worker, by outcome (ok, error).",
+            ),
+            &["outcome"],
+        )
+        .expect("metric");
+        let durable_finished = IntCounter::new(
+            "volcano_durable_results_total",
+            "Final results of durable workflows published by the worker.",
+        )
+        .expect("metric");
         for c in [
             Box::new(consumed.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(durable_started.clone()),
+            Box::new(durable_start_seconds.clone()),
+            Box::new(durable_steps.clone()),
+            Box::new(durable_finished.clone()),
             Box::new(registry_commits.clone()),
             Box::new(registry_published.clone()),
             Box::new(registry_reload_seconds.clone()),
@@ -124,6 +164,10 @@ impl Metrics {
             registry_commits,
             registry_published,
             registry_reload_seconds,
+            durable_started,
+            durable_start_seconds,
+            durable_steps,
+            durable_finished,
         }
     }
 

@@ -18,10 +18,12 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
+use volcano_pipeline::durable::DurableJob;
 use volcano_pipeline::fast_path::FastPath;
 
 use crate::avro::{self, DeadLetter};
 use crate::config::VolcanoConfig;
+use crate::durable::{Started, Starter};
 use crate::kafka::{self, BrokerError, OffsetTracker};
 use crate::metrics::METRICS;
 
@@ -55,10 +57,13 @@ struct Acknowledgement {
     delivered: bool,
 }
 
-/// Runs the pipeline until `shutdown` turns true. Creates missing topics first.
+/// Runs the pipeline until `shutdown` turns true. Creates missing topics first. Requests
+/// routed to the durable path have their workflow started through `starter` before their
+/// `accepted` result is produced and their offset stored.
 pub async fn run(
     config: &VolcanoConfig,
     mut fast_path: FastPath,
+    starter: Starter,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), BrokerError> {
     let topics = &config.kafka.topics;
@@ -101,8 +106,10 @@ pub async fn run(
                 };
                 METRICS.consumed.inc();
                 tracker.consumed(msg.topic(), msg.partition(), msg.offset());
-                let outgoing = answer(&msg, config, &mut fast_path);
-                acks.push(deliver(producer.clone(), outgoing, Origin::of(&msg), shutdown.clone()));
+                let consumed_at = Instant::now();
+                let (outgoing, job) = answer(&msg, config, &mut fast_path);
+                let start = job.map(|job| (starter.clone(), job, consumed_at));
+                acks.push(deliver(producer.clone(), start, outgoing, Origin::of(&msg), shutdown.clone()));
                 METRICS.in_flight.set(acks.len() as i64);
             }
         }
@@ -184,12 +191,13 @@ struct Outgoing {
     payload: Vec<u8>,
 }
 
-/// Decodes and answers one record; returns what must be produced before its offset may move.
+/// Decodes and answers one record; returns what must be produced before its offset may move,
+/// and the workflow to start first when the request went durable.
 fn answer(
     msg: &BorrowedMessage<'_>,
     config: &VolcanoConfig,
     fast_path: &mut FastPath,
-) -> Vec<Outgoing> {
+) -> (Vec<Outgoing>, Option<DurableJob>) {
     let topics = &config.kafka.topics;
     let bytes = msg.payload().unwrap_or_default();
     let decoded = avro::decode_request(bytes, config.pipeline.max_message_bytes, || {
@@ -203,12 +211,15 @@ fn answer(
                 offset = msg.offset(),
                 "dead-lettering undecodable record"
             );
-            return vec![dead_letter(msg, &topics.dlq, e.kind(), e.to_string())];
+            return (
+                vec![dead_letter(msg, &topics.dlq, e.kind(), e.to_string())],
+                None,
+            );
         }
     };
     // Observed when dropped: decoded request to encoded result.
     let _timer = METRICS.process_seconds.start_timer();
-    let mut result = fast_path.process(&request);
+    let (mut result, job) = fast_path.process_routed(&request);
     result.produced_at = chrono::Utc::now().timestamp_millis();
     METRICS
         .results
@@ -218,12 +229,8 @@ fn answer(
         Ok(payload) => payload,
         Err(e) => {
             error!(error = %e, request = %request.id, "result not encodable; dead-lettering");
-            return vec![dead_letter(
-                msg,
-                &topics.dlq,
-                "result_unencodable",
-                e.to_string(),
-            )];
+            let letter = dead_letter(msg, &topics.dlq, "result_unencodable", e.to_string());
+            return (vec![letter], None);
         }
     };
     let key = Some(request.id.into_bytes());
@@ -240,7 +247,7 @@ fn answer(
         };
         out.push(copy);
     }
-    out
+    (out, job)
 }
 
 fn dead_letter(msg: &BorrowedMessage<'_>, dlq: &str, kind: &str, message: String) -> Outgoing {
@@ -263,9 +270,15 @@ fn dead_letter(msg: &BorrowedMessage<'_>, dlq: &str, kind: &str, message: String
     }
 }
 
-/// Produces everything a record depends on, retrying transient failures, and reports back.
+/// Produces everything a record depends on, retrying transient failures; then starts its
+/// workflow when it has one (retrying while Temporal is unreachable); and reports back.
+///
+/// The `accepted` result goes out before the start so that it always precedes the final
+/// result on the results topic; the offset moves only after both. A crash in between
+/// redelivers the request: `accepted` again, and a start that finds the workflow.
 async fn deliver(
     producer: FutureProducer,
+    start: Option<(Starter, DurableJob, Instant)>,
     outgoing: Vec<Outgoing>,
     origin: Origin,
     shutdown: watch::Receiver<bool>,
@@ -274,7 +287,45 @@ async fn deliver(
     for out in outgoing {
         delivered &= produce_until_acknowledged(&producer, &out, &shutdown).await;
     }
+    if let Some((starter, job, consumed_at)) = start
+        && delivered
+    {
+        delivered = start_until_accepted(&starter, job, &shutdown).await;
+        METRICS
+            .durable_start_seconds
+            .observe(consumed_at.elapsed().as_secs_f64());
+    }
     Acknowledgement { origin, delivered }
+}
+
+/// Starts a workflow, retrying with backoff while Temporal cannot take it; false when
+/// shutdown came first (the record is then redelivered, and its start is idempotent).
+async fn start_until_accepted(
+    starter: &Starter,
+    job: DurableJob,
+    shutdown: &watch::Receiver<bool>,
+) -> bool {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match starter.start(job.clone()).await {
+            Ok(started) => {
+                if started == Started::New {
+                    METRICS.durable_started.inc();
+                }
+                debug!(request = %job.request.id, ?started, "workflow started");
+                return true;
+            }
+            Err(e) => {
+                if *shutdown.borrow() {
+                    warn!(error = %e, "workflow not started before shutdown; the request will be redelivered");
+                    return false;
+                }
+                warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "workflow start failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
 }
 
 async fn produce_until_acknowledged(

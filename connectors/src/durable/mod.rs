@@ -1,0 +1,390 @@
+//! The durable path on Temporal: starting workflows from the pipeline, the worker that runs
+//! them, and their control (signals, status, list).
+//!
+//! - [`workflow`]: the generic workflow that interprets a workflow definition, and its
+//!   activities (run a step's tool, publish the final result).
+//! - [`Durable`]: a connected client. [`Durable::start`] starts a request's workflow with
+//!   workflow id = request id, idempotently: a redelivered request finds its workflow (running
+//!   or closed) and starts no second one, so the pipeline may store the offset afterwards.
+//! - [`run_worker`]: the `worker` role, polling the configured task queues until shutdown.
+//!
+//! The pure half (the job a workflow carries, input mapping, conditions, the final result)
+//! lives in `volcano_pipeline::durable`.
+
+pub mod workflow;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde::Serialize;
+use temporalio_client::errors::{WorkflowInteractionError, WorkflowQueryError, WorkflowStartError};
+use temporalio_client::{
+    Client, ClientOptions, Connection, ConnectionOptions, Url, WorkflowDescribeOptions,
+    WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowListOptions, WorkflowQueryOptions,
+    WorkflowSignalOptions, WorkflowStartOptions,
+};
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+use tokio::sync::watch;
+use tracing::{info, warn};
+use volcano_pipeline::durable::DurableJob;
+use volcano_pipeline::registry::RegistryHandle;
+use volcano_pipeline::tools::ToolServices;
+
+use crate::config::VolcanoConfig;
+use crate::kafka;
+pub use workflow::{Decision, DurableWorkflow, StepActivities, WorkflowStatus};
+
+/// What went wrong talking to Temporal, and whether trying again can help.
+#[derive(Debug, thiserror::Error)]
+pub enum DurableError {
+    #[error("cannot reach Temporal at {address}: {message}")]
+    Connect { address: String, message: String },
+    #[error("starting workflow {id}: {message}")]
+    Start { id: String, message: String },
+    #[error("no workflow {0}")]
+    NotFound(String),
+    #[error("workflow {id}: {message}")]
+    Interaction { id: String, message: String },
+    #[error("the worker stopped: {0}")]
+    Worker(String),
+}
+
+impl DurableError {
+    /// Whether the same call may succeed later (Temporal down or busy).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            DurableError::Connect { .. } | DurableError::Start { .. }
+        )
+    }
+}
+
+/// A client of the configured Temporal namespace.
+#[derive(Clone)]
+pub struct Durable {
+    client: Client,
+    config: crate::config::TemporalConfig,
+}
+
+/// How a start went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    /// This call started the workflow.
+    New,
+    /// A workflow with this id exists already (a redelivered request).
+    Existing,
+}
+
+/// One line of `volcano workflow list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkflowSummary {
+    pub id: String,
+    pub status: String,
+    pub workflow_type: String,
+    pub started: Option<String>,
+    pub closed: Option<String>,
+}
+
+/// One control signal, as the CLI and the REST API name them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Control {
+    Pause,
+    Resume,
+    Cancel(String),
+    Approve(Decision),
+    Reject(Decision),
+}
+
+impl Control {
+    /// `pause`, `resume`, `cancel`, `approve` or `reject`.
+    pub fn parse(
+        name: &str,
+        wait: Option<String>,
+        by: String,
+        note: Option<String>,
+    ) -> Option<Self> {
+        let decision = || Decision {
+            wait,
+            by,
+            note: note.clone(),
+        };
+        Some(match name {
+            "pause" => Control::Pause,
+            "resume" => Control::Resume,
+            "cancel" => Control::Cancel(note.clone().unwrap_or_default()),
+            "approve" => Control::Approve(decision()),
+            "reject" => Control::Reject(decision()),
+            _ => return None,
+        })
+    }
+}
+
+impl Durable {
+    pub async fn connect(config: &VolcanoConfig) -> Result<Durable, DurableError> {
+        let address = config.temporal_address();
+        let failed = |message: String| DurableError::Connect {
+            address: address.clone(),
+            message,
+        };
+        let url = if address.contains("://") {
+            address.clone()
+        } else {
+            format!("http://{address}")
+        };
+        let url = Url::parse(&url).map_err(|e| failed(e.to_string()))?;
+        let options = ConnectionOptions::new(url)
+            .identity(format!("volcano-{}", std::process::id()))
+            .build();
+        let connection = Connection::connect(options)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let client = Client::new(
+            connection,
+            ClientOptions::new(config.temporal.namespace.clone()).build(),
+        )
+        .map_err(|e| failed(e.to_string()))?;
+        Ok(Durable {
+            client,
+            config: config.temporal.clone(),
+        })
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Starts the job's workflow with id = request id on the tenant's task queue. A second
+    /// start of the same id, running or closed, starts nothing and reports [`Started::Existing`].
+    pub async fn start(&self, job: DurableJob) -> Result<Started, DurableError> {
+        let id = job.request.id.clone();
+        let queue = self.config.queue_for(&job.request.tenant);
+        let options = WorkflowStartOptions::new(queue, id.clone())
+            .id_conflict_policy(WorkflowIdConflictPolicy::Fail)
+            .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+            .build();
+        let timeout = Duration::from_millis(self.config.start_timeout_ms.max(1));
+        let started = tokio::time::timeout(
+            timeout,
+            self.client
+                .start_workflow(DurableWorkflow::run, job, options),
+        )
+        .await
+        .map_err(|_| DurableError::Start {
+            id: id.clone(),
+            message: format!("Temporal did not answer within {timeout:?}"),
+        })?;
+        match started {
+            Ok(_) => Ok(Started::New),
+            Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(Started::Existing),
+            Err(e) => Err(DurableError::Start {
+                id,
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// The run's progress, from its `status` query.
+    pub async fn status(&self, id: &str) -> Result<WorkflowStatus, DurableError> {
+        let handle = self.client.get_workflow_handle::<DurableWorkflow>(id);
+        handle
+            .query(DurableWorkflow::status, (), WorkflowQueryOptions::default())
+            .await
+            .map_err(|e| match e {
+                WorkflowQueryError::NotFound(_) => DurableError::NotFound(id.to_string()),
+                other => DurableError::Interaction {
+                    id: id.to_string(),
+                    message: other.to_string(),
+                },
+            })
+    }
+
+    /// Temporal's own view of the run: `Running`, `Completed`, ...
+    pub async fn execution_status(&self, id: &str) -> Result<String, DurableError> {
+        let handle = self.client.get_workflow_handle::<DurableWorkflow>(id);
+        let described = handle
+            .describe(WorkflowDescribeOptions::default())
+            .await
+            .map_err(|e| interaction(id, e))?;
+        Ok(format!("{:?}", described.status()))
+    }
+
+    pub async fn signal(&self, id: &str, control: Control) -> Result<(), DurableError> {
+        let handle = self.client.get_workflow_handle::<DurableWorkflow>(id);
+        let options = WorkflowSignalOptions::default;
+        let sent = match control {
+            Control::Pause => handle.signal(DurableWorkflow::pause, (), options()).await,
+            Control::Resume => handle.signal(DurableWorkflow::resume, (), options()).await,
+            Control::Cancel(reason) => {
+                handle
+                    .signal(DurableWorkflow::cancel, reason, options())
+                    .await
+            }
+            Control::Approve(d) => handle.signal(DurableWorkflow::approve, d, options()).await,
+            Control::Reject(d) => handle.signal(DurableWorkflow::reject, d, options()).await,
+        };
+        sent.map_err(|e| interaction(id, e))
+    }
+
+    /// The newest `limit` Volcano workflows, newest first.
+    pub async fn list(&self, limit: usize) -> Result<Vec<WorkflowSummary>, DurableError> {
+        let mut stream = self.client.list_workflows(
+            "WorkflowType = 'DurableWorkflow'",
+            WorkflowListOptions::builder().limit(limit).build(),
+        );
+        let mut out = Vec::new();
+        while let Some(item) = stream.next().await {
+            let w = item.map_err(|e| DurableError::Interaction {
+                id: "*".into(),
+                message: e.to_string(),
+            })?;
+            let time = |t: Option<std::time::SystemTime>| {
+                t.map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339())
+            };
+            out.push(WorkflowSummary {
+                id: w.id().to_string(),
+                status: format!("{:?}", w.status()),
+                workflow_type: w.workflow_type().to_string(),
+                started: time(w.start_time()),
+                closed: time(w.close_time()),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Starts workflows for the pipeline role, connecting on first use so that a Temporal outage
+/// delays durable requests only (fast ones go on) and a restart of Temporal is survived.
+#[derive(Clone)]
+pub struct Starter {
+    config: VolcanoConfig,
+    client: Arc<tokio::sync::OnceCell<Durable>>,
+}
+
+impl Starter {
+    pub fn new(config: &VolcanoConfig) -> Self {
+        Starter {
+            config: config.clone(),
+            client: Arc::new(tokio::sync::OnceCell::new()),
+        }
+    }
+
+    pub async fn start(&self, job: DurableJob) -> Result<Started, DurableError> {
+        let durable = self
+            .client
+            .get_or_try_init(|| Durable::connect(&self.config))
+            .await?;
+        durable.start(job).await
+    }
+}
+
+fn interaction(id: &str, e: WorkflowInteractionError) -> DurableError {
+    match e {
+        WorkflowInteractionError::NotFound(_) => DurableError::NotFound(id.to_string()),
+        other => DurableError::Interaction {
+            id: id.to_string(),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// [`run_worker`] on a thread of its own with its own tokio runtime: the SDK's worker future
+/// is not `Send`, so it cannot be a task of a multi-threaded runtime.
+pub fn spawn_worker(
+    config: &VolcanoConfig,
+    services: ToolServices,
+    registry: Option<RegistryHandle>,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<std::thread::JoinHandle<Result<(), DurableError>>> {
+    let config = config.clone();
+    std::thread::Builder::new()
+        .name("volcano-worker".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("volcano-worker")
+                .enable_all()
+                .build()
+                .map_err(|e| DurableError::Worker(e.to_string()))?;
+            runtime.block_on(run_worker(&config, services, registry, shutdown))
+        })
+}
+
+/// The `worker` role: runs the durable workflows and their steps on the configured task
+/// queues until `shutdown` turns true. `registry`, when this process keeps one, lets results
+/// name the tenant's current commit.
+pub async fn run_worker(
+    config: &VolcanoConfig,
+    services: ToolServices,
+    registry: Option<RegistryHandle>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), DurableError> {
+    // Temporal may come up after us (or restart): keep trying until it answers.
+    let mut backoff = Duration::from_millis(200);
+    let durable = loop {
+        match Durable::connect(config).await {
+            Ok(d) => break d,
+            Err(e) => {
+                if *shutdown.borrow() {
+                    return Ok(());
+                }
+                warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "worker cannot reach Temporal yet");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => return Ok(()),
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    };
+    let runtime = Runtime::from_current_tokio(Default::default())
+        .map_err(|e| DurableError::Worker(e.to_string()))?;
+    let producer =
+        kafka::results_producer(config).map_err(|e| DurableError::Worker(e.to_string()))?;
+    let mut workers = Vec::new();
+    for queue in config.temporal.worker_queues() {
+        let activities = StepActivities::new(
+            services.clone(),
+            producer.clone(),
+            config.kafka.topics.results.clone(),
+            registry.clone(),
+        );
+        let options = WorkerOptions::new(queue.clone())
+            .register_workflow::<DurableWorkflow>()
+            .map_err(|e| DurableError::Worker(e.to_string()))?
+            .register_activities(activities)
+            .build();
+        let worker = Worker::new(&runtime, durable.client().clone(), options)
+            .map_err(|e| DurableError::Worker(e.to_string()))?;
+        info!(task_queue = %queue, address = %config.temporal_address(), "worker polling");
+        workers.push(worker);
+    }
+    let mut running = Vec::new();
+    let mut shutdowns = Vec::new();
+    for mut worker in workers {
+        shutdowns.push(worker.shutdown_handle());
+        running.push(async move { worker.run().await });
+    }
+    let all = futures::future::join_all(running);
+    tokio::pin!(all);
+    tokio::select! {
+        results = &mut all => {
+            for r in results {
+                r.map_err(|e| DurableError::Worker(e.to_string()))?;
+            }
+            return Ok(());
+        }
+        _ = shutdown.wait_for(|stop| *stop) => {}
+    }
+    // Graceful: stop polling, let running steps finish (Temporal retries any that do not).
+    for stop in shutdowns {
+        stop();
+    }
+    for r in all.await {
+        if let Err(e) = r {
+            warn!(error = %e, "worker stopped with an error");
+        }
+    }
+    info!("worker stopped");
+    Ok(())
+}
