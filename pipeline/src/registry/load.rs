@@ -310,6 +310,12 @@ const MAX_FLOW_DEPTH: usize = 64;
 
 /// Where a file's flow collections first nest deeper than [`MAX_FLOW_DEPTH`], if they do.
 fn too_deep(content: &str) -> Option<(usize, usize)> {
+    // Each level opens with a `[` or `{`: a file with no more of them than the limit cannot
+    // pass it, whatever is quoted or commented, and counting bytes is far cheaper than the
+    // scan below (every file a replay loads takes this path).
+    if content.bytes().filter(|b| matches!(b, b'[' | b'{')).count() <= MAX_FLOW_DEPTH {
+        return None;
+    }
     let (mut depth, mut quote, mut comment) = (0usize, None::<char>, false);
     let (mut line, mut column) = (1, 0);
     let mut previous = '\n';
@@ -502,7 +508,8 @@ fn check_common(
             format!("priority {priority} is out of range {MIN_PRIORITY}..={MAX_PRIORITY}"),
         ));
     }
-    let patterns_line = find_entry(content, "patterns", "", 1).map_or(1, |(line, _)| line);
+    // Located only for a problem: most files have none.
+    let patterns_line = || find_entry(content, "patterns", "", 1).map_or(1, |(line, _)| line);
     for (index, pattern) in patterns.iter().enumerate() {
         let problem = if pattern.trim().is_empty() {
             Some("pattern is empty (it would match every request)".to_string())
@@ -511,6 +518,7 @@ fn check_common(
                 .map(|problem| format!("pattern {index} does not compile: {problem}"))
         };
         if let Some(message) = problem {
+            let patterns_line = patterns_line();
             let (line, column) = find_text(content, pattern, patterns_line)
                 .filter(|_| !pattern.is_empty())
                 .unwrap_or((patterns_line, 1));
@@ -525,21 +533,29 @@ fn check_common(
     }
 }
 
-/// Patterns checked on this thread, with what is wrong with each (`None`: nothing).
+/// Patterns checked, with what is wrong with each (`None`: nothing), most kept.
 /// A history mostly edits what tools do, not what they match, so a replay meets the same
 /// patterns commit after commit; Unicode case folding makes each check cost microseconds.
+/// Shared by all threads (not per thread): a replay parses each batch on threads that live
+/// only as long as the batch.
 const PATTERN_MEMO_ENTRIES: usize = 1 << 14;
 
-thread_local! {
-    static PATTERN_MEMO: std::cell::RefCell<std::collections::HashMap<String, Option<String>>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+type PatternMemo = std::sync::Mutex<Option<HashMap<String, Option<String>>>>;
+
+static PATTERN_MEMO: PatternMemo = std::sync::Mutex::new(None);
+
+fn with_memo<R>(f: impl FnOnce(&mut HashMap<String, Option<String>>) -> R) -> R {
+    // A panic while holding the lock leaves at worst a missing entry: keep using it.
+    let mut memo = PATTERN_MEMO.lock().unwrap_or_else(|e| e.into_inner());
+    f(memo.get_or_insert_with(HashMap::new))
 }
 
 /// What is wrong with `pattern`'s syntax, if anything. Syntax only: compiling thousands of
 /// patterns here would double the cost of `compile`, which builds them anyway (and reports
 /// a pattern set too large).
 fn pattern_problem(pattern: &str) -> Option<String> {
-    if let Some(known) = PATTERN_MEMO.with(|memo| memo.borrow().get(pattern).cloned()) {
+    // Checked outside the lock, so that threads check different patterns at once.
+    if let Some(known) = with_memo(|memo| memo.get(pattern).cloned()) {
         return known;
     }
     let problem = match regex_syntax::ParserBuilder::new()
@@ -558,8 +574,7 @@ fn pattern_problem(pattern: &str) -> Option<String> {
             })
         }
     };
-    PATTERN_MEMO.with(|memo| {
-        let mut memo = memo.borrow_mut();
+    with_memo(|memo| {
         if memo.len() >= PATTERN_MEMO_ENTRIES {
             memo.clear();
         }
@@ -988,4 +1003,29 @@ pub fn check_duplicate_names<'a>(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pattern_checked_on_one_thread_is_known_on_the_others() {
+        // A replay parses each batch on threads that end with it; what they learnt stays.
+        let pattern = "(?:shared memo probe\\s+[0-9]+){2}";
+        std::thread::spawn(move || assert_eq!(pattern_problem(pattern), None))
+            .join()
+            .unwrap();
+        assert_eq!(
+            with_memo(|memo| memo.get(pattern).cloned()),
+            Some(None),
+            "the check made on the other thread is remembered here"
+        );
+        let broken = "(unclosed shared memo probe";
+        let problem = std::thread::spawn(move || pattern_problem(broken))
+            .join()
+            .unwrap();
+        assert!(problem.is_some());
+        assert_eq!(with_memo(|memo| memo.get(broken).cloned()), Some(problem));
+    }
 }

@@ -665,3 +665,22 @@ fn deeply_nested_collections_are_refused_before_parsing() {
             .all(|d| !d.message.contains("nest"))
     );
 }
+
+#[test]
+fn nesting_is_refused_past_the_limit_not_at_it() {
+    // Files with few brackets skip the nesting scan: the edge of the limit must not move.
+    let nested = |depth: usize| {
+        format!(
+            "version: 1\nname: edge\ntool:\n  kind: lookup\n  table: {}1{}\n",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        )
+    };
+    let nests = |depth| {
+        diagnostics_of("tools/edge.yaml", &nested(depth))
+            .iter()
+            .any(|d| d.message.contains("nest more than 64 deep"))
+    };
+    assert!(!nests(64));
+    assert!(nests(65));
+}
