@@ -35,7 +35,9 @@ use crate::codec::{
 };
 use crate::error::{StoreError, show};
 use crate::signing::check_signature;
-use crate::state::{BranchState, FileEntry, Files, ParseCache, Served, signing_of, validate};
+use crate::state::{
+    BranchState, FileEntry, Files, ParseCache, Served, signing_of, valid_quickly, validate,
+};
 
 /// Tenant (and branch) name of `main`.
 pub const MAIN: &str = MAIN_TENANT;
@@ -713,7 +715,7 @@ impl Store {
                 loaded,
             };
             let branch = state.branches.entry(branch).or_default();
-            branch.head.insert(path, Arc::new(entry));
+            branch.insert_head(path, Arc::new(entry));
         }
         let mut served: HashMap<String, Files> = HashMap::new();
         for cf in [CF_TOOLS, CF_WORKFLOWS, CF_CONFIGS] {
@@ -725,7 +727,7 @@ impl Store {
                 let head = state
                     .branches
                     .get(&branch)
-                    .and_then(|b| b.head.get(&path))
+                    .and_then(|b| b.head().get(&path))
                     .filter(|e| e.content == content && e.commit == commit)
                     .cloned();
                 let entry = match head {
@@ -946,7 +948,7 @@ impl State {
         // Every tenant served before the deletion, when `main` goes.
         let tenants_affected = self.tenants_affected(tenant);
         if let Some(branch) = self.branches.remove(name) {
-            for path in branch.head.keys() {
+            for path in branch.head().keys() {
                 pending.delete(CF_HEAD, file_key(name, path));
             }
             for path in branch.served.iter().flat_map(|s| s.files.keys()) {
@@ -993,13 +995,13 @@ impl State {
                 .map(|c| c.path.as_str())
                 .collect();
             let gone: Vec<String> = branch
-                .head
+                .head()
                 .keys()
                 .filter(|p| !incoming.contains(p.as_str()))
                 .cloned()
                 .collect();
             for path in gone {
-                branch.head.remove(&path);
+                branch.remove_head(&path);
                 touched.push(path);
             }
         }
@@ -1010,7 +1012,7 @@ impl State {
             match &change.content {
                 Some(content) => {
                     let unchanged = branch
-                        .head
+                        .head()
                         .get(&change.path)
                         .is_some_and(|e| e.content == *content);
                     if unchanged {
@@ -1022,11 +1024,11 @@ impl State {
                         commit: event.commit_id.clone(),
                         loaded,
                     };
-                    branch.head.insert(change.path.clone(), Arc::new(entry));
+                    branch.insert_head(change.path.clone(), Arc::new(entry));
                     touched.push(change.path.clone());
                 }
                 None => {
-                    if branch.head.remove(&change.path).is_some() {
+                    if branch.remove_head(&change.path).is_some() {
                         touched.push(change.path.clone());
                     }
                 }
@@ -1035,7 +1037,7 @@ impl State {
         branch.head_commit = event.commit_id.clone();
         for path in &touched {
             let key = file_key(name, path);
-            match branch.head.get(path) {
+            match branch.head().get(path) {
                 Some(entry) => {
                     pending.put(CF_HEAD, key, encode_file(&entry.commit, &entry.content))
                 }
@@ -1049,15 +1051,23 @@ impl State {
             .as_ref()
             .and_then(|s| signing_of(&s.files))
             .or_else(|| main_served.filter(|_| !is_main).and_then(signing_of))
-            .or_else(|| signing_of(&branch.head))
+            .or_else(|| signing_of(branch.head()))
             .cloned()
             .unwrap_or_default();
         let rejection = match check_signature(&policy, event) {
             Err(reason) => Some(Rejection::Signature(reason)),
             Ok(()) => {
                 let base = (!is_main).then(|| main_served.unwrap_or(&NO_FILES));
-                let diagnostics = validate(&branch.head, base);
-                (!diagnostics.is_empty()).then_some(Rejection::Invalid(diagnostics))
+                // Most commits leave their branch valid, which the head's summary shows
+                // without visiting every file; otherwise the full check decides, and says why.
+                let main = (!is_main).then(|| self.branches.get(self.layout.main.as_str()));
+                if valid_quickly(&branch, main) {
+                    debug_assert_eq!(validate(branch.head(), base), Vec::new());
+                    None
+                } else {
+                    let diagnostics = validate(branch.head(), base);
+                    (!diagnostics.is_empty()).then_some(Rejection::Invalid(diagnostics))
+                }
             }
         };
 
@@ -1104,17 +1114,17 @@ fn serve_head(
         Some(served) if branch.in_sync => (touched.to_vec(), served.files),
         Some(served) => {
             let mut all: BTreeSet<String> = served.files.keys().cloned().collect();
-            all.extend(branch.head.keys().cloned());
+            all.extend(branch.head().keys().cloned());
             (all.into_iter().collect(), served.files)
         }
-        None => (branch.head.keys().cloned().collect(), Files::new()),
+        None => (branch.head().keys().cloned().collect(), Files::new()),
     };
     for path in candidates {
         let Some(cf) = served_cf(&path) else {
             continue;
         };
         let key = file_key(name, &path);
-        match branch.head.get(&path) {
+        match branch.head().get(&path) {
             Some(new) => {
                 let same = files.get(&path).is_some_and(|old| {
                     Arc::ptr_eq(old, new)

@@ -869,3 +869,289 @@ fn the_example_tenant_policy_governs_its_later_commits() {
         "{outcome:?}"
     );
 }
+
+/// A generated tool file.
+fn synth_tool(name: &str, revision: usize) -> String {
+    format!(
+        "version: 1\nname: {name}\npatterns: ['\\b{name}\\b']\ntool:\n  kind: template\n  \
+         template: \"{name} at {revision}\"\n"
+    )
+}
+
+/// A generated workflow whose steps use `tools`, the last also as a compensation.
+fn synth_workflow(name: &str, tools: &[&str]) -> String {
+    let mut content = format!("version: 1\nname: {name}\nsteps:\n");
+    for (i, tool) in tools.iter().enumerate() {
+        content.push_str(&format!("  - name: s{i}\n    tool: {tool}\n"));
+    }
+    content.push_str(&format!("    compensation: {}\n", tools[tools.len() - 1]));
+    content
+}
+
+/// Root commits large enough for a batch to parse on several threads, then commits that
+/// break and mend each whole-branch check (duplicates, references to `main`'s tools,
+/// shadowing, a bad pattern), some while `main` serves an older commit than its head.
+fn checked_history() -> (Vec<CommitEvent>, Vec<(&'static str, AuditResult)>) {
+    use AuditResult::{Applied, Deleted, Rejected};
+    let tools = |prefix: &str, n: usize| -> Vec<(String, Option<String>)> {
+        (0..n)
+            .map(|i| {
+                let name = format!("{prefix}{i:02}");
+                (format!("tools/{name}.yaml"), Some(synth_tool(&name, 0)))
+            })
+            .collect()
+    };
+    let commit = |branch: &str, id: &str, changes: Vec<(String, Option<String>)>| {
+        event(
+            branch,
+            id,
+            changes
+                .iter()
+                .map(|(p, c)| (p.as_str(), c.clone()))
+                .collect(),
+        )
+    };
+    let one = |path: &str, content: Option<String>| vec![(path.to_string(), content)];
+    let mut main_root = tools("t", 80);
+    main_root.push((
+        "workflows/wm.yaml".into(),
+        Some(synth_workflow("wm", &["t01", "t02"])),
+    ));
+    let mut acme_root = tools("x", 70);
+    acme_root.push((
+        "workflows/wa.yaml".into(),
+        Some(synth_workflow("wa", &["t03", "x01"])),
+    ));
+    let beta = "customer/beta";
+    let acme = "customer/acme";
+    let mut events = vec![
+        commit("main", "m0", main_root),
+        commit(acme, "a0", acme_root),
+        commit(beta, "b0", tools("y", 10)),
+        commit(
+            "main",
+            "m1",
+            one("tools/t05.yaml", Some(synth_tool("t05", 1))),
+        ),
+        // A second `t06`.
+        commit(
+            "main",
+            "m2",
+            one("tools/dup.yaml", Some(synth_tool("t06", 2))),
+        ),
+        // Checked against the `main` still served, not its rejected head.
+        commit(
+            acme,
+            "a1",
+            one("tools/x05.yaml", Some(synth_tool("x05", 3))),
+        ),
+        commit("main", "m3", one("tools/dup.yaml", None)),
+        commit(
+            "main",
+            "m4",
+            one(
+                "workflows/wm.yaml",
+                Some(synth_workflow("wm", &["t01", "nope"])),
+            ),
+        ),
+        commit(
+            beta,
+            "b1",
+            one(
+                "workflows/wb.yaml",
+                Some(synth_workflow("wb", &["t01", "y01"])),
+            ),
+        ),
+        commit(
+            "main",
+            "m5",
+            one(
+                "workflows/wm.yaml",
+                Some(synth_workflow("wm", &["t01", "t04"])),
+            ),
+        ),
+        // A tenant tool named like main's workflow hides it.
+        commit(acme, "a2", one("tools/wm.yaml", Some(synth_tool("wm", 4)))),
+        // Main no longer has `t03`, which acme's workflow uses: acme's next commit fails.
+        commit("main", "m6", one("tools/t03.yaml", None)),
+        commit(
+            acme,
+            "a3",
+            one("tools/x06.yaml", Some(synth_tool("x06", 5))),
+        ),
+        commit(
+            acme,
+            "a4",
+            one("tools/t03.yaml", Some(synth_tool("t03", 6))),
+        ),
+        // A workflow named like a tool.
+        commit(
+            acme,
+            "a5",
+            one("workflows/x07.yaml", Some(synth_workflow("x07", &["x01"]))),
+        ),
+        commit(acme, "a6", one("workflows/x07.yaml", None)),
+        commit(
+            acme,
+            "a7",
+            one(
+                "tools/x08.yaml",
+                Some(synth_tool("x08", 7).replace("\\bx08\\b", "(x08")),
+            ),
+        ),
+        commit(
+            acme,
+            "a8",
+            one("tools/x08.yaml", Some(synth_tool("x08", 8))),
+        ),
+        // A step naming a workflow.
+        commit(
+            beta,
+            "b2",
+            one("workflows/wb.yaml", Some(synth_workflow("wb", &["wm"]))),
+        ),
+    ];
+    let mut push = commit(
+        beta,
+        "b3",
+        one("tools/y00.yaml", Some(synth_tool("y00", 9))),
+    );
+    push.kind = CommitEventKind::ForcePush;
+    events.push(push);
+    let mut delete = event(acme, "", vec![]);
+    delete.kind = CommitEventKind::BranchDeleted;
+    events.push(delete);
+    events.push(commit(
+        "main",
+        "m7",
+        one("tools/t07.yaml", Some(synth_tool("t07", 10))),
+    ));
+    let expected = vec![
+        ("m0", Applied),
+        ("a0", Applied),
+        ("b0", Applied),
+        ("m1", Applied),
+        ("m2", Rejected),
+        ("a1", Applied),
+        ("m3", Applied),
+        ("m4", Rejected),
+        ("b1", Applied),
+        ("m5", Applied),
+        ("a2", Applied),
+        ("m6", Applied),
+        ("a3", Rejected),
+        ("a4", Applied),
+        ("a5", Rejected),
+        ("a6", Applied),
+        ("a7", Rejected),
+        ("a8", Applied),
+        ("b2", Rejected),
+        ("b3", Applied),
+        ("", Deleted),
+        ("m7", Applied),
+    ];
+    (events, expected)
+}
+
+/// What the pipeline's loader says of each commit of `events`, replayed on plain maps of
+/// files: `None` for a valid commit, its diagnostics otherwise (deletions give `None`).
+fn loader_verdicts(
+    events: &[CommitEvent],
+) -> Vec<Option<Vec<volcano_pipeline::registry::Diagnostic>>> {
+    use std::collections::BTreeMap;
+    let mut heads: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut served: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let pairs = |files: &BTreeMap<String, String>| -> Vec<(String, String)> {
+        files.iter().map(|(p, c)| (p.clone(), c.clone())).collect()
+    };
+    events
+        .iter()
+        .map(|e| {
+            if e.kind == CommitEventKind::BranchDeleted {
+                heads.remove(&e.branch);
+                served.remove(&e.branch);
+                return None;
+            }
+            let head = heads.entry(e.branch.clone()).or_default();
+            if e.kind == CommitEventKind::ForcePush {
+                head.clear();
+            }
+            for change in &e.changes {
+                match &change.content {
+                    Some(content) => head.insert(change.path.clone(), content.clone()),
+                    None => head.remove(&change.path),
+                };
+            }
+            let result = if e.branch == "main" {
+                volcano_pipeline::registry::load_files(pairs(head)).map(|_| ())
+            } else {
+                let main = served
+                    .get("main")
+                    .map(|files| volcano_pipeline::registry::load_files(pairs(files)).unwrap())
+                    .unwrap_or_default();
+                load_tenant_files(&main, pairs(head)).map(|_| ())
+            };
+            match result {
+                Ok(()) => {
+                    served.insert(e.branch.clone(), head.clone());
+                    None
+                }
+                Err(diagnostics) => Some(diagnostics),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn batches_decide_every_commit_as_one_by_one_and_as_the_loader_does() {
+    let (events, expected) = checked_history();
+    let one_dir = TempDir::new().unwrap();
+    let one = Store::open(one_dir.path()).unwrap();
+    let outcomes: Vec<ApplyOutcome> = events.iter().map(|e| one.apply(e, None).unwrap()).collect();
+    let audit = one.audit(usize::MAX).unwrap();
+    let decided: Vec<(&str, AuditResult)> = audit
+        .iter()
+        .rev()
+        .map(|r| (r.commit.as_str(), r.result))
+        .collect();
+    assert_eq!(decided, expected);
+    // The store's verdicts and reasons are the loader's, commit by commit.
+    for (outcome, verdict) in outcomes.iter().zip(loader_verdicts(&events)) {
+        match (outcome, verdict) {
+            (ApplyOutcome::Applied { .. } | ApplyOutcome::Deleted { .. }, None) => {}
+            (
+                ApplyOutcome::Rejected {
+                    rejection: Rejection::Invalid(diagnostics),
+                    ..
+                },
+                Some(expected),
+            ) => assert_eq!(diagnostics, &expected),
+            (outcome, verdict) => panic!("{outcome:?} where the loader says {verdict:?}"),
+        }
+    }
+    // The same history in one batch (its first files parsed on several threads) and in
+    // small ones: the same outcomes, audit and state.
+    for size in [events.len(), 4] {
+        let dir = TempDir::new().unwrap();
+        let batched = Store::open_with(dir.path(), volcano_store::Durability::Replay).unwrap();
+        let batched_outcomes: Vec<ApplyOutcome> = events
+            .chunks(size)
+            .flat_map(|chunk| {
+                batched
+                    .apply_batch(chunk.iter().map(|e| (e, None)))
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(batched_outcomes, outcomes, "batches of {size}");
+        assert_eq!(
+            batched.audit(usize::MAX).unwrap(),
+            audit,
+            "batches of {size}"
+        );
+        assert_eq!(
+            batched.hash().unwrap(),
+            one.hash().unwrap(),
+            "batches of {size}"
+        );
+    }
+}
