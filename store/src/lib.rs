@@ -13,10 +13,12 @@
 //! (`volcano_pipeline::registry`), only the changed files being parsed again; a valid and
 //! properly signed commit becomes the served state, an invalid one is rejected and audited
 //! while the branch keeps serving. Modules: `store` (the API), `state` (the in-memory mirror
-//! and incremental validation), `signing` (SSH commit signatures), `codec` (RocksDB layout).
+//! and incremental validation), `parses` (the parse cache, and a batch's files parsed on
+//! every core), `signing` (SSH commit signatures), `codec` (RocksDB layout).
 
 mod codec;
 mod error;
+mod parses;
 mod signing;
 mod state;
 mod store;

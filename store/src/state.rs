@@ -2,9 +2,8 @@
 //! parsed, so that a commit is validated by parsing only the files it changes.
 //!
 //! RocksDB is the truth; this mirror is rebuilt from it on open (and after a failed write).
-//! Served and head maps share their unchanged entries (`Arc`), and parse results are cached
-//! by a hash of path and content ([`ParseCache`]), since a file's own checks depend on nothing
-//! else. The checks across files (duplicate names, step references) run over
+//! Served and head maps share their unchanged entries (`Arc`); parse results are cached by
+//! the `parses` module. The checks across files (duplicate names, step references) run over
 //! the parsed entries of the whole branch without cloning a definition ([`validate`]); each
 //! head also keeps a [`HeadSummary`] up to date file by file, so that the common case, a
 //! commit that leaves its branch valid, is recognised without visiting every file
@@ -14,10 +13,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use volcano_pipeline::registry::{
     DefinitionFile, Diagnostic, LoadedFile, SigningPolicy, WorkflowDef, check_duplicate_names,
-    check_step_references, load_file, locate_name,
+    check_step_references, locate_name,
 };
 
 /// One file of a branch: its content, the commit that last changed it, and what it parses to.
@@ -75,82 +73,6 @@ impl BranchState {
 pub struct Served {
     pub commit: String,
     pub files: Files,
-}
-
-/// Parse results by SHA-256 of `path \0 content`; cleared when it grows past its bound.
-#[derive(Debug, Default)]
-pub struct ParseCache {
-    entries: HashMap<[u8; 32], Arc<LoadedFile>>,
-}
-
-/// Most parse results kept; a replay of a long history touches far more distinct contents,
-/// and only recent ones (reverts, force pushes of the same tree) tend to recur.
-const PARSE_CACHE_ENTRIES: usize = 1 << 16;
-
-fn cache_key(path: &str, content: &str) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    hasher.update(path.as_bytes());
-    hasher.update([0]);
-    hasher.update(content.as_bytes());
-    hasher.finalize().into()
-}
-
-/// Fewest files worth parsing on several threads.
-const PARALLEL_FILES: usize = 64;
-
-impl ParseCache {
-    /// Parses the files not cached yet on every core, so that applying the events that
-    /// carry them finds them cached: parsing is by far the largest cost of an apply, and a
-    /// file's result depends on nothing but its path and content.
-    pub fn preload<'a>(&mut self, files: impl IntoIterator<Item = (&'a str, &'a str)>) {
-        let mut seen = HashSet::new();
-        let todo: Vec<([u8; 32], &str, &str)> = files
-            .into_iter()
-            .map(|(path, content)| (cache_key(path, content), path, content))
-            .filter(|(key, _, _)| !self.entries.contains_key(key) && seen.insert(*key))
-            .take(PARSE_CACHE_ENTRIES / 2)
-            .collect();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if todo.len() < PARALLEL_FILES || threads < 2 {
-            return;
-        }
-        if self.entries.len() + todo.len() > PARSE_CACHE_ENTRIES {
-            self.entries.clear();
-        }
-        let chunk = todo.len().div_ceil(threads);
-        let parsed: Vec<Vec<([u8; 32], LoadedFile)>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = todo
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|(key, path, content)| (*key, load_file(path, content)))
-                            .collect()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        });
-        for (key, loaded) in parsed.into_iter().flatten() {
-            self.entries.insert(key, Arc::new(loaded));
-        }
-    }
-
-    pub fn load(&mut self, path: &str, content: &str) -> Arc<LoadedFile> {
-        let key = cache_key(path, content);
-        if let Some(loaded) = self.entries.get(&key) {
-            return Arc::clone(loaded);
-        }
-        if self.entries.len() >= PARSE_CACHE_ENTRIES {
-            self.entries.clear();
-        }
-        let loaded = Arc::new(load_file(path, content));
-        self.entries.insert(key, Arc::clone(&loaded));
-        loaded
-    }
 }
 
 /// What the checks across files need to know of a head, kept as files come and go: enough to
@@ -383,6 +305,8 @@ pub fn signing_of(files: &Files) -> Option<&SigningPolicy> {
 
 #[cfg(test)]
 mod tests {
+    use volcano_pipeline::registry::load_file;
+
     use super::*;
 
     fn tool(name: &str) -> (String, String) {

@@ -34,10 +34,9 @@ use crate::codec::{
     served_cf, split_file_key,
 };
 use crate::error::{StoreError, show};
+use crate::parses::{BatchParses, ParseCache};
 use crate::signing::check_signature;
-use crate::state::{
-    BranchState, FileEntry, Files, ParseCache, Served, signing_of, valid_quickly, validate,
-};
+use crate::state::{BranchState, FileEntry, Files, Served, signing_of, valid_quickly, validate};
 
 /// Tenant (and branch) name of `main`.
 pub const MAIN: &str = MAIN_TENANT;
@@ -280,20 +279,31 @@ impl Store {
     ) -> Result<Vec<ApplyOutcome>, StoreError> {
         let events: Vec<(&CommitEvent, Option<(i32, i64)>)> = events.into_iter().collect();
         let mut state = self.lock()?;
-        state.cache.preload(
+        // Parsing is most of an apply's cost and depends on nothing but each file: the
+        // batch's files are parsed on the other cores while this thread applies in order.
+        let batch = state.cache.batch(
             events
                 .iter()
                 .filter(|(e, _)| e.kind != CommitEventKind::BranchDeleted)
+                .filter(|(e, _)| self.layout.registry_tenant(&e.branch).is_some())
                 .flat_map(|(e, _)| &e.changes)
                 .filter(|c| CommitEvent::is_definition_path(&c.path))
                 .filter_map(|c| Some((c.path.as_str(), c.content.as_deref()?))),
         );
         let mut pending = Pending::default();
         let mut dirty = BTreeSet::new();
-        let outcomes: Vec<ApplyOutcome> = events
-            .into_iter()
-            .map(|(event, position)| state.apply(event, position, &mut pending, &mut dirty))
-            .collect();
+        let mut apply_all = |batch: Option<&BatchParses<'_>>| -> Vec<ApplyOutcome> {
+            events
+                .iter()
+                .map(|&(event, position)| {
+                    state.apply(event, position, &mut pending, &mut dirty, batch)
+                })
+                .collect()
+        };
+        let outcomes = match &batch {
+            Some(batch) => batch.run(|| apply_all(Some(batch))),
+            None => apply_all(None),
+        };
         for name in dirty {
             let key = branch_key(&name);
             match state.branches.get(&name) {
@@ -708,7 +718,7 @@ impl Store {
             let (key, value) = item.map_err(|e| self.db_error(e))?;
             let (branch, path) = split_file_key(CF_HEAD, &key)?;
             let (commit, content) = decode_file(CF_HEAD, &value)?;
-            let loaded = state.cache.load(&path, &content);
+            let loaded = state.cache.load(&path, &content, None);
             let entry = FileEntry {
                 content,
                 commit,
@@ -733,7 +743,7 @@ impl Store {
                 let entry = match head {
                     Some(entry) => entry,
                     None => {
-                        let loaded = state.cache.load(&path, &content);
+                        let loaded = state.cache.load(&path, &content, None);
                         Arc::new(FileEntry {
                             content,
                             commit,
@@ -859,6 +869,7 @@ impl State {
         position: Option<(i32, i64)>,
         pending: &mut Pending,
         dirty: &mut BTreeSet<String>,
+        batch: Option<&BatchParses<'_>>,
     ) -> ApplyOutcome {
         if let Some((partition, offset)) = position {
             if self
@@ -885,7 +896,7 @@ impl State {
         let outcome = match event.kind {
             CommitEventKind::BranchDeleted => self.delete_branch(event, tenant, pending),
             CommitEventKind::Commit | CommitEventKind::ForcePush => {
-                self.apply_commit(event, tenant, pending)
+                self.apply_commit(event, tenant, pending, batch)
             }
         };
         self.record(event, position, &outcome, pending);
@@ -968,6 +979,7 @@ impl State {
         event: &CommitEvent,
         tenant: &str,
         pending: &mut Pending,
+        batch: Option<&BatchParses<'_>>,
     ) -> ApplyOutcome {
         let name = event.branch.as_str();
         let is_main = tenant == MAIN;
@@ -1018,7 +1030,7 @@ impl State {
                     if unchanged {
                         continue;
                     }
-                    let loaded = self.cache.load(&change.path, content);
+                    let loaded = self.cache.load(&change.path, content, batch);
                     let entry = FileEntry {
                         content: content.clone(),
                         commit: event.commit_id.clone(),
