@@ -63,10 +63,6 @@ impl ParseCache {
         &self,
         files: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Option<BatchParses<'a>> {
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()) - 1;
-        if workers == 0 {
-            return None;
-        }
         let mut index = HashMap::new();
         let mut files_todo = Vec::new();
         let mut seen = HashSet::new();
@@ -82,7 +78,12 @@ impl ParseCache {
             index.insert(key, files_todo.len());
             files_todo.push((path, content));
         }
-        (files_todo.len() >= PARALLEL_FILES).then(|| BatchParses {
+        if files_todo.len() < PARALLEL_FILES {
+            return None;
+        }
+        // Asked only now: it reads the cgroup's CPU quota, too slow for every live apply.
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()) - 1;
+        (workers > 0).then(|| BatchParses {
             slots: files_todo.iter().map(|_| OnceLock::new()).collect(),
             files: files_todo,
             index,
