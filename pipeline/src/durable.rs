@@ -126,8 +126,9 @@ impl DurableJob {
             .fixed_offset()
     }
 
-    /// The values paths resolve against, given the steps done so far.
-    pub fn scope(&self, done: &BTreeMap<String, StepOutput>) -> Value {
+    /// The values paths resolve against before any step ran; [`Scope::record`] adds each
+    /// step's output as it completes (the request's entities are extracted once).
+    pub fn scope(&self) -> Scope {
         let submitted = self.submitted_at();
         let entities = extract::extract(
             &self.request.text,
@@ -151,14 +152,7 @@ impl DurableJob {
             .and_then(|s| s.get(..10))
             .map(str::to_string)
             .unwrap_or_else(|| submitted.format("%Y-%m-%d").to_string());
-        let steps: Map<String, Value> = done
-            .iter()
-            .map(|(name, out)| {
-                let v = json!({ "output": out.output, "answer": out.answer });
-                (name.clone(), v)
-            })
-            .collect();
-        json!({
+        Scope(json!({
             "request": {
                 "id": self.request.id,
                 "tenant": self.request.tenant,
@@ -169,8 +163,24 @@ impl DurableJob {
             },
             "entities": by_dim,
             "captures": self.captures,
-            "steps": steps,
-        })
+            "steps": {},
+        }))
+    }
+}
+
+/// What a workflow's paths resolve against: the request, its entities and captures, and the
+/// outputs of the steps done so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scope(Value);
+
+impl Scope {
+    /// Makes a completed step's `output` and `answer` visible to later steps.
+    pub fn record(&mut self, step: &str, out: &StepOutput) {
+        self.0["steps"][step] = json!({ "output": out.output, "answer": out.answer });
+    }
+
+    pub fn value(&self) -> &Value {
+        &self.0
     }
 }
 
@@ -596,10 +606,11 @@ impl StepTool {
 }
 
 /// How a workflow run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Ending {
     /// Every step that was due ran.
+    #[default]
     Completed,
     /// A step failed for good; the completed steps' compensations ran.
     Failed,
@@ -610,7 +621,7 @@ pub enum Ending {
 }
 
 /// What a workflow run did, step by step; the final result is made from it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowOutcome {
     pub ending: Ending,
     /// Steps that ran, in order, with their outputs.
@@ -623,31 +634,6 @@ pub struct WorkflowOutcome {
     /// Compensations that ran (`step: tool`), newest first, and those that failed themselves.
     pub compensated: Vec<String>,
     pub compensation_failures: Vec<String>,
-}
-
-impl WorkflowOutcome {
-    pub fn new() -> Self {
-        WorkflowOutcome {
-            ending: Ending::Completed,
-            completed: Vec::new(),
-            skipped: Vec::new(),
-            stopped_at: None,
-            failure: None,
-            compensated: Vec::new(),
-            compensation_failures: Vec::new(),
-        }
-    }
-
-    /// The completed steps' outputs by name, for the scope of later steps.
-    pub fn outputs(&self) -> BTreeMap<String, StepOutput> {
-        self.completed.iter().cloned().collect()
-    }
-}
-
-impl Default for WorkflowOutcome {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 /// The final result of a durable request: `ok` when completed, else `error` saying what

@@ -35,7 +35,7 @@ use crate::config::VolcanoConfig;
 use crate::kafka;
 pub use workflow::{Decision, DurableWorkflow, StepActivities, WorkflowStatus};
 
-/// What went wrong talking to Temporal, and whether trying again can help.
+/// What went wrong talking to Temporal.
 #[derive(Debug, thiserror::Error)]
 pub enum DurableError {
     #[error("cannot reach Temporal at {address}: {message}")]
@@ -48,16 +48,6 @@ pub enum DurableError {
     Interaction { id: String, message: String },
     #[error("the worker stopped: {0}")]
     Worker(String),
-}
-
-impl DurableError {
-    /// Whether the same call may succeed later (Temporal down or busy).
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            DurableError::Connect { .. } | DurableError::Start { .. }
-        )
-    }
 }
 
 /// A client of the configured Temporal namespace.

@@ -10,7 +10,6 @@
 //! input and the evaluation it calls (`volcano_pipeline::durable`) is pure.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -103,8 +102,9 @@ impl DurableWorkflow {
             s.status.registry_commit = job.registry_commit.clone();
             s.status.phase = "running".into();
         });
-        let mut outcome = WorkflowOutcome::new();
+        let mut outcome = WorkflowOutcome::default();
         let mut inputs: BTreeMap<String, Value> = BTreeMap::new();
+        let mut scope = job.scope();
         for step in &job.steps {
             if ctx.state(|s| s.paused) {
                 ctx.state_mut(|s| s.status.phase = "paused".into());
@@ -117,9 +117,8 @@ impl DurableWorkflow {
                 break;
             }
             ctx.state_mut(|s| s.status.current_step = Some(step.name.clone()));
-            let scope = job.scope(&outcome.outputs());
             if let Some(when) = &step.when {
-                match Condition::parse(when).and_then(|c| c.holds(&scope)) {
+                match Condition::parse(when).and_then(|c| c.holds(scope.value())) {
                     Ok(true) => {}
                     Ok(false) => {
                         outcome.skipped.push(step.name.clone());
@@ -165,7 +164,7 @@ impl DurableWorkflow {
                     }
                 }
             }
-            let input = match render_input(&step.input, &scope) {
+            let input = match render_input(&step.input, scope.value()) {
                 Ok(input) => input,
                 Err(e) => {
                     stop(&mut outcome, step, Ending::Failed, "input_mapping", e.0);
@@ -186,10 +185,11 @@ impl DurableWorkflow {
                             .outputs
                             .insert(step.name.clone(), out.output.clone());
                     });
+                    scope.record(&step.name, &out);
                     outcome.completed.push((step.name.clone(), out));
                 }
                 Err(e) => {
-                    let failure = failure_of(&e);
+                    let failure = activity_failure(&e);
                     outcome.ending = Ending::Failed;
                     outcome.stopped_at = Some(step.name.clone());
                     outcome.failure = Some(failure);
@@ -361,7 +361,7 @@ async fn compensate(
             Ok(_) => outcome.compensated.push(format!("{name} by {tool}")),
             Err(e) => outcome
                 .compensation_failures
-                .push(format!("{name} by {tool} ({})", failure_of(&e))),
+                .push(format!("{name} by {tool} ({})", activity_failure(&e))),
         }
     }
 }
@@ -399,7 +399,7 @@ fn publish_options() -> ActivityOptions {
 
 /// The kind and message of an activity's final failure: its application failure's type, or
 /// `timeout` when Temporal timed it out.
-fn failure_of(error: &ActivityExecutionError) -> StepFailure {
+fn activity_failure(error: &ActivityExecutionError) -> StepFailure {
     fn walk(f: &Failure) -> Option<StepFailure> {
         if let Some(cause) = f.cause.as_deref()
             && let Some(found) = walk(cause)
@@ -458,7 +458,7 @@ pub struct PublishCall {
 /// in a process that also keeps the registry, the registry (to name the current commit).
 pub struct StepActivities {
     services: ToolServices,
-    tools: Mutex<HashMap<u64, Arc<StepTool>>>,
+    tools: Mutex<HashMap<String, Arc<StepTool>>>,
     producer: FutureProducer,
     results_topic: String,
     registry: Option<RegistryHandle>,
@@ -481,9 +481,8 @@ impl StepActivities {
     }
 
     fn tool(&self, spec: &Value) -> Result<Arc<StepTool>, StepFailure> {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        spec.to_string().hash(&mut hasher);
-        let key = hasher.finish();
+        // Keyed by the definition itself: two definitions never share a built tool.
+        let key = spec.to_string();
         if let Some(tool) = self.tools.lock().expect("tool cache").get(&key) {
             return Ok(tool.clone());
         }

@@ -6,16 +6,16 @@ use super::*;
 use crate::registry::{compile, load_files};
 
 fn scope() -> Value {
-    let mut done = BTreeMap::new();
-    done.insert(
-        "lookup".to_string(),
-        StepOutput {
+    let mut scope = job().scope();
+    scope.record(
+        "lookup",
+        &StepOutput {
             output: json!({"id": "A-1009", "amount": 250, "lines": [{"sku": "x"}]}),
             answer: "order A-1009".into(),
             attempts: 1,
         },
     );
-    job().scope(&done)
+    scope.value().clone()
 }
 
 fn request(text: &str) -> Request {
@@ -194,10 +194,12 @@ fn a_job_freezes_the_steps_tools_and_captures_of_its_commit_and_runs_steps() {
 
     let services = ToolServices::default();
     let mut done = BTreeMap::new();
+    let mut scope = job.scope();
     for step in &job.steps {
-        let input = render_input(&step.input, &job.scope(&done)).unwrap();
+        let input = render_input(&step.input, scope.value()).unwrap();
         let tool = StepTool::build(&job.tools[&step.tool], &services).unwrap();
         let out = tool.run(&job.request, &[], &input).unwrap();
+        scope.record(&step.name, &out);
         done.insert(step.name.clone(), out);
     }
     assert_eq!(done["hi"].output, json!("hello ada"));
@@ -218,7 +220,7 @@ fn http_statuses_become_the_kinds_retry_policies_name() {
 #[test]
 fn the_final_result_says_what_failed_and_what_was_undone() {
     let job = job();
-    let mut outcome = WorkflowOutcome::new();
+    let mut outcome = WorkflowOutcome::default();
     outcome.completed.push((
         "lookup".into(),
         StepOutput {
@@ -263,12 +265,14 @@ fn the_example_customer_report_runs_step_by_step_offline() {
     .unwrap();
     let services = ToolServices::default();
     let mut done = BTreeMap::new();
+    let mut scope = job.scope();
     for step in &job.steps {
-        let input = render_input(&step.input, &job.scope(&done)).unwrap();
+        let input = render_input(&step.input, scope.value()).unwrap();
         let tool = StepTool::build(&job.tools[&step.tool], &services).unwrap();
         let out = tool
             .run(&job.request, &job.allowed_hosts, &input)
             .unwrap_or_else(|e| panic!("step {}: {e}", step.name));
+        scope.record(&step.name, &out);
         done.insert(step.name.clone(), out);
     }
     assert_eq!(done["validate"].output["rejected"], json!(2));
