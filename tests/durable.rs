@@ -22,13 +22,11 @@ use axum::http::StatusCode;
 use axum::routing::any;
 use common::*;
 use rdkafka::producer::FutureProducer;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use volcano_connectors::avro;
 use volcano_connectors::client::ResultWaiter;
 use volcano_connectors::config::VolcanoConfig;
 use volcano_connectors::durable::{Control, Decision, Durable, WorkflowStatus};
-use volcano_connectors::instance::{self, Roles};
+use volcano_connectors::instance::Roles;
 use volcano_pipeline::model::{RequestResult, Status};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -148,36 +146,6 @@ fn http_tool(name: &str, method: &str, url: &str) -> String {
     )
 }
 
-/// `volcano run` in this process with the given roles.
-struct Instance {
-    shutdown: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl Instance {
-    async fn start(config: &VolcanoConfig, roles: Roles) -> Instance {
-        volcano_connectors::kafka::ensure_topics(config, &config.kafka.topics.all())
-            .await
-            .expect("topics");
-        let (tx, rx) = watch::channel(false);
-        let c = config.clone();
-        let task = tokio::spawn(async move {
-            instance::run_with(&c, roles, rx, None)
-                .await
-                .expect("instance runs");
-        });
-        Instance { shutdown: tx, task }
-    }
-
-    async fn stop(self) {
-        let _ = self.shutdown.send(true);
-        tokio::time::timeout(Duration::from_secs(30), self.task)
-            .await
-            .expect("instance stops")
-            .expect("instance did not panic");
-    }
-}
-
 /// A worker as its own process (`volcano run --role worker`), so it can be killed.
 fn spawn_worker(config: &VolcanoConfig, dir: &Path) -> Child {
     let mut c = config.clone();
@@ -280,7 +248,7 @@ fn finals(results: &[RequestResult]) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_customer_report_waits_for_approval_then_completes() {
     let config = config_for("report", &[]);
-    let instance = Instance::start(&config, Roles::ALL).await;
+    let instance = Instance::start(&config).await;
     let client = Client::new(&config).await;
     let id = uuid::Uuid::now_v7().to_string();
     let accepted = client
@@ -326,7 +294,7 @@ async fn the_customer_report_waits_for_approval_then_completes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rejected_approval_compensates_what_was_done() {
     let config = config_for("reject", &[]);
-    let instance = Instance::start(&config, Roles::ALL).await;
+    let instance = Instance::start(&config).await;
     let client = Client::new(&config).await;
     let id = uuid::Uuid::now_v7().to_string();
     client.send(&id, "generate a customer report").await;
@@ -376,7 +344,7 @@ async fn a_step_that_fails_twice_is_retried_with_backoff_and_the_workflow_comple
             ("tools/say-balance.yaml", say.to_string()),
         ],
     );
-    let instance = Instance::start(&config, Roles::ALL).await;
+    let instance = Instance::start(&config).await;
     let client = Client::new(&config).await;
     let id = uuid::Uuid::now_v7().to_string();
     assert_eq!(
@@ -437,7 +405,7 @@ async fn a_step_that_fails_for_good_runs_the_compensations_newest_first() {
             ),
         ],
     );
-    let instance = Instance::start(&config, Roles::ALL).await;
+    let instance = Instance::start(&config).await;
     let client = Client::new(&config).await;
     let id = uuid::Uuid::now_v7().to_string();
     client.send(&id, "run the saga").await;
@@ -474,7 +442,7 @@ async fn a_redelivered_request_starts_no_second_workflow() {
             ),
         ],
     );
-    let instance = Instance::start(&config, Roles::ALL).await;
+    let instance = Instance::start(&config).await;
     let client = Client::new(&config).await;
     let id = uuid::Uuid::now_v7().to_string();
     client.send(&id, "do it once").await;
@@ -515,7 +483,7 @@ async fn kill_9_of_the_worker_mid_step_then_a_restart_completes_with_one_result(
         ],
     );
     let dir = config.registry_data_dir().with_file_name("worker");
-    let pipeline = Instance::start(
+    let pipeline = Instance::start_with(
         &config,
         Roles {
             pipeline: true,
@@ -624,7 +592,7 @@ async fn a_restart_of_the_temporal_server_mid_workflow_still_completes() {
     let dir = config.registry_data_dir().with_file_name("temporal");
     let temporal = OwnTemporal::start(&config, &dir, port);
     connect_until_up(&config).await;
-    let instance = Instance::start(&config, Roles::ALL).await;
+    let instance = Instance::start(&config).await;
     let client = Client::new(&config).await;
     let id = uuid::Uuid::now_v7().to_string();
     client

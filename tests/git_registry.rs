@@ -14,46 +14,14 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use rdkafka::producer::FutureProducer;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use volcano_connectors::avro;
 use volcano_connectors::client::ResultWaiter;
 use volcano_connectors::config::VolcanoConfig;
-use volcano_connectors::instance;
 use volcano_connectors::metrics::METRICS;
 use volcano_pipeline::model::{RequestResult, Status};
 
 const WAIT: Duration = Duration::from_secs(30);
 const BIN: &str = env!("CARGO_BIN_EXE_volcano");
-
-/// `volcano run` in this process: watcher, materializer and pipeline.
-struct Instance {
-    shutdown: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl Instance {
-    async fn start(config: &VolcanoConfig) -> Instance {
-        // `run` creates them too, but the test reads the results topic before it gets there.
-        volcano_connectors::kafka::ensure_topics(config, &config.kafka.topics.all())
-            .await
-            .expect("topics");
-        let (tx, rx) = watch::channel(false);
-        let c = config.clone();
-        let task = tokio::spawn(async move {
-            instance::run(&c, rx).await.expect("instance runs");
-        });
-        Instance { shutdown: tx, task }
-    }
-
-    async fn stop(self) {
-        let _ = self.shutdown.send(true);
-        tokio::time::timeout(Duration::from_secs(30), self.task)
-            .await
-            .expect("instance stops")
-            .expect("instance did not panic");
-    }
-}
 
 fn git(repo: &Path, args: &[&str]) -> String {
     let out = Command::new("git")

@@ -14,7 +14,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use volcano_connectors::config::{TopicNames, VolcanoConfig};
-use volcano_connectors::{durable, kafka, pipeline_role, registry_files};
+use volcano_connectors::{durable, instance, kafka, pipeline_role, registry_files};
 use volcano_pipeline::fast_path::FastPath;
 use volcano_pipeline::model::Request;
 
@@ -48,6 +48,43 @@ pub fn request(id: &str, text: &str) -> Request {
         submitted_at: chrono::Utc::now().timestamp_millis(),
         reply_topic: None,
         headers: Default::default(),
+    }
+}
+
+/// `volcano run` in this process (watcher, materializer, pipeline and, with its role, the
+/// Temporal worker), stopped by [`Instance::stop`].
+pub struct Instance {
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Instance {
+    /// Every role.
+    pub async fn start(config: &VolcanoConfig) -> Instance {
+        Self::start_with(config, instance::Roles::ALL).await
+    }
+
+    pub async fn start_with(config: &VolcanoConfig, roles: instance::Roles) -> Instance {
+        // `run` creates them too, but the test reads the results topic before it gets there.
+        kafka::ensure_topics(config, &config.kafka.topics.all())
+            .await
+            .expect("topics");
+        let (tx, rx) = watch::channel(false);
+        let c = config.clone();
+        let task = tokio::spawn(async move {
+            instance::run_with(&c, roles, rx, None)
+                .await
+                .expect("instance runs");
+        });
+        Instance { shutdown: tx, task }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("instance stops")
+            .expect("instance did not panic");
     }
 }
 
