@@ -78,7 +78,7 @@ impl FastPath {
         };
         let name = snapshot.target_name(target).to_string();
         let mut job = None;
-        let mut result = match self.route(&snapshot, target, &request.text) {
+        let mut result = match route(&snapshot, target, &request.text) {
             Route::Durable(reason) => {
                 match DurableJob::new(request, &snapshot, target, Some(rule_index), &reason) {
                     Ok(made) => {
@@ -93,27 +93,6 @@ impl FastPath {
         result.matched_rule = Some(rule);
         result.tool = Some(name);
         (timings.into_result(result), job)
-    }
-
-    /// Route: durable when the definition is a workflow or marked durable, or the request
-    /// asks for it in the words of the routing config; fast otherwise.
-    fn route(&self, registry: &CompiledRegistry, target: Target, text: &str) -> Route {
-        let Target::Tool(index) = target else {
-            return Route::Durable("the definition is a workflow".into());
-        };
-        if registry.is_durable(target) {
-            return Route::Durable("the tool is marked durable".into());
-        }
-        let lower = text.to_lowercase();
-        if let Some(word) = registry
-            .routing
-            .durable_keywords
-            .iter()
-            .find(|k| lower.contains(&k.to_lowercase()))
-        {
-            return Route::Durable(format!("the request asks for it (\"{word}\")"));
-        }
-        Route::Fast(index)
     }
 
     fn run_tool(
@@ -259,16 +238,46 @@ impl FastPath {
     }
 
     fn previous(&self, request: &Request) -> Option<Decimal> {
-        request
-            .session_id
-            .as_deref()
-            .and_then(|s| self.sessions.get(s))
+        let key = session_key(request)?;
+        self.sessions.get(&key)
     }
 
     fn remember(&mut self, request: &Request, value: Decimal) {
-        if let Some(session) = &request.session_id {
-            self.sessions.remember(session, value);
+        if let Some(key) = session_key(request) {
+            self.sessions.remember(&key, value);
         }
+    }
+}
+
+/// Route: durable when the definition is a workflow or marked durable, or the request
+/// asks for it in the words of the routing config; fast otherwise.
+fn route(registry: &CompiledRegistry, target: Target, text: &str) -> Route {
+    let Target::Tool(index) = target else {
+        return Route::Durable("the definition is a workflow".into());
+    };
+    if registry.is_durable(target) {
+        return Route::Durable("the tool is marked durable".into());
+    }
+    let lower = text.to_lowercase();
+    if let Some(word) = registry
+        .routing
+        .durable_keywords
+        .iter()
+        .find(|k| lower.contains(&k.to_lowercase()))
+    {
+        return Route::Durable(format!("the request asks for it (\"{word}\")"));
+    }
+    Route::Fast(index)
+}
+
+/// Whether `registry` would send `text` down the durable path: the ingress asks before it
+/// admits a request of a tenant at its concurrent-workflow quota.
+pub fn goes_durable(registry: &CompiledRegistry, text: &str) -> bool {
+    match classify(registry, text) {
+        Classification::Matched { target, .. } => {
+            matches!(route(registry, target, text), Route::Durable(_))
+        }
+        Classification::Unclassified { .. } => false,
     }
 }
 
@@ -414,6 +423,13 @@ pub fn normalise(value: Decimal) -> String {
     value.normalize().to_string()
 }
 
+/// A session belongs to its tenant: two tenants that pick the same session id never see
+/// each other's answers.
+fn session_key(request: &Request) -> Option<String> {
+    let session = request.session_id.as_deref()?;
+    Some(format!("{}\u{1f}{session}", request.tenant))
+}
+
 /// The previous answer of each session, forgetting the oldest sessions beyond a bound.
 struct SessionStore {
     max: usize,
@@ -545,6 +561,37 @@ mod tests {
             fp.process(&other).error_kind.as_deref(),
             Some("nothing_to_refer_to")
         );
+    }
+
+    #[test]
+    fn a_session_id_is_scoped_to_its_tenant() {
+        let mut fp = FastPath::new(example_registry(), 10);
+        fp.process(&request("Calculate 42 + 58"));
+        let mut elsewhere = request("multiply that by 2");
+        elsewhere.tenant = "acme-corp".into();
+        assert_eq!(
+            fp.process(&elsewhere).error_kind.as_deref(),
+            Some("nothing_to_refer_to")
+        );
+    }
+
+    #[test]
+    fn goes_durable_agrees_with_the_route_the_request_takes() {
+        let registry = example_registry().load("main");
+        for text in [
+            "process customer data and generate report",
+            "Calculate 42 + 58",
+            "approve the calculation 2 + 2",
+            "gibberish that matches nothing",
+        ] {
+            let mut fp = FastPath::new(example_registry(), 10);
+            let routed = fp.process(&request(text)).status == Status::Accepted;
+            assert_eq!(goes_durable(&registry, text), routed, "{text}");
+        }
+        assert!(goes_durable(
+            &registry,
+            "process customer data and generate report"
+        ));
     }
 
     #[test]

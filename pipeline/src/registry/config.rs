@@ -95,8 +95,12 @@ impl Default for RateLimits {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Quotas {
+    /// Requests the ingress admits per UTC day (counted by each ingress instance).
     pub requests_per_day: u64,
+    /// Durable workflows running at once; a request that would start one more gets 429.
     pub max_running_workflows: u32,
+    /// Requests admitted and not yet answered, per ingress instance.
+    pub max_requests_in_flight: u32,
 }
 
 impl Default for Quotas {
@@ -104,6 +108,7 @@ impl Default for Quotas {
         Quotas {
             requests_per_day: 1_000_000,
             max_running_workflows: 100,
+            max_requests_in_flight: 1_000,
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 
@@ -23,6 +24,9 @@ type Tenants = HashMap<String, Arc<CompiledRegistry>>;
 #[derive(Clone)]
 pub struct RegistryHandle {
     tenants: Arc<ArcSwap<Tenants>>,
+    /// Bumped after every swap, so a reader that derives something from the whole table (the
+    /// ingress's API keys) can tell cheaply whether it is stale.
+    generation: Arc<AtomicU64>,
 }
 
 impl RegistryHandle {
@@ -32,6 +36,7 @@ impl RegistryHandle {
         tenants.insert(MAIN.to_string(), main);
         RegistryHandle {
             tenants: Arc::new(ArcSwap::from_pointee(tenants)),
+            generation: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -60,6 +65,12 @@ impl RegistryHandle {
             next.insert(tenant.to_string(), Arc::clone(&registry));
             next
         });
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Changes after every [`Self::store`] and [`Self::remove`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Forgets a tenant's own registry (its branch was deleted); it falls back to `main`.
@@ -72,6 +83,7 @@ impl RegistryHandle {
             next.remove(tenant);
             next
         });
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// Tenants that have a registry of their own, `main` included, sorted.
