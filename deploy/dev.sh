@@ -19,6 +19,9 @@ export VOLCANO_TOOLS_DIR="${VOLCANO_TOOLS_DIR:-$VOLCANO_CACHE/tools}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$VOLCANO_CACHE/target}"
 BIN="$CARGO_TARGET_DIR/debug/volcano"
 CARGO_FUZZ_VERSION="0.13.1"
+# The REST API's property-based test (tests/ingress.rs); every Python package it pulls in is
+# pinned in deploy/schemathesis-requirements.txt.
+SCHEMATHESIS_VERSION="4.32.5"
 
 # Debian packages the -sys crates need (librdkafka: gcc, make, perl, zlib; librocksdb-sys:
 # g++ and libclang for bindgen), pinned to the Debian 12 versions this was built with.
@@ -76,9 +79,24 @@ cmd_down() {
   "$BIN" stack down
 }
 
+# schemathesis in a venv of its own in the tools cache; a marker file says it is complete.
+schemathesis_tool() {
+  local root="$VOLCANO_TOOLS_DIR/schemathesis-$SCHEMATHESIS_VERSION"
+  if [ ! -f "$root/.installed" ]; then
+    say "installing schemathesis $SCHEMATHESIS_VERSION into $root (python venv + pip)"
+    rm -rf "$root"
+    python3 -m venv "$root"
+    "$root/bin/pip" install --quiet --disable-pip-version-check \
+      -r deploy/schemathesis-requirements.txt
+    touch "$root/.installed"
+  fi
+  export VOLCANO_SCHEMATHESIS="$root/bin/schemathesis"
+}
+
 cmd_test() {
   system_packages
   build
+  schemathesis_tool
   # The test stack has its own ports and data folder, so it never touches a running dev stack.
   local dir=".volcano/test"
   mkdir -p "$dir"

@@ -38,8 +38,9 @@ enum Command {
     /// Run the pipeline: consume requests, answer them, produce results and dead letters;
     /// and the Temporal worker of the durable path
     Run {
-        /// Roles of this process (repeatable): pipeline (with its registry), worker
-        #[arg(long = "role", value_enum, default_values_t = [Role::Pipeline, Role::Worker])]
+        /// Roles of this process (repeatable): pipeline (with its registry), worker, ingress
+        /// (the REST API on `ingress.addr`)
+        #[arg(long = "role", value_enum, default_values_t = [Role::Pipeline, Role::Worker, Role::Ingress])]
         roles: Vec<Role>,
     },
     /// Durable workflows on Temporal: list them, show one's status, signal one
@@ -120,6 +121,7 @@ enum Command {
 enum Role {
     Pipeline,
     Worker,
+    Ingress,
 }
 
 #[derive(Subcommand)]
@@ -224,6 +226,7 @@ fn run_cli() -> Result<()> {
             let roles = instance::Roles {
                 pipeline: roles.contains(&Role::Pipeline),
                 worker: roles.contains(&Role::Worker),
+                ingress: roles.contains(&Role::Ingress),
             };
             runtime()?.block_on(run(config, roles))
         }

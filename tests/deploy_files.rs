@@ -47,6 +47,17 @@ fn compose_file_has_kafka_temporal_on_postgres_and_the_pipeline() {
     let env = &doc["x-volcano"]["environment"];
     assert_eq!(env["KAFKA_BROKERS"].as_str(), Some("kafka:9092"));
     assert_eq!(env["TEMPORAL_ADDRESS"].as_str(), Some("temporal:7233"));
+    // The REST ingress listens on every interface inside the container, published on 8080.
+    let pipeline = &doc["services"]["pipeline"];
+    assert_eq!(
+        pipeline["environment"]["VOLCANO_INGRESS_ADDR"].as_str(),
+        Some("0.0.0.0:8080")
+    );
+    assert_eq!(
+        pipeline["environment"]["KAFKA_BROKERS"].as_str(),
+        Some("kafka:9092")
+    );
+    assert_eq!(pipeline["ports"][0].as_str(), Some("8080:8080"));
 }
 
 #[test]
@@ -65,6 +76,9 @@ fn kubernetes_manifests_parse_and_pin_images() {
                 .flatten()
             {
                 assert_pinned(c["image"].as_str().unwrap(), path.to_str().unwrap());
+                if let Some(probe) = c["readinessProbe"]["httpGet"]["path"].as_str() {
+                    assert_eq!(probe, "/readyz", "{path:?}: the ingress's readiness route");
+                }
             }
             seen += 1;
         }

@@ -488,6 +488,7 @@ async fn kill_9_of_the_worker_mid_step_then_a_restart_completes_with_one_result(
         Roles {
             pipeline: true,
             worker: false,
+            ingress: false,
         },
     )
     .await;

@@ -1,7 +1,8 @@
 //! Typed configuration for every role, with defaults for the embedded stack.
 //!
 //! Read from a TOML file (`volcano.toml` in the working directory, or `--config` /
-//! `VOLCANO_CONFIG`), then overridden by `KAFKA_BROKERS` and `TEMPORAL_ADDRESS`. When either
+//! `VOLCANO_CONFIG`), then overridden by `KAFKA_BROKERS`, `TEMPORAL_ADDRESS` and
+//! `VOLCANO_INGRESS_ADDR`. When either
 //! points somewhere, `volcano stack up` leaves that part alone and the roles use it: a real
 //! Kafka and Temporal cluster work unchanged.
 
@@ -17,6 +18,7 @@ pub struct VolcanoConfig {
     pub kafka: KafkaConfig,
     pub temporal: TemporalConfig,
     pub pipeline: PipelineConfig,
+    pub ingress: IngressConfig,
     pub registry: RegistryConfig,
     pub stack: StackConfig,
 }
@@ -205,6 +207,45 @@ impl Default for PipelineConfig {
     }
 }
 
+/// The REST ingress role: `POST /api/v1/execute` and friends (see the README's API section).
+/// Keys, rate limits and quotas are not here: they live in each branch's
+/// `configs/security.yaml`, so they change by commit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngressConfig {
+    /// Where the ingress listens; empty disables the role.
+    pub addr: String,
+    /// Its result store (RocksDB); default `<stack.data_dir>/ingress`.
+    pub data_dir: Option<PathBuf>,
+    /// How long `execute` waits for the result when the body names no `wait_ms`.
+    pub default_wait_ms: u64,
+    /// The longest `wait_ms` a client may ask for.
+    pub max_wait_ms: u64,
+    /// Request bodies larger than this get 413.
+    pub max_body_bytes: usize,
+    /// How long a produce may take before the client gets 503 (the broker is slow or down).
+    pub produce_timeout_ms: u64,
+    /// How long stored results stay readable at `GET /api/v1/requests/{id}`.
+    pub result_ttl_secs: u64,
+    /// How long a workflow query or signal may take before the client gets 503.
+    pub temporal_timeout_ms: u64,
+}
+
+impl Default for IngressConfig {
+    fn default() -> Self {
+        IngressConfig {
+            addr: "127.0.0.1:8080".into(),
+            data_dir: None,
+            default_wait_ms: 5_000,
+            max_wait_ms: 30_000,
+            max_body_bytes: 16 * 1024,
+            produce_timeout_ms: 5_000,
+            result_ttl_secs: 24 * 3600,
+            temporal_timeout_ms: 5_000,
+        }
+    }
+}
+
 /// The embedded development stack started by `volcano stack up`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -276,8 +317,12 @@ impl VolcanoConfig {
         Ok(config)
     }
 
-    /// Applies `KAFKA_BROKERS` and `TEMPORAL_ADDRESS` (non-empty values win over the file).
+    /// Applies `KAFKA_BROKERS`, `TEMPORAL_ADDRESS` and `VOLCANO_INGRESS_ADDR` (non-empty
+    /// values win over the file).
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) {
+        if let Some(a) = var("VOLCANO_INGRESS_ADDR").filter(|v| !v.trim().is_empty()) {
+            self.ingress.addr = a;
+        }
         if let Some(b) = var("KAFKA_BROKERS").filter(|v| !v.trim().is_empty()) {
             self.kafka.brokers = b;
         }
@@ -326,6 +371,14 @@ impl VolcanoConfig {
             .data_dir
             .clone()
             .unwrap_or_else(|| self.stack.data_dir.join("registry"))
+    }
+
+    /// The ingress's result store.
+    pub fn ingress_data_dir(&self) -> PathBuf {
+        self.ingress
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| self.stack.data_dir.join("ingress"))
     }
 
     pub fn tools_dir(&self) -> PathBuf {

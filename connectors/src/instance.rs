@@ -1,8 +1,9 @@
 //! One Volcano instance, as `volcano run` starts it: the watcher (when this instance watches
 //! the config repository), the materializer that keeps this instance's registry, the
-//! pipeline loop that answers requests from it, and the Temporal worker of the durable path.
-//! [`Roles`] picks the pipeline and the worker; a worker-only process keeps no registry (its
-//! workflows carry their definitions).
+//! pipeline loop that answers requests from it, the REST ingress, and the Temporal worker of
+//! the durable path. [`Roles`] picks which run; the pipeline and the ingress share one
+//! registry (the ingress reads API keys, limits and quotas from it); a worker-only process
+//! keeps no registry (its workflows carry their definitions).
 //!
 //! Start-up order matters: the watcher's first pass publishes every commit already in the
 //! repository, the materializer catches up to the end of the commits topic, and only then
@@ -32,12 +33,15 @@ pub struct Roles {
     pub pipeline: bool,
     /// Run durable workflows and their steps on Temporal.
     pub worker: bool,
+    /// Serve the REST API on `ingress.addr` (with the watcher and materializer it needs).
+    pub ingress: bool,
 }
 
 impl Roles {
     pub const ALL: Roles = Roles {
         pipeline: true,
         worker: true,
+        ingress: true,
     };
 }
 
@@ -58,7 +62,8 @@ pub async fn run_with(
     let services = ToolServices {
         http: Some(Arc::new(UreqHttpClient::new())),
     };
-    if !roles.pipeline {
+    let ingress = roles.ingress && !config.ingress.addr.trim().is_empty();
+    if !roles.pipeline && !ingress {
         if roles.worker {
             let worker = durable::spawn_worker(config, services, None, shutdown)?;
             tokio::task::spawn_blocking(move || worker.join())
@@ -111,9 +116,29 @@ pub async fn run_with(
         )?),
         false => None,
     };
-    let fast_path = FastPath::new(registry, config.pipeline.max_sessions);
-    let starter = durable::Starter::new(config);
-    let outcome = pipeline_role::run(config, fast_path, starter, shutdown).await;
+    let api = match ingress {
+        true => Some(tokio::spawn({
+            let (config, registry, shutdown) = (config.clone(), registry.clone(), shutdown.clone());
+            async move { crate::ingress::serve(&config, registry, shutdown).await }
+        })),
+        false => None,
+    };
+    let outcome = match roles.pipeline {
+        true => {
+            let fast_path = FastPath::new(registry, config.pipeline.max_sessions);
+            let starter = durable::Starter::new(config);
+            pipeline_role::run(config, fast_path, starter, shutdown).await
+        }
+        false => {
+            let mut shutdown = shutdown;
+            let _ = shutdown.wait_for(|s| *s).await;
+            Ok(())
+        }
+    };
+    let api_outcome = match api {
+        Some(task) => task.await.map_err(anyhow::Error::new).and_then(|r| r),
+        None => Ok(()),
+    };
     stop.store(true, Ordering::Relaxed);
     let _ = tokio::task::spawn_blocking(move || follower.join()).await;
     if let Some(task) = watcher {
@@ -128,5 +153,6 @@ pub async fn run_with(
         }
     }
     outcome?;
+    api_outcome.context("the REST ingress")?;
     Ok(())
 }

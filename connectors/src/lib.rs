@@ -12,6 +12,8 @@
 //! - [`http_client`]: the network side of the `http` tool kind (allow-listed hosts only).
 //! - [`client`]: produce a request and wait for its result (`volcano send`).
 //! - [`durable`]: the durable path on Temporal: workflow starts, the worker, control.
+//! - [`ingress`]: the REST API: API keys, rate limits and quotas, execute-and-wait, stored
+//!   results, workflow control.
 //!
 //! No business logic lives here: answers come from `volcano-pipeline`.
 
@@ -21,6 +23,7 @@ pub mod config;
 pub mod durable;
 pub mod git_registry;
 pub mod http_client;
+pub mod ingress;
 pub mod instance;
 pub mod kafka;
 pub mod metrics;

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::sync::LazyLock;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -36,6 +36,15 @@ pub struct Metrics {
     pub durable_steps: IntCounterVec,
     /// Durable results the worker published.
     pub durable_finished: IntCounter,
+    /// REST API responses, by route and status code.
+    pub ingress_responses: IntCounterVec,
+    /// `POST /api/v1/execute`, from the request read to the response, by outcome
+    /// (`answered`, `accepted`, `pending`, `refused`).
+    pub ingress_execute_seconds: HistogramVec,
+    /// API calls waiting for their result.
+    pub ingress_waiting: IntGauge,
+    /// Results the ingress's feed stored.
+    pub ingress_results_stored: IntCounter,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -136,8 +145,41 @@ impl Metrics {
             "Final results of durable workflows published by the worker.",
         )
         .expect("metric");
+        let ingress_responses = IntCounterVec::new(
+            Opts::new(
+                "volcano_ingress_responses_total",
+                "REST API responses, by route and status code.",
+            ),
+            &["route", "code"],
+        )
+        .expect("metric");
+        let ingress_execute_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "volcano_ingress_execute_duration_seconds",
+                "POST /api/v1/execute from request to response, by outcome.",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+            ]),
+            &["outcome"],
+        )
+        .expect("metric");
+        let ingress_waiting = IntGauge::new(
+            "volcano_ingress_waiting_requests",
+            "API calls waiting for their result.",
+        )
+        .expect("metric");
+        let ingress_results_stored = IntCounter::new(
+            "volcano_ingress_results_stored_total",
+            "Results the ingress stored from the results topic.",
+        )
+        .expect("metric");
         for c in [
             Box::new(consumed.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(ingress_responses.clone()),
+            Box::new(ingress_execute_seconds.clone()),
+            Box::new(ingress_waiting.clone()),
+            Box::new(ingress_results_stored.clone()),
             Box::new(durable_started.clone()),
             Box::new(durable_start_seconds.clone()),
             Box::new(durable_steps.clone()),
@@ -168,6 +210,10 @@ impl Metrics {
             durable_start_seconds,
             durable_steps,
             durable_finished,
+            ingress_responses,
+            ingress_execute_seconds,
+            ingress_waiting,
+            ingress_results_stored,
         }
     }
 

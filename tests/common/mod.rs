@@ -36,6 +36,9 @@ pub fn test_config(name: &str) -> VolcanoConfig {
     c.registry.repo = Some(dir.join("config-repo"));
     c.registry.data_dir = Some(dir.join("registry"));
     c.stack.config_repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("repos");
+    // The REST ingress is off unless a test turns it on (tests/ingress.rs serves it itself).
+    c.ingress.addr = String::new();
+    c.ingress.data_dir = Some(dir.join("ingress"));
     c
 }
 

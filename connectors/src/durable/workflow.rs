@@ -40,6 +40,9 @@ use crate::metrics::METRICS;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowStatus {
     pub definition: String,
+    /// The tenant whose request started the run: the REST API shows a run to it alone.
+    #[serde(default)]
+    pub tenant: String,
     /// Registry commit whose definitions this run uses.
     pub registry_commit: String,
     /// `running`, `paused`, `waiting`, `compensating`, or how it ended (`completed`,
@@ -99,6 +102,7 @@ impl DurableWorkflow {
     ) -> WorkflowResult<WorkflowOutcome> {
         ctx.state_mut(|s| {
             s.status.definition = job.definition.clone();
+            s.status.tenant = job.request.tenant.clone();
             s.status.registry_commit = job.registry_commit.clone();
             s.status.phase = "running".into();
         });

@@ -1,0 +1,375 @@
+//! REST ingress load: `POST /api/v1/execute` at a fixed rate, end to end (HTTP in, Kafka to
+//! the pipeline, the result back from Kafka, HTTP out), beside the bare broker round trip
+//! (produce → consume of one record, no pipeline) measured in the same run at the same rate.
+//!
+//! The ingress and the pipeline run as two `volcano run` processes (release build), so the
+//! ingress's own memory is measured (RSS at the end, and its peak). The load is open-loop:
+//! each request has a scheduled send time and its latency counts from that time, so a stall
+//! shows up in the figures instead of slowing the load down.
+//!
+//! Needs the broker up: `volcano stack up --no-pipeline` (or the test stack with
+//! `VOLCANO_CONFIG=.volcano/test/volcano.toml`). Then
+//! `cargo bench --bench ingress` (env `RATE` requests/s, default 2000; `SECS`, default 60;
+//! `CLIENTS` connections, default 64).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use rdkafka::Offset;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::producer::FutureRecord;
+use volcano_connectors::config::{TopicNames, VolcanoConfig};
+use volcano_connectors::kafka;
+
+const KEY: &str = "volcano-example-load-test";
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Latency percentiles of a run, in milliseconds.
+struct Figures {
+    sent: usize,
+    ok: usize,
+    errors: usize,
+    lat: Vec<f64>,
+    secs: f64,
+}
+
+impl Figures {
+    fn pct(&self, p: f64) -> f64 {
+        if self.lat.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((self.lat.len() as f64 - 1.0) * p).round() as usize;
+        self.lat[i]
+    }
+
+    fn row(&self, what: &str) {
+        println!(
+            "| {what} | {:.0}/s | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+            self.ok as f64 / self.secs,
+            self.pct(0.5),
+            self.pct(0.99),
+            self.pct(0.999),
+            self.lat.last().copied().unwrap_or(f64::NAN),
+            self.errors + (self.sent - self.ok - self.errors),
+        );
+    }
+}
+
+fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// The example content with main's limits raised for the load key's tenant.
+fn content() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "volcano-ingress-bench-content-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let ok = Command::new("cp")
+        .arg("-r")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("repos"))
+        .arg(&dir)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let security = dir.join("main/configs/security.yaml");
+    let text = std::fs::read_to_string(&security).unwrap();
+    let text = text
+        .replace("requests_per_second: 500", "requests_per_second: 100000")
+        .replace("burst: 1000", "burst: 100000")
+        .replace(
+            "max_requests_in_flight: 2000",
+            "max_requests_in_flight: 100000",
+        );
+    std::fs::write(&security, text).unwrap();
+    dir
+}
+
+fn spawn(config: &Path, role: &str, log: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_volcano"))
+        .arg("--config")
+        .arg(config)
+        .args(["run", "--role", role])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("volcano run starts")
+}
+
+fn stop(mut child: Child) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// `VmRSS` and `VmHWM` (peak) of a process, in MiB.
+fn memory(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .max_idle_connections_per_host(4)
+        .build()
+        .new_agent()
+}
+
+/// Waits for `/readyz` to answer 200.
+fn ready(addr: SocketAddr) {
+    let agent = agent();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if let Ok(r) = agent.get(format!("http://{addr}/readyz")).call()
+            && r.status() == 200
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("the ingress at {addr} never became ready");
+}
+
+/// Open-loop load on the ingress: request `i` is due at `start + i / rate`; `clients` threads
+/// (one keep-alive connection each) take requests in turn.
+fn http_load(addr: SocketAddr, rate: u64, secs: u64, clients: usize) -> Figures {
+    let total = (rate * secs) as usize;
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now() + Duration::from_millis(200);
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let url = format!("http://{addr}/api/v1/execute");
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let next = Arc::clone(&next);
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let agent = agent();
+                let mut out = (Vec::new(), 0usize, 0usize);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        return out;
+                    }
+                    let due = start + interval * i as u32;
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    let body = format!("{{\"text\":\"Calculate {i} + 1\",\"wait_ms\":10000}}");
+                    let reply = agent
+                        .post(&url)
+                        .header("Authorization", format!("Bearer {KEY}"))
+                        .header("Content-Type", "application/json")
+                        .send(body.as_bytes());
+                    let elapsed = due.elapsed().as_secs_f64() * 1e3;
+                    match reply {
+                        Ok(mut r) if r.status() == 200 => {
+                            let text = r.body_mut().read_to_string().unwrap_or_default();
+                            if text.contains(&format!("\"value\":\"{}\"", i + 1)) {
+                                out.0.push(elapsed);
+                                out.1 += 1;
+                            } else {
+                                out.2 += 1;
+                            }
+                        }
+                        _ => out.2 += 1,
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut lat = Vec::with_capacity(total);
+    let (mut ok, mut errors) = (0, 0);
+    for t in threads {
+        let (l, o, e) = t.join().unwrap();
+        lat.extend(l);
+        ok += o;
+        errors += e;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    lat.sort_by(f64::total_cmp);
+    Figures {
+        sent: total,
+        ok,
+        errors,
+        lat,
+        secs,
+    }
+}
+
+/// The baseline: one record produced and consumed back (partition assignment, no group),
+/// at the same open-loop rate.
+async fn broker_round_trip(config: &VolcanoConfig, rate: u64, secs: u64) -> Figures {
+    let topic = format!("{}roundtrip", config.kafka.topics.requests);
+    kafka::ensure_topics(config, &[&topic]).await.unwrap();
+    let producer = kafka::results_producer(config).unwrap();
+    let mut cc = kafka::client_config(config);
+    cc.set("group.id", "volcano-bench-roundtrip");
+    cc.set("enable.auto.commit", "false");
+    cc.set("fetch.wait.max.ms", "5");
+    let consumer: StreamConsumer = cc.create().unwrap();
+    kafka::assign_all(&consumer, &topic, Duration::from_secs(10), |p| {
+        let (_, high) = consumer.fetch_watermarks(&topic, p, Duration::from_secs(10))?;
+        Ok(Offset::Offset(high))
+    })
+    .unwrap();
+    let total = (rate * secs) as usize;
+    let start = Instant::now() + Duration::from_millis(500);
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let reader = tokio::spawn(async move {
+        let mut lat = Vec::with_capacity(total);
+        let mut stream = consumer.stream();
+        while lat.len() < total {
+            match tokio::time::timeout(Duration::from_secs(30), stream.next()).await {
+                Ok(Some(Ok(m))) => {
+                    let i: usize = std::str::from_utf8(m.payload().unwrap_or_default())
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(usize::MAX);
+                    if i < total {
+                        let due = start + interval * i as u32;
+                        lat.push(due.elapsed().as_secs_f64() * 1e3);
+                    }
+                }
+                _ => break,
+            }
+        }
+        lat
+    });
+    let mut sends = futures::stream::FuturesUnordered::new();
+    let mut errors = 0;
+    for i in 0..total {
+        let due = start + interval * i as u32;
+        tokio::time::sleep_until(due.into()).await;
+        let producer = producer.clone();
+        let topic = topic.clone();
+        sends.push(async move {
+            let payload = i.to_string();
+            let key = format!("k{i}");
+            producer
+                .send(
+                    FutureRecord::to(&topic).key(&key).payload(&payload),
+                    Duration::from_secs(10),
+                )
+                .await
+                .is_ok()
+        });
+        while let Some(Some(ok)) = futures::FutureExt::now_or_never(sends.next()) {
+            errors += usize::from(!ok);
+        }
+    }
+    while let Some(ok) = sends.next().await {
+        errors += usize::from(!ok);
+    }
+    let mut lat = reader.await.unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    lat.sort_by(f64::total_cmp);
+    Figures {
+        sent: total,
+        ok: lat.len(),
+        errors,
+        lat,
+        secs,
+    }
+}
+
+fn main() {
+    let rate = env("RATE", 2000);
+    let secs = env("SECS", 60);
+    let clients = env("CLIENTS", 64) as usize;
+    let path = std::env::var_os("VOLCANO_CONFIG").map(PathBuf::from);
+    let mut config = VolcanoConfig::load(path.as_deref()).expect("config");
+    let id = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let prefix = format!("bench-ingress-{id}.");
+    config.kafka.topics = TopicNames::prefixed(&prefix);
+    config.pipeline.group_id = format!("{prefix}pipeline");
+    config.pipeline.metrics_addr = String::new();
+    let dir = std::env::temp_dir().join(format!("volcano-bench-ingress-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    config.registry.repo = Some(dir.join("config-repo"));
+    config.stack.config_repo = content();
+    config.ingress.data_dir = Some(dir.join("ingress"));
+
+    // The pipeline process watches the repository; the ingress process follows the commits
+    // topic with a registry of its own.
+    let mut pipeline = config.clone();
+    pipeline.ingress.addr = String::new();
+    pipeline.registry.data_dir = Some(dir.join("registry-pipeline"));
+    let addr = free_addr();
+    let mut ingress = config.clone();
+    ingress.ingress.addr = addr.to_string();
+    ingress.registry.watch = false;
+    ingress.registry.data_dir = Some(dir.join("registry-ingress"));
+    let write = |name: &str, c: &VolcanoConfig| {
+        let p = dir.join(name);
+        std::fs::write(&p, toml::to_string(c).unwrap()).unwrap();
+        p
+    };
+    let pipeline_path = write("pipeline.toml", &pipeline);
+    let ingress_path = write("ingress.toml", &ingress);
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(kafka::ensure_topics(&config, &config.kafka.topics.all()))
+        .unwrap();
+    let pipeline_proc = spawn(&pipeline_path, "pipeline", &dir.join("pipeline.log"));
+    std::thread::sleep(Duration::from_secs(2));
+    let ingress_proc = spawn(&ingress_path, "ingress", &dir.join("ingress.log"));
+    ready(addr);
+    // Warm up: connections, the pipeline's partitions, the first registry loads.
+    let _ = http_load(addr, 200, 3, 8);
+
+    println!("REST ingress load: {rate} requests/s for {secs} s, {clients} connections, loopback");
+    let baseline = runtime.block_on(broker_round_trip(&config, rate, secs));
+    let loaded = http_load(addr, rate, secs, clients);
+    let (rss, peak) = memory(ingress_proc.id());
+    println!();
+    println!("| measured | throughput | p50 ms | p99 ms | p999 ms | max ms | errors |");
+    println!("|---|---|---|---|---|---|---|");
+    baseline.row("broker round trip, produce → consume (baseline)");
+    loaded.row("POST /api/v1/execute, end to end");
+    println!();
+    println!(
+        "p99 over the baseline: {:+.1} ms (target ≤ +5 ms); ingress RSS {rss:.0} MiB (peak {peak:.0} MiB)",
+        loaded.pct(0.99) - baseline.pct(0.99)
+    );
+    stop(ingress_proc);
+    stop(pipeline_proc);
+}

@@ -1,0 +1,475 @@
+//! The ingress's view of `volcano.results`: one consumer per ingress instance that stores
+//! every result in RocksDB (for `GET /api/v1/requests/{id}`) and hands it to the API call
+//! waiting for it, correlated by request id.
+//!
+//! The consumer is assigned every partition (no consumer group: every ingress instance sees
+//! every result). Results and the next offset of each partition are written in one
+//! `WriteBatch`, so after a crash or restart the feed resumes exactly where its store
+//! ends: a result that arrives while the ingress is down is stored when it comes back, and a
+//! client that got a 202 can still read its answer. Stored results expire after the
+//! configured TTL (checked on read, dropped by a compaction filter).
+//!
+//! The feed also knows which durable workflows are running: an `accepted` result opens one,
+//! the request's final result closes it. The API checks the tenant's concurrent-workflow
+//! quota against that count.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::FutureExt;
+use rdkafka::Offset;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rocksdb::compaction_filter::Decision;
+use rocksdb::{ColumnFamilyDescriptor, DB, DBCompressionType, IteratorMode, Options, WriteBatch};
+use tokio::sync::{oneshot, watch};
+use tracing::{info, warn};
+use volcano_pipeline::model::{RequestResult, Status};
+
+use crate::avro;
+use crate::config::VolcanoConfig;
+use crate::kafka;
+use crate::metrics::METRICS;
+
+const CF_RESULTS: &str = "results";
+const CF_OFFSETS: &str = "offsets";
+/// Results at most this many per write batch.
+const BATCH: usize = 512;
+
+/// What went wrong with the result store.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultStoreError {
+    #[error("result store at {path}: {source}")]
+    Open {
+        path: String,
+        source: rocksdb::Error,
+    },
+    #[error("result store: {0}")]
+    Db(#[from] rocksdb::Error),
+}
+
+/// Results by request id, with the results topic's offsets, in RocksDB.
+pub struct ResultStore {
+    db: DB,
+    ttl_ms: u64,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+/// A stored value: when it was stored (8 bytes, big-endian ms) and the result's Avro bytes
+/// exactly as the topic carried them.
+fn split(value: &[u8]) -> Option<(u64, &[u8])> {
+    let (at, payload) = value.split_at_checked(8)?;
+    Some((u64::from_be_bytes(at.try_into().ok()?), payload))
+}
+
+impl ResultStore {
+    pub fn open(dir: &Path, ttl: Duration) -> Result<ResultStore, ResultStoreError> {
+        let ttl_ms = ttl.as_millis() as u64;
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        options.set_max_background_jobs(2);
+        options.set_keep_log_file_num(4);
+        let mut results = Options::default();
+        results.set_compression_type(DBCompressionType::None);
+        results.set_compaction_filter(
+            "volcano-result-ttl",
+            move |_level: u32, _key: &[u8], value: &[u8]| match split(value) {
+                Some((at, _)) if at + ttl_ms >= now_ms() => Decision::Keep,
+                _ => Decision::Remove,
+            },
+        );
+        let cfs = vec![
+            ColumnFamilyDescriptor::new(CF_RESULTS, results),
+            ColumnFamilyDescriptor::new(CF_OFFSETS, Options::default()),
+        ];
+        let db = DB::open_cf_descriptors(&options, dir, cfs).map_err(|source| {
+            ResultStoreError::Open {
+                path: dir.display().to_string(),
+                source,
+            }
+        })?;
+        Ok(ResultStore { db, ttl_ms })
+    }
+
+    /// The stored result of `id`, unless it expired.
+    pub fn get(&self, id: &str) -> Result<Option<RequestResult>, ResultStoreError> {
+        let cf = self.db.cf_handle(CF_RESULTS).expect("column family");
+        let Some(value) = self.db.get_pinned_cf(&cf, id.as_bytes())? else {
+            return Ok(None);
+        };
+        Ok(self.live(&value).and_then(|p| avro::decode_result(p).ok()))
+    }
+
+    fn live<'a>(&self, value: &'a [u8]) -> Option<&'a [u8]> {
+        let (at, payload) = split(value)?;
+        (at + self.ttl_ms >= now_ms()).then_some(payload)
+    }
+
+    /// The next offset to read of each partition stored so far.
+    pub fn offsets(&self) -> Result<HashMap<i32, i64>, ResultStoreError> {
+        let cf = self.db.cf_handle(CF_OFFSETS).expect("column family");
+        let mut out = HashMap::new();
+        for item in self.db.iterator_cf(&cf, IteratorMode::Start) {
+            let (key, value) = item?;
+            if let (Ok(p), Ok(o)) = (
+                <[u8; 4]>::try_from(&key[..]),
+                <[u8; 8]>::try_from(&value[..]),
+            ) {
+                out.insert(i32::from_be_bytes(p), i64::from_be_bytes(o));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Requests whose stored result is still `accepted`: their workflows are running.
+    pub fn running(&self) -> Result<Vec<(String, String)>, ResultStoreError> {
+        let cf = self.db.cf_handle(CF_RESULTS).expect("column family");
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(&cf, IteratorMode::Start) {
+            let (key, value) = item?;
+            let Some(result) = self.live(&value).and_then(|p| avro::decode_result(p).ok()) else {
+                continue;
+            };
+            if result.status == Status::Accepted {
+                out.push((result.tenant, String::from_utf8_lossy(&key).into_owned()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores results and the partitions' next offsets atomically. An `accepted` result never
+    /// replaces a final one (a redelivered durable request is accepted again after its run).
+    fn write(
+        &self,
+        results: &[(String, Status, &[u8])],
+        offsets: &HashMap<i32, i64>,
+    ) -> Result<(), ResultStoreError> {
+        let results_cf = self.db.cf_handle(CF_RESULTS).expect("column family");
+        let offsets_cf = self.db.cf_handle(CF_OFFSETS).expect("column family");
+        let at = now_ms().to_be_bytes();
+        let mut batch = WriteBatch::default();
+        for (id, status, payload) in results {
+            if *status == Status::Accepted && self.is_final(id)? {
+                continue;
+            }
+            let mut value = Vec::with_capacity(8 + payload.len());
+            value.extend_from_slice(&at);
+            value.extend_from_slice(payload);
+            batch.put_cf(&results_cf, id.as_bytes(), value);
+        }
+        for (partition, next) in offsets {
+            batch.put_cf(&offsets_cf, partition.to_be_bytes(), next.to_be_bytes());
+        }
+        self.db.write(batch)?;
+        Ok(())
+    }
+
+    fn is_final(&self, id: &str) -> Result<bool, ResultStoreError> {
+        let cf = self.db.cf_handle(CF_RESULTS).expect("column family");
+        Ok(match self.db.get_pinned_cf(&cf, id.as_bytes())? {
+            Some(v) => split(&v)
+                .and_then(|(_, p)| avro::decode_result(p).ok())
+                .is_some_and(|r| r.status != Status::Accepted),
+            None => false,
+        })
+    }
+}
+
+/// Results as they arrive: the store, the API calls waiting, the running workflows.
+pub struct ResultFeed {
+    store: ResultStore,
+    waiting: Mutex<HashMap<String, oneshot::Sender<RequestResult>>>,
+    running: Mutex<HashMap<String, HashSet<String>>>,
+    caught_up: AtomicBool,
+}
+
+/// An API call's wait for one result; dropping it (the call ended) forgets the wait.
+pub struct Waiter<'a> {
+    feed: &'a ResultFeed,
+    id: String,
+    rx: oneshot::Receiver<RequestResult>,
+}
+
+impl Waiter<'_> {
+    /// The result, if it comes within `timeout`.
+    pub async fn wait(&mut self, timeout: Duration) -> Option<RequestResult> {
+        tokio::time::timeout(timeout, &mut self.rx).await.ok()?.ok()
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        self.feed.lock_waiting().remove(&self.id);
+        METRICS.ingress_waiting.dec();
+    }
+}
+
+impl ResultFeed {
+    /// Opens the store and recovers the running workflows it records.
+    pub fn open(config: &VolcanoConfig) -> Result<ResultFeed, ResultStoreError> {
+        let dir = config.ingress_data_dir();
+        let ttl = Duration::from_secs(config.ingress.result_ttl_secs.max(1));
+        let store = ResultStore::open(&dir, ttl)?;
+        let mut running: HashMap<String, HashSet<String>> = HashMap::new();
+        for (tenant, id) in store.running()? {
+            running.entry(tenant).or_default().insert(id);
+        }
+        Ok(ResultFeed {
+            store,
+            waiting: Mutex::new(HashMap::new()),
+            running: Mutex::new(running),
+            caught_up: AtomicBool::new(false),
+        })
+    }
+
+    pub fn store(&self) -> &ResultStore {
+        &self.store
+    }
+
+    /// True once the consumer is assigned and has read up to where it started.
+    pub fn is_live(&self) -> bool {
+        self.caught_up.load(Ordering::Acquire)
+    }
+
+    /// Registers a wait for `id`. Register before producing the request, so its result
+    /// cannot arrive unseen.
+    pub fn expect(&self, id: &str) -> Waiter<'_> {
+        let (tx, rx) = oneshot::channel();
+        self.lock_waiting().insert(id.to_string(), tx);
+        METRICS.ingress_waiting.inc();
+        Waiter {
+            feed: self,
+            id: id.to_string(),
+            rx,
+        }
+    }
+
+    /// Durable workflows of `tenant` accepted and not yet finished.
+    pub fn running_workflows(&self, tenant: &str) -> usize {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .map_or(0, HashSet::len)
+    }
+
+    fn lock_waiting(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<RequestResult>>> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Consumes the results topic until `shutdown`, from the stored offsets (or the end of
+    /// each partition the store has never read).
+    pub async fn run(
+        self: Arc<Self>,
+        config: VolcanoConfig,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        let topic = config.kafka.topics.results.clone();
+        let mut cc = kafka::client_config(&config);
+        kafka::set_default(&mut cc, "fetch.wait.max.ms", "5");
+        cc.set("group.id", "volcano-ingress");
+        cc.set("enable.auto.commit", "false");
+        cc.set("enable.partition.eof", "false");
+        let consumer: StreamConsumer = cc.create()?;
+        let stored = self.store.offsets()?;
+        let timeout = Duration::from_secs(10);
+        let mut ends = HashMap::new();
+        kafka::assign_all(&consumer, &topic, timeout, |p| {
+            let (_, high) = consumer.fetch_watermarks(&topic, p, timeout)?;
+            ends.insert(p, high);
+            Ok(match stored.get(&p) {
+                Some(next) => Offset::Offset(*next),
+                None => Offset::Offset(high),
+            })
+        })?;
+        // A partition read for the first time starts at its end; that start is stored now, so
+        // a result arriving there while this ingress is down is not skipped after a restart.
+        let fresh: HashMap<i32, i64> = ends
+            .iter()
+            .filter(|(p, _)| !stored.contains_key(p))
+            .map(|(p, high)| (*p, *high))
+            .collect();
+        if !fresh.is_empty() {
+            self.store.write(&[], &fresh)?;
+        }
+        let mut behind: HashMap<i32, i64> = ends
+            .into_iter()
+            .filter(|(p, high)| stored.get(p).is_some_and(|next| next < high))
+            .collect();
+        info!(topic, behind = behind.len(), "result feed assigned");
+        if behind.is_empty() {
+            self.caught_up.store(true, Ordering::Release);
+        }
+        loop {
+            // Messages borrow the consumer and are not `Send`: they live only inside
+            // `absorb`, never across an await.
+            let stored = tokio::select! {
+                biased;
+                _ = shutdown.changed() => break,
+                m = consumer.recv() => self.absorb(&consumer, m, &mut behind),
+            };
+            if let Err(e) = stored {
+                // Nothing was acknowledged: the batch is read again after a restart, and the
+                // calls waiting for it time out to 202 instead of losing the answer.
+                warn!(error = %e, "storing results; the ingress will re-read them after a restart");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores `first` and whatever else is already fetched, then wakes the waiting calls.
+    fn absorb(
+        &self,
+        consumer: &StreamConsumer,
+        first: rdkafka::error::KafkaResult<rdkafka::message::BorrowedMessage<'_>>,
+        behind: &mut HashMap<i32, i64>,
+    ) -> Result<(), ResultStoreError> {
+        let mut messages = vec![first];
+        while messages.len() < BATCH {
+            match consumer.recv().now_or_never() {
+                Some(m) => messages.push(m),
+                None => break,
+            }
+        }
+        let mut decoded = Vec::with_capacity(messages.len());
+        let mut offsets = HashMap::new();
+        for m in &messages {
+            let m = match m {
+                Ok(m) => m,
+                Err(e) => {
+                    warn!(error = %e, "reading the results topic");
+                    continue;
+                }
+            };
+            offsets.insert(m.partition(), m.offset() + 1);
+            let payload = m.payload().unwrap_or_default();
+            match avro::decode_result(payload) {
+                Ok(result) => decoded.push((result, payload)),
+                Err(e) => {
+                    warn!(offset = m.offset(), error = %e, "skipping an undecodable result")
+                }
+            }
+        }
+        let rows: Vec<_> = decoded
+            .iter()
+            .map(|(r, p)| (r.request_id.clone(), r.status, *p))
+            .collect();
+        self.store.write(&rows, &offsets)?;
+        METRICS.ingress_results_stored.inc_by(rows.len() as u64);
+        for (result, _) in decoded {
+            self.track(&result);
+            if let Some(tx) = self.lock_waiting().remove(&result.request_id) {
+                let _ = tx.send(result);
+            }
+        }
+        if !behind.is_empty() {
+            behind.retain(|p, high| offsets.get(p).is_none_or(|next| next < high));
+            if behind.is_empty() {
+                self.caught_up.store(true, Ordering::Release);
+                info!("result feed caught up");
+            }
+        }
+        Ok(())
+    }
+
+    fn track(&self, result: &RequestResult) {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let set = running.entry(result.tenant.clone()).or_default();
+        match result.status {
+            Status::Accepted => set.insert(result.request_id.clone()),
+            _ => set.remove(&result.request_id),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use volcano_pipeline::model::Request;
+
+    fn result(id: &str, status: Status) -> (RequestResult, Vec<u8>) {
+        let request = Request {
+            id: id.into(),
+            tenant: "acme-corp".into(),
+            session_id: None,
+            text: "x".into(),
+            submitted_at: 0,
+            reply_topic: None,
+            headers: Default::default(),
+        };
+        let r = RequestResult::new(&request, status, "c1");
+        let bytes = avro::encode_result(&r).unwrap();
+        (r, bytes)
+    }
+
+    #[test]
+    fn results_and_offsets_survive_a_reopen_and_accepted_never_replaces_final() {
+        let dir = tempfile::tempdir().unwrap();
+        let ttl = Duration::from_secs(60);
+        {
+            let store = ResultStore::open(dir.path(), ttl).unwrap();
+            let (_, acc) = result("a", Status::Accepted);
+            let (_, ok) = result("b", Status::Ok);
+            let rows = [
+                ("a".to_string(), Status::Accepted, &acc[..]),
+                ("b".to_string(), Status::Ok, &ok[..]),
+            ];
+            store
+                .write(&rows, &HashMap::from([(0, 7), (1, 3)]))
+                .unwrap();
+            let (_, fin) = result("a", Status::Ok);
+            store
+                .write(
+                    &[("a".into(), Status::Ok, &fin[..])],
+                    &HashMap::from([(0, 8)]),
+                )
+                .unwrap();
+            // A redelivered request's second `accepted` comes after the final result.
+            store
+                .write(
+                    &[("a".into(), Status::Accepted, &acc[..])],
+                    &HashMap::from([(0, 9)]),
+                )
+                .unwrap();
+        }
+        let store = ResultStore::open(dir.path(), ttl).unwrap();
+        assert_eq!(store.get("a").unwrap().unwrap().status, Status::Ok);
+        assert_eq!(store.get("b").unwrap().unwrap().tenant, "acme-corp");
+        assert!(store.get("c").unwrap().is_none());
+        assert_eq!(store.offsets().unwrap(), HashMap::from([(0, 9), (1, 3)]));
+        assert!(store.running().unwrap().is_empty());
+    }
+
+    #[test]
+    fn expired_results_are_not_served_and_accepted_ones_count_as_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ResultStore::open(dir.path(), Duration::from_secs(3600)).unwrap();
+        let (_, acc) = result("w", Status::Accepted);
+        store
+            .write(&[("w".into(), Status::Accepted, &acc[..])], &HashMap::new())
+            .unwrap();
+        assert_eq!(
+            store.running().unwrap(),
+            vec![("acme-corp".to_string(), "w".to_string())]
+        );
+        let expired = ResultStore {
+            db: store.db,
+            ttl_ms: 0,
+        };
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(expired.get("w").unwrap().is_none());
+    }
+}
