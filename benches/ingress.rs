@@ -1,6 +1,12 @@
 //! REST ingress load: `POST /api/v1/execute` at a fixed rate, end to end (HTTP in, Kafka to
-//! the pipeline, the result back from Kafka, HTTP out), beside the bare broker round trip
-//! (produce → consume of one record, no pipeline) measured in the same run at the same rate.
+//! the pipeline, the result back from Kafka, HTTP out), beside two baselines measured in the
+//! same run at the same rate:
+//!
+//! - the Kafka round trip without HTTP: a client produces the same requests to
+//!   `volcano.requests` and reads their results from `volcano.results` (what `volcano send`
+//!   does). The difference is what the ingress adds;
+//! - one broker hop: one record produced and consumed back, no pipeline (a request through
+//!   the pipeline makes two such hops).
 //!
 //! The ingress and the pipeline run as two `volcano run` processes (release build), so the
 //! ingress's own memory is measured (RSS at the end, and its peak). The load is open-loop:
@@ -26,6 +32,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::FutureRecord;
 use volcano_connectors::config::{TopicNames, VolcanoConfig};
 use volcano_connectors::kafka;
+use volcano_pipeline::model::Request;
 
 const KEY: &str = "volcano-example-load-test";
 
@@ -310,6 +317,93 @@ async fn broker_round_trip(config: &VolcanoConfig, rate: u64, secs: u64) -> Figu
     }
 }
 
+/// The first baseline: the same requests as the HTTP load, produced straight to the requests
+/// topic, their results read from the results topic, at the same open-loop rate.
+async fn kafka_round_trip(config: &VolcanoConfig, rate: u64, secs: u64) -> Figures {
+    let topic = config.kafka.topics.requests.clone();
+    let producer = kafka::results_producer(config).unwrap();
+    let mut cc = kafka::client_config(config);
+    cc.set("group.id", "volcano-bench-results");
+    cc.set("enable.auto.commit", "false");
+    cc.set("fetch.wait.max.ms", "5");
+    let consumer: StreamConsumer = cc.create().unwrap();
+    let results = config.kafka.topics.results.clone();
+    kafka::assign_all(&consumer, &results, Duration::from_secs(10), |p| {
+        let (_, high) = consumer.fetch_watermarks(&results, p, Duration::from_secs(10))?;
+        Ok(Offset::Offset(high))
+    })
+    .unwrap();
+    let total = (rate * secs) as usize;
+    let start = Instant::now() + Duration::from_millis(500);
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let prefix = format!("kafka-{}-", std::process::id());
+    let reader_prefix = prefix.clone();
+    let reader = tokio::spawn(async move {
+        let mut lat = Vec::with_capacity(total);
+        let mut stream = consumer.stream();
+        while lat.len() < total {
+            match tokio::time::timeout(Duration::from_secs(30), stream.next()).await {
+                Ok(Some(Ok(m))) => {
+                    let key = std::str::from_utf8(m.key().unwrap_or_default()).unwrap_or("");
+                    let Some(i) = key
+                        .strip_prefix(&reader_prefix)
+                        .and_then(|i| i.parse::<usize>().ok())
+                    else {
+                        continue;
+                    };
+                    let ok =
+                        volcano_connectors::avro::decode_result(m.payload().unwrap_or_default())
+                            .is_ok_and(|r| r.value.as_deref() == Some(&(i + 1).to_string()));
+                    if ok {
+                        let due = start + interval * i as u32;
+                        lat.push(due.elapsed().as_secs_f64() * 1e3);
+                    }
+                }
+                _ => break,
+            }
+        }
+        lat
+    });
+    let mut sends = futures::stream::FuturesUnordered::new();
+    let mut errors = 0;
+    for i in 0..total {
+        let due = start + interval * i as u32;
+        tokio::time::sleep_until(due.into()).await;
+        let request = Request {
+            id: format!("{prefix}{i}"),
+            tenant: "main".into(),
+            session_id: None,
+            text: format!("Calculate {i} + 1"),
+            submitted_at: 0,
+            reply_topic: None,
+            headers: Default::default(),
+        };
+        let producer = producer.clone();
+        let topic = topic.clone();
+        sends.push(async move {
+            volcano_connectors::client::produce_request(&producer, &topic, &request)
+                .await
+                .is_ok()
+        });
+        while let Some(Some(ok)) = futures::FutureExt::now_or_never(sends.next()) {
+            errors += usize::from(!ok);
+        }
+    }
+    while let Some(ok) = sends.next().await {
+        errors += usize::from(!ok);
+    }
+    let mut lat = reader.await.unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    lat.sort_by(f64::total_cmp);
+    Figures {
+        sent: total,
+        ok: lat.len(),
+        errors,
+        lat,
+        secs,
+    }
+}
+
 fn main() {
     let rate = env("RATE", 2000);
     let secs = env("SECS", 60);
@@ -357,14 +451,16 @@ fn main() {
     let _ = http_load(addr, 200, 3, 8);
 
     println!("REST ingress load: {rate} requests/s for {secs} s, {clients} connections, loopback");
-    let baseline = runtime.block_on(broker_round_trip(&config, rate, secs));
+    let hop = runtime.block_on(broker_round_trip(&config, rate, secs));
+    let baseline = runtime.block_on(kafka_round_trip(&config, rate, secs));
     let loaded = http_load(addr, rate, secs, clients);
     let (rss, peak) = memory(ingress_proc.id());
     println!();
     println!("| measured | throughput | p50 ms | p99 ms | p999 ms | max ms | errors |");
     println!("|---|---|---|---|---|---|---|");
-    baseline.row("broker round trip, produce → consume (baseline)");
-    loaded.row("POST /api/v1/execute, end to end");
+    hop.row("one broker hop, produce → consume");
+    baseline.row("Kafka round trip through the pipeline, no HTTP (baseline)");
+    loaded.row("POST /api/v1/execute through the ingress, end to end");
     println!();
     println!(
         "p99 over the baseline: {:+.1} ms (target ≤ +5 ms); ingress RSS {rss:.0} MiB (peak {peak:.0} MiB)",

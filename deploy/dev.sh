@@ -70,6 +70,9 @@ cmd_up() {
 Volcano is up. Send requests with
   $BIN send "Calculate 42 + 58"
   $BIN send --session s1 "Calculate 42 + 58"
+or through the REST API:
+  curl -s localhost:8080/api/v1/execute -H 'Authorization: Bearer volcano-example-main-ingress' \\
+    -H 'Content-Type: application/json' -d '{"text": "Calculate 42 + 58"}'
 Status: $BIN stack status     Logs: .volcano/logs/     Stop: deploy/dev.sh down
 EOM
 }

@@ -192,6 +192,12 @@ impl Stack {
             absolute(&self.config.registry_repo())?.display(),
             self.config.stack.config_repo.display()
         );
+        if !self.config.ingress.addr.is_empty() {
+            println!(
+                "{:<9} http://{}/api/v1 (served by the pipeline's `volcano run`)",
+                "rest", self.config.ingress.addr
+            );
+        }
         println!(
             "{:<9} {}",
             "registry",
