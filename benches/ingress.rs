@@ -16,7 +16,8 @@
 //! Needs the broker up: `volcano stack up --no-pipeline` (or the test stack with
 //! `VOLCANO_CONFIG=.volcano/test/volcano.toml`). Then
 //! `cargo bench --bench ingress` (env `RATE` requests/s, default 2000; `SECS`, default 60;
-//! `CLIENTS` connections, default 64).
+//! `CLIENTS` connections, default 256: with fewer, the client runs out of free connections
+//! once latency grows, and its own queueing shows up as the ingress's tail).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -407,7 +408,7 @@ async fn kafka_round_trip(config: &VolcanoConfig, rate: u64, secs: u64) -> Figur
 fn main() {
     let rate = env("RATE", 2000);
     let secs = env("SECS", 60);
-    let clients = env("CLIENTS", 64) as usize;
+    let clients = env("CLIENTS", 256) as usize;
     let path = std::env::var_os("VOLCANO_CONFIG").map(PathBuf::from);
     let mut config = VolcanoConfig::load(path.as_deref()).expect("config");
     let id = &uuid::Uuid::new_v4().simple().to_string()[..8];
