@@ -138,6 +138,23 @@ fn stop(mut child: Child) {
     let _ = child.wait();
 }
 
+/// CPU time (user + system) a process has used so far, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at `) `.
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line, 11 and 12 after the name;
+    // the kernel counts them in clock ticks of 1/100 s.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// `VmRSS` and `VmHWM` (peak) of a process, in MiB.
 fn memory(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -454,7 +471,13 @@ fn main() {
     println!("REST ingress load: {rate} requests/s for {secs} s, {clients} connections, loopback");
     let hop = runtime.block_on(broker_round_trip(&config, rate, secs));
     let baseline = runtime.block_on(kafka_round_trip(&config, rate, secs));
+    let cpu_before = (
+        cpu_seconds(ingress_proc.id()),
+        cpu_seconds(pipeline_proc.id()),
+    );
     let loaded = http_load(addr, rate, secs, clients);
+    let cpu_ingress = cpu_seconds(ingress_proc.id()) - cpu_before.0;
+    let cpu_pipeline = cpu_seconds(pipeline_proc.id()) - cpu_before.1;
     let (rss, peak) = memory(ingress_proc.id());
     println!();
     println!("| measured | throughput | p50 ms | p99 ms | p999 ms | max ms | errors |");
@@ -466,6 +489,13 @@ fn main() {
     println!(
         "p99 over the baseline: {:+.1} ms (target ≤ +5 ms); ingress RSS {rss:.0} MiB (peak {peak:.0} MiB)",
         loaded.pct(0.99) - baseline.pct(0.99)
+    );
+    let per_request = |cpu: f64| cpu * 1e6 / loaded.sent.max(1) as f64;
+    println!(
+        "CPU during the HTTP load: ingress {cpu_ingress:.1} s ({:.0} µs per request), pipeline {cpu_pipeline:.1} s ({:.0} µs per request), of {:.0} s × 2 cores",
+        per_request(cpu_ingress),
+        per_request(cpu_pipeline),
+        loaded.secs
     );
     stop(ingress_proc);
     stop(pipeline_proc);
