@@ -20,7 +20,7 @@ use volcano_pipeline::model::{Request, RequestResult, Status};
 use super::Ingress;
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
-use crate::durable::{Control, DurableError, WorkflowStatus};
+use crate::durable::{Control, Durable, DurableError, WorkflowStatus};
 use crate::metrics::METRICS;
 
 /// Longest session id a client may choose.
@@ -30,24 +30,16 @@ const MAX_SESSION_ID: usize = 128;
 /// shape as everything else, and an oversized one 413.
 pub struct ApiJson<T>(pub T);
 
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
+impl<T: serde::de::DeserializeOwned> FromRequest<Arc<Ingress>> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: HttpRequest, state: &S) -> Result<Self, ApiError> {
-        let limit = req
-            .extensions()
-            .get::<BodyLimit>()
-            .map_or(usize::MAX, |l| l.0);
+    async fn from_request(req: HttpRequest, state: &Arc<Ingress>) -> Result<Self, ApiError> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => Err(rejected(rejection, limit)),
+            Err(rejection) => Err(rejected(rejection, state.config.ingress.max_body_bytes)),
         }
     }
 }
-
-/// The configured body limit, passed to [`ApiJson`] so its 413 can name it.
-#[derive(Clone, Copy)]
-pub struct BodyLimit(pub usize);
 
 fn rejected(rejection: JsonRejection, limit: usize) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -469,8 +461,8 @@ pub async fn get_workflow(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<WorkflowView>, ApiError> {
     let id = workflow_id(path_id(id, "workflow")?)?;
-    let status = own_workflow(&ingress, &caller, &id).await?;
     let durable = ingress.durable().await?;
+    let status = own_workflow(&ingress, &durable, &caller, &id).await?;
     let execution_status = ingress
         .temporal(durable.execution_status(&id))
         .await
@@ -548,8 +540,8 @@ pub async fn signal_workflow(
                 "unknown signal {name:?}: use pause, resume, cancel, approve or reject"
             ))
         })?;
-    own_workflow(&ingress, &caller, &id).await?;
     let durable = ingress.durable().await?;
+    own_workflow(&ingress, &durable, &caller, &id).await?;
     ingress
         .temporal(durable.signal(&id, control))
         .await
@@ -590,10 +582,10 @@ fn workflow_id(id: String) -> Result<String, ApiError> {
 /// tenant's workflow ids do not even show that they exist.
 async fn own_workflow(
     ingress: &Ingress,
+    durable: &Durable,
     caller: &Caller,
     id: &str,
 ) -> Result<WorkflowStatus, ApiError> {
-    let durable = ingress.durable().await?;
     let status = ingress
         .temporal(durable.status(id))
         .await
@@ -613,12 +605,6 @@ fn workflow_error(e: DurableError, id: &str) -> ApiError {
             what: "workflow",
             id: id.to_string(),
         },
-        DurableError::Interaction { message, .. } if message.contains("not found") => {
-            ApiError::NotFound {
-                what: "workflow",
-                id: id.to_string(),
-            }
-        }
         other => {
             tracing::warn!(error = %other, "Temporal call failed");
             ApiError::Unavailable("Temporal")

@@ -23,11 +23,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request as HttpRequest, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
 use rdkafka::producer::FutureProducer;
 use tokio::sync::{Mutex, watch};
 use tracing::{info, warn};
@@ -178,7 +178,6 @@ pub fn router(ingress: Arc<Ingress>) -> Router {
         .route("/api/openapi.json", get(api::openapi))
         .fallback(api::fallback)
         .layer(middleware::from_fn(audit))
-        .layer(Extension(api::BodyLimit(limit)))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(ingress)
 }

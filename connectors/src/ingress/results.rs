@@ -36,6 +36,9 @@ use crate::metrics::METRICS;
 
 const CF_RESULTS: &str = "results";
 const CF_OFFSETS: &str = "offsets";
+/// Requests whose result is still `accepted` (their workflows run), by id, with the tenant:
+/// kept beside the results so a restart reads the running workflows, not every result.
+const CF_RUNNING: &str = "running";
 /// Results at most this many per write batch.
 const BATCH: usize = 512;
 
@@ -91,6 +94,7 @@ impl ResultStore {
         let cfs = vec![
             ColumnFamilyDescriptor::new(CF_RESULTS, results),
             ColumnFamilyDescriptor::new(CF_OFFSETS, Options::default()),
+            ColumnFamilyDescriptor::new(CF_RUNNING, Options::default()),
         ];
         let db = DB::open_cf_descriptors(&options, dir, cfs).map_err(|source| {
             ResultStoreError::Open {
@@ -131,17 +135,18 @@ impl ResultStore {
         Ok(out)
     }
 
-    /// Requests whose stored result is still `accepted`: their workflows are running.
+    /// Requests whose stored result is still `accepted` (and not expired): their workflows
+    /// are running. Returns (tenant, request id) pairs.
     pub fn running(&self) -> Result<Vec<(String, String)>, ResultStoreError> {
-        let cf = self.db.cf_handle(CF_RESULTS).expect("column family");
+        let cf = self.db.cf_handle(CF_RUNNING).expect("column family");
         let mut out = Vec::new();
         for item in self.db.iterator_cf(&cf, IteratorMode::Start) {
             let (key, value) = item?;
-            let Some(result) = self.live(&value).and_then(|p| avro::decode_result(p).ok()) else {
-                continue;
-            };
-            if result.status == Status::Accepted {
-                out.push((result.tenant, String::from_utf8_lossy(&key).into_owned()));
+            if let Some(tenant) = self.live(&value) {
+                out.push((
+                    String::from_utf8_lossy(tenant).into_owned(),
+                    String::from_utf8_lossy(&key).into_owned(),
+                ));
             }
         }
         Ok(out)
@@ -151,21 +156,26 @@ impl ResultStore {
     /// replaces a final one (a redelivered durable request is accepted again after its run).
     fn write(
         &self,
-        results: &[(String, Status, &[u8])],
+        results: &[Row<'_>],
         offsets: &HashMap<i32, i64>,
     ) -> Result<(), ResultStoreError> {
         let results_cf = self.db.cf_handle(CF_RESULTS).expect("column family");
         let offsets_cf = self.db.cf_handle(CF_OFFSETS).expect("column family");
+        let running_cf = self.db.cf_handle(CF_RUNNING).expect("column family");
         let at = now_ms().to_be_bytes();
+        let stamped = |bytes: &[u8]| [&at[..], bytes].concat();
         let mut batch = WriteBatch::default();
-        for (id, status, payload) in results {
-            if *status == Status::Accepted && self.is_final(id)? {
-                continue;
+        for row in results {
+            let id = row.id.as_bytes();
+            if row.status == Status::Accepted {
+                if self.is_final(row.id)? {
+                    continue;
+                }
+                batch.put_cf(&running_cf, id, stamped(row.tenant.as_bytes()));
+            } else {
+                batch.delete_cf(&running_cf, id);
             }
-            let mut value = Vec::with_capacity(8 + payload.len());
-            value.extend_from_slice(&at);
-            value.extend_from_slice(payload);
-            batch.put_cf(&results_cf, id.as_bytes(), value);
+            batch.put_cf(&results_cf, id, stamped(row.payload));
         }
         for (partition, next) in offsets {
             batch.put_cf(&offsets_cf, partition.to_be_bytes(), next.to_be_bytes());
@@ -183,6 +193,14 @@ impl ResultStore {
             None => false,
         })
     }
+}
+
+/// One result to store: its request id, tenant and status, and its bytes from the topic.
+struct Row<'a> {
+    id: &'a str,
+    tenant: &'a str,
+    status: Status,
+    payload: &'a [u8],
 }
 
 /// Results as they arrive: the store, the API calls waiting, the running workflows.
@@ -365,7 +383,12 @@ impl ResultFeed {
         }
         let rows: Vec<_> = decoded
             .iter()
-            .map(|(r, p)| (r.request_id.clone(), r.status, *p))
+            .map(|(r, payload)| Row {
+                id: &r.request_id,
+                tenant: &r.tenant,
+                status: r.status,
+                payload,
+            })
             .collect();
         self.store.write(&rows, &offsets)?;
         METRICS.ingress_results_stored.inc_by(rows.len() as u64);
@@ -415,6 +438,15 @@ mod tests {
         (r, bytes)
     }
 
+    fn row<'a>(id: &'a str, status: Status, payload: &'a [u8]) -> Row<'a> {
+        Row {
+            id,
+            tenant: "acme-corp",
+            status,
+            payload,
+        }
+    }
+
     #[test]
     fn results_and_offsets_survive_a_reopen_and_accepted_never_replaces_final() {
         let dir = tempfile::tempdir().unwrap();
@@ -423,24 +455,18 @@ mod tests {
             let store = ResultStore::open(dir.path(), ttl).unwrap();
             let (_, acc) = result("a", Status::Accepted);
             let (_, ok) = result("b", Status::Ok);
-            let rows = [
-                ("a".to_string(), Status::Accepted, &acc[..]),
-                ("b".to_string(), Status::Ok, &ok[..]),
-            ];
+            let rows = [row("a", Status::Accepted, &acc), row("b", Status::Ok, &ok)];
             store
                 .write(&rows, &HashMap::from([(0, 7), (1, 3)]))
                 .unwrap();
             let (_, fin) = result("a", Status::Ok);
             store
-                .write(
-                    &[("a".into(), Status::Ok, &fin[..])],
-                    &HashMap::from([(0, 8)]),
-                )
+                .write(&[row("a", Status::Ok, &fin)], &HashMap::from([(0, 8)]))
                 .unwrap();
             // A redelivered request's second `accepted` comes after the final result.
             store
                 .write(
-                    &[("a".into(), Status::Accepted, &acc[..])],
+                    &[row("a", Status::Accepted, &acc)],
                     &HashMap::from([(0, 9)]),
                 )
                 .unwrap();
@@ -459,7 +485,7 @@ mod tests {
         let store = ResultStore::open(dir.path(), Duration::from_secs(3600)).unwrap();
         let (_, acc) = result("w", Status::Accepted);
         store
-            .write(&[("w".into(), Status::Accepted, &acc[..])], &HashMap::new())
+            .write(&[row("w", Status::Accepted, &acc)], &HashMap::new())
             .unwrap();
         assert_eq!(
             store.running().unwrap(),
