@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use rdkafka::Offset;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::FutureRecord;
 use volcano_connectors::config::{TopicNames, VolcanoConfig};
 use volcano_connectors::kafka;
@@ -259,19 +259,25 @@ fn http_load(addr: SocketAddr, rate: u64, secs: u64, clients: usize) -> Figures 
     }
 }
 
-/// The baseline: one record produced and consumed back (partition assignment, no group),
-/// at the same open-loop rate.
-async fn broker_round_trip(config: &VolcanoConfig, rate: u64, secs: u64) -> Figures {
-    let topic = format!("{}roundtrip", config.kafka.topics.requests);
-    kafka::ensure_topics(config, &[&topic]).await.unwrap();
+/// Open-loop Kafka load: record `i` (`record` gives its key and payload) is produced to `to`
+/// when it is due, and its latency ends when a message on `from` that `answered` maps back to
+/// `i` is consumed (read by partition assignment from the end, no group).
+async fn kafka_load(
+    config: &VolcanoConfig,
+    rate: u64,
+    secs: u64,
+    (to, from): (&str, &str),
+    record: impl Fn(usize) -> (String, Vec<u8>),
+    answered: impl Fn(&BorrowedMessage<'_>) -> Option<usize> + Send + 'static,
+) -> Figures {
     let producer = kafka::results_producer(config).unwrap();
     let mut cc = kafka::client_config(config);
-    cc.set("group.id", "volcano-bench-roundtrip");
+    cc.set("group.id", format!("volcano-bench-{from}"));
     cc.set("enable.auto.commit", "false");
     cc.set("fetch.wait.max.ms", "5");
     let consumer: StreamConsumer = cc.create().unwrap();
-    kafka::assign_all(&consumer, &topic, Duration::from_secs(10), |p| {
-        let (_, high) = consumer.fetch_watermarks(&topic, p, Duration::from_secs(10))?;
+    kafka::assign_all(&consumer, from, Duration::from_secs(10), |p| {
+        let (_, high) = consumer.fetch_watermarks(from, p, Duration::from_secs(10))?;
         Ok(Offset::Offset(high))
     })
     .unwrap();
@@ -284,11 +290,7 @@ async fn broker_round_trip(config: &VolcanoConfig, rate: u64, secs: u64) -> Figu
         while lat.len() < total {
             match tokio::time::timeout(Duration::from_secs(30), stream.next()).await {
                 Ok(Some(Ok(m))) => {
-                    let i: usize = std::str::from_utf8(m.payload().unwrap_or_default())
-                        .ok()
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or(usize::MAX);
-                    if i < total {
+                    if let Some(i) = answered(&m).filter(|i| *i < total) {
                         let due = start + interval * i as u32;
                         lat.push(due.elapsed().as_secs_f64() * 1e3);
                     }
@@ -303,14 +305,12 @@ async fn broker_round_trip(config: &VolcanoConfig, rate: u64, secs: u64) -> Figu
     for i in 0..total {
         let due = start + interval * i as u32;
         tokio::time::sleep_until(due.into()).await;
+        let (key, payload) = record(i);
         let producer = producer.clone();
-        let topic = topic.clone();
         sends.push(async move {
-            let payload = i.to_string();
-            let key = format!("k{i}");
             producer
                 .send(
-                    FutureRecord::to(&topic).key(&key).payload(&payload),
+                    FutureRecord::to(to).key(&key).payload(&payload),
                     Duration::from_secs(10),
                 )
                 .await
@@ -335,58 +335,24 @@ async fn broker_round_trip(config: &VolcanoConfig, rate: u64, secs: u64) -> Figu
     }
 }
 
-/// The first baseline: the same requests as the HTTP load, produced straight to the requests
-/// topic, their results read from the results topic, at the same open-loop rate.
+/// One broker hop: a record produced and consumed back, its index as the payload.
+async fn broker_round_trip(config: &VolcanoConfig, rate: u64, secs: u64) -> Figures {
+    let topic = format!("{}roundtrip", config.kafka.topics.requests);
+    kafka::ensure_topics(config, &[&topic]).await.unwrap();
+    let record = |i: usize| (format!("k{i}"), i.to_string().into_bytes());
+    let answered = |m: &BorrowedMessage<'_>| {
+        std::str::from_utf8(m.payload().unwrap_or_default())
+            .ok()
+            .and_then(|s| s.parse().ok())
+    };
+    kafka_load(config, rate, secs, (&topic, &topic), record, answered).await
+}
+
+/// The baseline: the same requests as the HTTP load, produced straight to the requests
+/// topic (keyed by id, as `volcano send` does), their results read from the results topic.
 async fn kafka_round_trip(config: &VolcanoConfig, rate: u64, secs: u64) -> Figures {
-    let topic = config.kafka.topics.requests.clone();
-    let producer = kafka::results_producer(config).unwrap();
-    let mut cc = kafka::client_config(config);
-    cc.set("group.id", "volcano-bench-results");
-    cc.set("enable.auto.commit", "false");
-    cc.set("fetch.wait.max.ms", "5");
-    let consumer: StreamConsumer = cc.create().unwrap();
-    let results = config.kafka.topics.results.clone();
-    kafka::assign_all(&consumer, &results, Duration::from_secs(10), |p| {
-        let (_, high) = consumer.fetch_watermarks(&results, p, Duration::from_secs(10))?;
-        Ok(Offset::Offset(high))
-    })
-    .unwrap();
-    let total = (rate * secs) as usize;
-    let start = Instant::now() + Duration::from_millis(500);
-    let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let prefix = format!("kafka-{}-", std::process::id());
-    let reader_prefix = prefix.clone();
-    let reader = tokio::spawn(async move {
-        let mut lat = Vec::with_capacity(total);
-        let mut stream = consumer.stream();
-        while lat.len() < total {
-            match tokio::time::timeout(Duration::from_secs(30), stream.next()).await {
-                Ok(Some(Ok(m))) => {
-                    let key = std::str::from_utf8(m.key().unwrap_or_default()).unwrap_or("");
-                    let Some(i) = key
-                        .strip_prefix(&reader_prefix)
-                        .and_then(|i| i.parse::<usize>().ok())
-                    else {
-                        continue;
-                    };
-                    let ok =
-                        volcano_connectors::avro::decode_result(m.payload().unwrap_or_default())
-                            .is_ok_and(|r| r.value.as_deref() == Some(&(i + 1).to_string()));
-                    if ok {
-                        let due = start + interval * i as u32;
-                        lat.push(due.elapsed().as_secs_f64() * 1e3);
-                    }
-                }
-                _ => break,
-            }
-        }
-        lat
-    });
-    let mut sends = futures::stream::FuturesUnordered::new();
-    let mut errors = 0;
-    for i in 0..total {
-        let due = start + interval * i as u32;
-        tokio::time::sleep_until(due.into()).await;
+    let record = |i: usize| {
         let request = Request {
             id: format!("{prefix}{i}"),
             tenant: "main".into(),
@@ -396,30 +362,28 @@ async fn kafka_round_trip(config: &VolcanoConfig, rate: u64, secs: u64) -> Figur
             reply_topic: None,
             headers: Default::default(),
         };
-        let producer = producer.clone();
-        let topic = topic.clone();
-        sends.push(async move {
-            volcano_connectors::client::produce_request(&producer, &topic, &request)
-                .await
-                .is_ok()
-        });
-        while let Some(Some(ok)) = futures::FutureExt::now_or_never(sends.next()) {
-            errors += usize::from(!ok);
-        }
-    }
-    while let Some(ok) = sends.next().await {
-        errors += usize::from(!ok);
-    }
-    let mut lat = reader.await.unwrap();
-    let secs = start.elapsed().as_secs_f64();
-    lat.sort_by(f64::total_cmp);
-    Figures {
-        sent: total,
-        ok: lat.len(),
-        errors,
-        lat,
+        let payload = volcano_connectors::avro::encode_request(&request).unwrap();
+        (request.id, payload)
+    };
+    let reader_prefix = prefix.clone();
+    let answered = move |m: &BorrowedMessage<'_>| {
+        let key = std::str::from_utf8(m.key().unwrap_or_default()).ok()?;
+        let i = key.strip_prefix(&reader_prefix)?.parse::<usize>().ok()?;
+        let result = volcano_connectors::avro::decode_result(m.payload().unwrap_or_default());
+        result
+            .is_ok_and(|r| r.value.as_deref() == Some(&(i + 1).to_string()))
+            .then_some(i)
+    };
+    let topics = &config.kafka.topics;
+    kafka_load(
+        config,
+        rate,
         secs,
-    }
+        (&topics.requests, &topics.results),
+        record,
+        answered,
+    )
+    .await
 }
 
 fn main() {

@@ -23,42 +23,6 @@ use volcano_pipeline::model::{RequestResult, Status};
 const WAIT: Duration = Duration::from_secs(30);
 const BIN: &str = env!("CARGO_BIN_EXE_volcano");
 
-fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args([
-            "-c",
-            "user.name=Registry Test",
-            "-c",
-            "user.email=test@volcano.example",
-        ])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// Writes `files` on `branch` and commits them; returns the new commit id.
-fn commit(repo: &Path, branch: &str, files: &[(&str, &str)], message: &str) -> String {
-    git(repo, &["switch", "--quiet", branch]);
-    for (path, content) in files {
-        let full = repo.join(path);
-        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-        std::fs::write(full, content).unwrap();
-        git(repo, &["add", path]);
-    }
-    git(repo, &["commit", "--quiet", "-m", message]);
-    let id = git(repo, &["rev-parse", "HEAD"]);
-    git(repo, &["switch", "--quiet", "main"]);
-    id
-}
-
 fn template_tool(name: &str, pattern: &str, answer: &str) -> String {
     format!(
         "version: 1\nname: {name}\npatterns:\n  - '{pattern}'\npriority: 50\ntool:\n  kind: template\n  template: \"{answer}\"\n"

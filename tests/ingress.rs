@@ -11,8 +11,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Instance, test_config};
+use common::{Instance, commit, test_config};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use volcano_connectors::config::VolcanoConfig;
 use volcano_connectors::ingress;
@@ -107,6 +108,11 @@ fn send(
     }
 }
 
+/// `GET path` with `key`.
+async fn get(addr: SocketAddr, path: &str, key: &str) -> Reply {
+    call(addr, "GET", path, Some(key), None).await
+}
+
 async fn execute(addr: SocketAddr, key: &str, body: Value) -> Reply {
     call(addr, "POST", "/api/v1/execute", Some(key), Some(body)).await
 }
@@ -159,14 +165,7 @@ async fn stored(
 ) -> Reply {
     let deadline = Instant::now() + within;
     loop {
-        let r = call(
-            addr,
-            "GET",
-            &format!("/api/v1/requests/{id}"),
-            Some(key),
-            None,
-        )
-        .await;
+        let r = get(addr, &format!("/api/v1/requests/{id}"), key).await;
         let done = r.status == 200 && !(final_only && r.body["result"]["status"] == "accepted");
         if done || Instant::now() > deadline {
             return r;
@@ -263,23 +262,9 @@ async fn tenants_are_kept_apart_by_their_keys_and_bad_input_gets_clear_errors() 
     let mine = stored(addr, MAIN_KEY, id, false, Duration::from_secs(5)).await;
     assert_eq!(mine.status, 200, "{}", mine.body);
     assert_eq!(mine.body["result"]["value"], "100");
-    let theirs = call(
-        addr,
-        "GET",
-        &format!("/api/v1/requests/{id}"),
-        Some(ACME_KEY),
-        None,
-    )
-    .await;
+    let theirs = get(addr, &format!("/api/v1/requests/{id}"), ACME_KEY).await;
     assert_eq!(theirs.status, 404, "{}", theirs.body);
-    let unknown = call(
-        addr,
-        "GET",
-        "/api/v1/requests/no-such-id",
-        Some(MAIN_KEY),
-        None,
-    )
-    .await;
+    let unknown = get(addr, "/api/v1/requests/no-such-id", MAIN_KEY).await;
     assert_eq!(unknown.status, 404);
     assert_eq!(theirs.body["error"]["code"], unknown.body["error"]["code"]);
 
@@ -425,7 +410,7 @@ async fn rate_limits_hold_under_a_burst_and_keys_change_by_commit() {
 
     // A key added by commit works without a restart; removed by commit, it stops working.
     let new_key = "volcano-test-rotated-key";
-    let hash = sha256_hex(new_key);
+    let hash = format!("{:x}", Sha256::digest(new_key.as_bytes()));
     let security = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("repos/customer/globex-inc/configs/security.yaml"),
@@ -439,8 +424,8 @@ async fn rate_limits_hold_under_a_burst_and_keys_change_by_commit() {
     commit(
         &repo,
         "customer/globex-inc",
-        "configs/security.yaml",
-        &with_key,
+        &[("configs/security.yaml", &with_key)],
+        "test: change the API keys",
     );
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -459,8 +444,8 @@ async fn rate_limits_hold_under_a_burst_and_keys_change_by_commit() {
     commit(
         &repo,
         "customer/globex-inc",
-        "configs/security.yaml",
-        &security,
+        &[("configs/security.yaml", &security)],
+        "test: change the API keys",
     );
     let deadline = Instant::now() + Duration::from_secs(30);
     while execute(addr, new_key, json!({"text": "Calculate 2 + 2"}))
@@ -472,51 +457,6 @@ async fn rate_limits_hold_under_a_burst_and_keys_change_by_commit() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     instance.stop().await;
-}
-
-fn sha256_hex(text: &str) -> String {
-    let out = Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(text.as_bytes())?;
-            c.wait_with_output()
-        })
-        .expect("sha256sum");
-    String::from_utf8(out.stdout).unwrap()[..64].to_string()
-}
-
-fn git(repo: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args([
-            "-c",
-            "user.name=Test",
-            "-c",
-            "user.email=test@volcano.example",
-        ])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn commit(repo: &Path, branch: &str, path: &str, content: &str) {
-    git(repo, &["switch", "--quiet", branch]);
-    std::fs::write(repo.join(path), content).unwrap();
-    git(repo, &["add", path]);
-    git(
-        repo,
-        &["commit", "--quiet", "-m", &format!("test: change {path}")],
-    );
-    git(repo, &["switch", "--quiet", "main"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -615,7 +555,7 @@ async fn workflows_are_controlled_over_rest_by_their_tenant_only() {
     let path = format!("/api/v1/workflows/{id}");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let s = call(addr, "GET", &path, Some(MAIN_KEY), None).await;
+        let s = get(addr, &path, MAIN_KEY).await;
         if s.status == 200 && s.body["waiting_for"] == "approval" {
             assert_eq!(s.body["definition"], "customer-report");
             assert_eq!(s.body["execution_status"], "Running", "{}", s.body);
@@ -628,7 +568,7 @@ async fn workflows_are_controlled_over_rest_by_their_tenant_only() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let theirs = call(addr, "GET", &path, Some(ACME_KEY), None).await;
+    let theirs = get(addr, &path, ACME_KEY).await;
     assert_eq!(theirs.status, 404, "{}", theirs.body);
     let signal = format!("{path}/signals/approve");
     let by_them = call(
@@ -649,14 +589,7 @@ async fn workflows_are_controlled_over_rest_by_their_tenant_only() {
     )
     .await;
     assert_eq!(unknown.status, 400, "{}", unknown.body);
-    let missing = call(
-        addr,
-        "GET",
-        "/api/v1/workflows/no-such-run",
-        Some(MAIN_KEY),
-        None,
-    )
-    .await;
+    let missing = get(addr, "/api/v1/workflows/no-such-run", MAIN_KEY).await;
     assert_eq!(missing.status, 404, "{}", missing.body);
 
     // Approved by its tenant, it completes, and the final result is stored.

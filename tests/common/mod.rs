@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -169,6 +171,43 @@ pub async fn read_topic(
         }
     }
     out
+}
+
+/// Runs git in `repo` as a test committer; returns its trimmed stdout.
+pub fn git(repo: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args([
+            "-c",
+            "user.name=Volcano Test",
+            "-c",
+            "user.email=test@volcano.example",
+        ])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Writes `files` on `branch` and commits them; returns the new commit id.
+pub fn commit(repo: &Path, branch: &str, files: &[(&str, &str)], message: &str) -> String {
+    git(repo, &["switch", "--quiet", branch]);
+    for (path, content) in files {
+        let full = repo.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, content).unwrap();
+        git(repo, &["add", path]);
+    }
+    git(repo, &["commit", "--quiet", "-m", message]);
+    let id = git(repo, &["rev-parse", "HEAD"]);
+    git(repo, &["switch", "--quiet", "main"]);
+    id
 }
 
 pub fn key_of(m: &OwnedMessage) -> String {
