@@ -115,7 +115,7 @@ impl BatchParses<'_> {
             let handles: Vec<_> = (0..self.workers)
                 .map(|_| {
                     scope.spawn(|| {
-                        while let Some(i) = self.claim(usize::MAX) {
+                        while let Some(i) = self.claim() {
                             self.parse(i);
                         }
                     })
@@ -133,27 +133,30 @@ impl BatchParses<'_> {
         })
     }
 
-    /// The parse of the file with cache key `key`, if it is one of the batch's. Until that
-    /// file is claimed this thread parses the files before it (it will need them next).
+    /// The parse of the file with cache key `key`, if it is one of the batch's. While that
+    /// file is not parsed yet this thread parses the next unclaimed file (it or a later one:
+    /// work the batch needs anyway) rather than wait for a worker; it blocks only once every
+    /// file is claimed, so the applying thread and the workers never take turns sleeping.
     fn take(&self, key: &[u8; 32]) -> Option<Arc<LoadedFile>> {
         let &wanted = self.index.get(key)?;
         while self.slots[wanted].get().is_none() {
-            match self.claim(wanted) {
+            match self.claim() {
                 Some(i) => {
                     self.parse(i);
                 }
-                // Claimed by a worker: wait for it (or parse it, if it never started).
+                // All claimed: the wanted file is a worker's (or was never started, and is
+                // parsed below).
                 None => break,
             }
         }
         Some(Arc::clone(self.parse(wanted)))
     }
 
-    /// Claims the next file, if there is one at or before `last`.
-    fn claim(&self, last: usize) -> Option<usize> {
+    /// Claims the next file, if one is left.
+    fn claim(&self) -> Option<usize> {
         self.next
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |i| {
-                (i <= last && i < self.files.len()).then_some(i + 1)
+                (i < self.files.len()).then_some(i + 1)
             })
             .ok()
     }
