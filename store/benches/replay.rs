@@ -3,9 +3,15 @@
 //! one by one and in batches (no offsets, no WAL), beside a baseline measured in the same run:
 //! the same bytes put into RocksDB with one `WriteBatch` per commit and no validation.
 //!
-//! `cargo bench -p volcano-store --bench replay` (env `COMMITS` changes the count).
+//! `cargo bench -p volcano-store --bench replay` (env `COMMITS` changes the count; `MODES`, a
+//! comma-separated list of `raw`, `parse`, `live`, `one`, `batch`, runs only those, e.g. under
+//! a profiler).
 
 use std::time::Instant;
+
+/// The allocator of the `volcano` binary, whose replay this stands for.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use rocksdb::{DB, Options, WriteBatch, WriteOptions};
 use tempfile::TempDir;
@@ -97,11 +103,13 @@ fn main() {
         events.len(),
         events.len() - commits
     );
+    let modes = std::env::var("MODES").unwrap_or_default();
+    let runs = |mode: &str| modes.is_empty() || modes.split(',').any(|m| m.trim() == mode);
     let mut figures = Vec::new();
     let mut hashes = Vec::new();
 
     // Baseline: the same bytes into RocksDB, one WriteBatch per commit, WAL on, no validation.
-    {
+    if runs("raw") {
         let dir = TempDir::new().unwrap();
         let mut options = Options::default();
         options.create_if_missing(true);
@@ -125,7 +133,7 @@ fn main() {
     }
 
     // What the per-file checks alone cost (`load_file` on every changed file, no store).
-    {
+    if runs("parse") {
         let start = Instant::now();
         for e in &events {
             for c in &e.changes {
@@ -143,7 +151,7 @@ fn main() {
     }
 
     // Live: one apply per event, with offsets, WAL on.
-    {
+    if runs("live") {
         let dir = TempDir::new().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let start = Instant::now();
@@ -162,7 +170,7 @@ fn main() {
     }
 
     // Replay one by one, no offsets, no WAL.
-    {
+    if runs("one") {
         let dir = TempDir::new().unwrap();
         let store = Store::open_with(dir.path(), Durability::Replay).unwrap();
         let start = Instant::now();
@@ -178,7 +186,7 @@ fn main() {
     }
 
     // Replay in batches of 1,000 events.
-    {
+    if runs("batch") {
         let dir = TempDir::new().unwrap();
         let store = Store::open_with(dir.path(), Durability::Replay).unwrap();
         let start = Instant::now();
@@ -218,5 +226,7 @@ fn main() {
             changes as f64 / f.seconds
         );
     }
-    println!("state hash: {}", hashes[0]);
+    if let Some(hash) = hashes.first() {
+        println!("state hash: {hash}");
+    }
 }
