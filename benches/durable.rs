@@ -126,7 +126,7 @@ async fn main() {
     let mut config = VolcanoConfig::load(path.as_deref()).expect("config");
     let tag = format!("bench-durable-{}", std::process::id());
     config.kafka.topics = TopicNames::prefixed(&format!("{tag}."));
-    config.kafka.partitions = 1;
+    config.kafka.partitions = Some(1);
     config.temporal.task_queue = format!("{tag}-volcano");
     kafka::ensure_topics(&config, &config.kafka.topics.all())
         .await

@@ -106,7 +106,11 @@ pub async fn run_with(
     }
     let registry = materializer.handle();
     let stop = Arc::new(AtomicBool::new(false));
-    let follower = materializer.follow(stop.clone());
+    let fetch_wait = match roles.pipeline || roles.worker {
+        true => git_registry::FOLLOW_FETCH_WAIT,
+        false => git_registry::FOLLOW_FETCH_WAIT_RELAXED,
+    };
+    let follower = materializer.follow(stop.clone(), fetch_wait);
     let worker = match roles.worker {
         true => Some(durable::spawn_worker(
             config,

@@ -91,7 +91,7 @@ pub async fn ensure_topics(config: &VolcanoConfig, topics: &[&str]) -> Result<()
             let partitions = if is_commits {
                 1
             } else {
-                config.kafka.partitions
+                config.topic_partitions()
             };
             let topic = NewTopic::new(
                 t,

@@ -27,7 +27,7 @@ pub fn test_config(name: &str) -> VolcanoConfig {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let prefix = format!("test-{name}-{}.", &id[..8]);
     c.kafka.topics = TopicNames::prefixed(&prefix);
-    c.kafka.partitions = 3;
+    c.kafka.partitions = Some(3);
     c.pipeline.group_id = format!("{prefix}pipeline");
     c.pipeline.shutdown_deadline_ms = 5_000;
     // Workers of one test must not take another test's workflows (they publish to their own
