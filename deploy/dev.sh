@@ -113,6 +113,10 @@ EOT
   trap '"$BIN" stack down || true' EXIT
   say "bringing up the test stack"
   "$BIN" stack up --no-pipeline
+  # Each test keeps its topics' state in ${TMPDIR:-/tmp}/volcano-test-* for a post-mortem;
+  # those of runs that ended over two hours ago (CI's limit is 90 minutes) are dropped, so
+  # that repeated runs do not fill the disk.
+  find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'volcano-test-*' -mmin +120 -exec rm -rf {} + 2>/dev/null || true
   say "running the tests"
   local status=0
   cargo test --locked --workspace --no-fail-fast -- --test-threads 4 || status=$?
