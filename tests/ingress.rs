@@ -117,6 +117,22 @@ async fn execute(addr: SocketAddr, key: &str, body: Value) -> Reply {
     call(addr, "POST", "/api/v1/execute", Some(key), Some(body)).await
 }
 
+/// Asks `main` for the customer report, which goes durable: the 202 and its workflow id.
+async fn start_customer_report(addr: SocketAddr) -> (Reply, String) {
+    let r = execute(
+        addr,
+        MAIN_KEY,
+        json!({"text": "process customer data and generate report"}),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let id = r.body["workflow_id"]
+        .as_str()
+        .expect("a workflow id")
+        .to_string();
+    (r, id)
+}
+
 /// A free loopback port for an ingress (bound and released; nothing else here takes it).
 fn free_addr() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -537,18 +553,8 @@ async fn workflows_are_controlled_over_rest_by_their_tenant_only() {
     let instance = Instance::start(&config).await;
     ready(addr).await;
 
-    let r = execute(
-        addr,
-        MAIN_KEY,
-        json!({"text": "process customer data and generate report"}),
-    )
-    .await;
-    assert_eq!(r.status, 202, "{}", r.body);
+    let (r, id) = start_customer_report(addr).await;
     assert_eq!(r.body["status"], "accepted");
-    let id = r.body["workflow_id"]
-        .as_str()
-        .expect("a workflow id")
-        .to_string();
     assert_eq!(r.body["workflow_url"], format!("/api/v1/workflows/{id}"));
 
     // It runs up to its approval wait; another tenant cannot see or signal it.
@@ -684,14 +690,7 @@ async fn schemathesis_finds_no_server_error_and_no_response_outside_the_spec() {
     ready(addr).await;
     // A durable request gives an id that exists for every `{id}` route (a stored result and a
     // running workflow), so the fuzzing reaches past 404.
-    let r = execute(
-        addr,
-        MAIN_KEY,
-        json!({"text": "process customer data and generate report"}),
-    )
-    .await;
-    assert_eq!(r.status, 202, "{}", r.body);
-    let id = r.body["workflow_id"].as_str().unwrap().to_string();
+    let (_, id) = start_customer_report(addr).await;
     let report = std::env::temp_dir().join(format!("volcano-schemathesis-{}", std::process::id()));
     std::fs::create_dir_all(&report).unwrap();
     let settings = report.join("schemathesis.toml");
