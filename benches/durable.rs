@@ -6,8 +6,8 @@
 //!   freeze the job, `start_workflow` with id = request id), one at a time; the baseline is a
 //!   bare `start_workflow` of a trivial workflow;
 //! - throughput: four-step workflows started `CONCURRENCY` at a time and awaited; Volcano's
-//!   run four template tools and publish the final result to the results topic, the baseline
-//!   runs four no-op activities.
+//!   run four template tools (in-process, so local activities) and publish the final result
+//!   to the results topic; the baselines run four no-op activities, regular and local.
 //!
 //! Needs the broker and Temporal up: `volcano stack up --no-pipeline` (or the test stack with
 //! `VOLCANO_CONFIG=.volcano/test/volcano.toml`). Then
@@ -23,7 +23,8 @@ use temporalio_client::{
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use temporalio_sdk::{
-    ActivityOptions, Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowResult,
+    ActivityOptions, LocalActivityOptions, Runtime, Worker, WorkerOptions, WorkflowContext,
+    WorkflowResult,
 };
 use tokio::sync::{Semaphore, watch};
 use volcano_connectors::config::{TopicNames, VolcanoConfig};
@@ -49,6 +50,9 @@ impl BareSteps {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BareInput {
     steps: u32,
+    /// Run the steps as local activities (what Volcano does for in-process tools).
+    #[serde(default)]
+    local: bool,
 }
 
 #[workflow]
@@ -61,13 +65,20 @@ impl BareFlow {
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: BareInput) -> WorkflowResult<u32> {
         let mut n = 0;
         for _ in 0..input.steps {
-            n = ctx
-                .execute_activity(
+            n = if input.local {
+                let options = LocalActivityOptions::builder()
+                    .start_to_close_timeout(Duration::from_secs(30))
+                    .build();
+                ctx.execute_local_activity(BareSteps::step, n, options)
+                    .await?
+            } else {
+                ctx.execute_activity(
                     BareSteps::step,
                     n,
                     ActivityOptions::start_to_close_timeout(Duration::from_secs(30)),
                 )
-                .await?;
+                .await?
+            };
         }
         Ok(n)
     }
@@ -196,7 +207,14 @@ async fn main() {
     for i in 0..5 {
         let id = format!("{tag}-warm-bare-{i}");
         client
-            .start_workflow(BareFlow::run, BareInput { steps: 0 }, bare_start(id))
+            .start_workflow(
+                BareFlow::run,
+                BareInput {
+                    steps: 0,
+                    local: false,
+                },
+                bare_start(id),
+            )
             .await
             .expect("start");
         let (_, job) = fast_path.process_routed(&request(format!("{tag}-warm-{i}")));
@@ -209,7 +227,14 @@ async fn main() {
         let id = format!("{tag}-start-bare-{i}");
         let t = Instant::now();
         client
-            .start_workflow(BareFlow::run, BareInput { steps: 0 }, bare_start(id))
+            .start_workflow(
+                BareFlow::run,
+                BareInput {
+                    steps: 0,
+                    local: false,
+                },
+                bare_start(id),
+            )
             .await
             .expect("start");
         bare_latency.push(t.elapsed());
@@ -227,37 +252,42 @@ async fn main() {
     // Let the zero-step and the started workflows drain before measuring throughput.
     tokio::time::sleep(Duration::from_secs(3)).await;
 
-    // Throughput: four-step workflows, `concurrency` in flight.
+    // Throughput: four-step workflows, `concurrency` in flight. Two baselines: the steps as
+    // regular activities, and as local activities (how Volcano runs in-process tools).
     let gate = Arc::new(Semaphore::new(concurrency));
-    let t = Instant::now();
-    let mut tasks = Vec::new();
-    for i in 0..workflows {
-        let (client, gate, options) = (
-            client.clone(),
-            gate.clone(),
-            bare_start(format!("{tag}-bare-{i}")),
-        );
-        tasks.push(tokio::spawn(async move {
-            let _permit = gate.acquire_owned().await.unwrap();
-            let handle = client
-                .start_workflow(BareFlow::run, BareInput { steps: 4 }, options)
-                .await
-                .expect("start");
-            let n = handle
-                .get_result(WorkflowGetResultOptions::default())
-                .await
-                .expect("result");
-            assert_eq!(n, 4);
-        }));
+    for (local, name) in [
+        (false, "four steps: bare SDK, no-op activities (baseline)"),
+        (
+            true,
+            "four steps: bare SDK, no-op local activities (baseline)",
+        ),
+    ] {
+        let t = Instant::now();
+        let mut tasks = Vec::new();
+        for i in 0..workflows {
+            let (client, gate, options) = (
+                client.clone(),
+                gate.clone(),
+                bare_start(format!("{tag}-bare-{local}-{i}")),
+            );
+            tasks.push(tokio::spawn(async move {
+                let _permit = gate.acquire_owned().await.unwrap();
+                let handle = client
+                    .start_workflow(BareFlow::run, BareInput { steps: 4, local }, options)
+                    .await
+                    .expect("start");
+                let n = handle
+                    .get_result(WorkflowGetResultOptions::default())
+                    .await
+                    .expect("result");
+                assert_eq!(n, 4);
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        throughput(name, workflows, t.elapsed());
     }
-    for task in tasks {
-        task.await.unwrap();
-    }
-    throughput(
-        "four steps: bare SDK, no-op activities (baseline)",
-        workflows,
-        t.elapsed(),
-    );
 
     let t = Instant::now();
     let mut tasks = Vec::new();

@@ -21,11 +21,14 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::routing::any;
 use common::*;
+use futures::StreamExt;
 use rdkafka::producer::FutureProducer;
+use temporalio_client::WorkflowFetchHistoryOptions;
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use volcano_connectors::avro;
 use volcano_connectors::client::ResultWaiter;
 use volcano_connectors::config::VolcanoConfig;
-use volcano_connectors::durable::{Control, Decision, Durable, WorkflowStatus};
+use volcano_connectors::durable::{Control, Decision, Durable, DurableWorkflow, WorkflowStatus};
 use volcano_connectors::instance::Roles;
 use volcano_pipeline::model::{RequestResult, Status};
 
@@ -227,6 +230,27 @@ impl Client {
     }
 
     /// Every result produced for `id` (the accepted ones and the final ones).
+    /// The regular activities a run scheduled (by type) and how many local activities it
+    /// recorded (markers), from Temporal's history.
+    async fn activities(&self, id: &str) -> (Vec<String>, usize) {
+        let (mut scheduled, mut markers) = (Vec::new(), 0);
+        let mut history = self
+            .durable
+            .client()
+            .get_workflow_handle::<DurableWorkflow>(id.to_string())
+            .fetch_history(WorkflowFetchHistoryOptions::builder().build());
+        while let Some(event) = history.next().await {
+            match event.expect("history").attributes {
+                Some(Attributes::ActivityTaskScheduledEventAttributes(a)) => {
+                    scheduled.push(a.activity_type.map(|t| t.name).unwrap_or_default())
+                }
+                Some(Attributes::MarkerRecordedEventAttributes(_)) => markers += 1,
+                _ => {}
+            }
+        }
+        (scheduled, markers)
+    }
+
     async fn all_results(&self, id: &str) -> Vec<RequestResult> {
         let topic = &self.config.kafka.topics.results;
         read_topic(&self.config, topic, usize::MAX, Duration::from_secs(3))
@@ -288,6 +312,15 @@ async fn the_customer_report_waits_for_approval_then_completes() {
         done.current_commit.as_deref(),
         Some(accepted.registry_commit.as_str())
     );
+    // How the steps ran, in Temporal's history: `extract` heartbeats, so it is a regular
+    // activity; the three in-process tools after it and the result's publication are local
+    // activities (markers).
+    let (scheduled, markers) = client.activities(&id).await;
+    assert_eq!(scheduled, ["StepActivities::run_step"]);
+    assert_eq!(
+        markers, 4,
+        "validate, transform, report and publish ran locally"
+    );
     instance.stop().await;
 }
 
@@ -322,6 +355,17 @@ async fn a_rejected_approval_compensates_what_was_done() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_step_that_fails_twice_is_retried_with_backoff_and_the_workflow_completes() {
+    flaky_step_is_retried_with_backoff(None).await;
+}
+
+/// The same retries when the step runs as a local activity: the worker, not the server,
+/// retries it, under the same policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_local_activity_that_fails_twice_is_retried_with_backoff() {
+    flaky_step_is_retried_with_backoff(Some(true)).await;
+}
+
+async fn flaky_step_is_retried_with_backoff(local: Option<bool>) {
     let service = Service::start().await;
     service.script(
         "ledger",
@@ -331,12 +375,18 @@ async fn a_step_that_fails_twice_is_retried_with_backoff_and_the_workflow_comple
             Reply::Json(200, r#"{"balance": 42}"#),
         ],
     );
-    let flow = "version: 1\nname: flaky-flow\npatterns:\n  - '^run the flaky flow$'\nsteps:\n  - name: fetch\n    tool: fetch-flaky\n    retry:\n      initial_interval_ms: 1000\n      backoff: 3.0\n      max_attempts: 5\n    timeout_ms: 10000\n  - name: say\n    tool: say-balance\n    input:\n      balance: \"{{ steps.fetch.output.balance }}\"\n";
+    let local_line = match local {
+        Some(local) => format!("\n    local: {local}"),
+        None => String::new(),
+    };
+    let flow = format!(
+        "version: 1\nname: flaky-flow\npatterns:\n  - '^run the flaky flow$'\nsteps:\n  - name: fetch\n    tool: fetch-flaky{local_line}\n    retry:\n      initial_interval_ms: 1000\n      backoff: 3.0\n      max_attempts: 5\n    timeout_ms: 10000\n  - name: say\n    tool: say-balance\n    input:\n      balance: \"{{{{ steps.fetch.output.balance }}}}\"\n"
+    );
     let say = "version: 1\nname: say-balance\ntool:\n  kind: template\n  template: \"balance {{ input.balance }}\"\n";
     let config = config_for(
         "retry",
         &[
-            ("workflows/flaky-flow.yaml", flow.to_string()),
+            ("workflows/flaky-flow.yaml", flow),
             (
                 "tools/fetch-flaky.yaml",
                 http_tool("fetch-flaky", "GET", &service.url("ledger")),
@@ -369,6 +419,16 @@ async fn a_step_that_fails_twice_is_retried_with_backoff_and_the_workflow_comple
     );
     let status = client.status_until(&id, |s| s.phase == "completed").await;
     assert_eq!(status.attempts["fetch"], 3);
+    // `say` (a template) and the publication are local either way; `fetch` (http) only when
+    // the step says so.
+    let (scheduled, markers) = client.activities(&id).await;
+    let fetch_local = local == Some(true);
+    assert_eq!(markers, 2 + usize::from(fetch_local), "{scheduled:?}");
+    assert_eq!(
+        scheduled.len(),
+        1 - usize::from(fetch_local),
+        "{scheduled:?}"
+    );
     instance.stop().await;
 }
 

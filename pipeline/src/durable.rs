@@ -193,6 +193,7 @@ fn single_step(tool: &str) -> Step {
         retry: RetryPolicy::default(),
         timeout_ms: 30_000,
         heartbeat_ms: None,
+        local: None,
         compensation: None,
         wait_for_signal: None,
         when: None,

@@ -3,11 +3,12 @@
 //! [`DurableWorkflow`] walks the steps of the [`DurableJob`] it was started with: it waits
 //! while paused, skips a step whose `when` is false, waits for an approval when a step says
 //! `wait_for_signal` (with the step's timeout), renders the step's input and runs its tool as
-//! the [`StepActivities::run_step`] activity under the step's retry policy and timeouts. When
-//! a step fails for good, or the run is rejected or cancelled, the compensations of the steps
-//! that completed run newest first (a saga). Last, [`StepActivities::publish_result`] produces
-//! the final result to the results topic. Workflow code is deterministic: the job is its only
-//! input and the evaluation it calls (`volcano_pipeline::durable`) is pure.
+//! the [`StepActivities::run_step`] activity under the step's retry policy and timeouts (a
+//! local activity for in-process tools, see [`Step::runs_local`]). When a step fails for
+//! good, or the run is rejected or cancelled, the compensations of the steps that completed
+//! run newest first (a saga). Last, [`StepActivities::publish_result`], a local activity,
+//! produces the final result to the results topic. Workflow code is deterministic: the job is
+//! its only input and the evaluation it calls (`volcano_pipeline::durable`) is pure.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -21,7 +22,8 @@ use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use temporalio_sdk::{
     ActivityExecutionError, ActivityOptions, ApplicationFailure, CancellableFuture,
-    SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
+    LocalActivityOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView,
+    WorkflowResult,
 };
 use temporalio_workflow::RetryPolicy;
 use tracing::{debug, warn};
@@ -177,10 +179,7 @@ impl DurableWorkflow {
             };
             inputs.insert(step.name.clone(), input.clone());
             let call = StepCall::new(&job, &step.tool, input, step.heartbeat_ms);
-            match ctx
-                .execute_activity(StepActivities::run_step, call, step_options(step))
-                .await
-            {
+            match run_tool(ctx, step, call).await {
                 Ok(out) => {
                     ctx.state_mut(|s| {
                         s.status.completed.push(step.name.clone());
@@ -222,7 +221,7 @@ impl DurableWorkflow {
             outcome: outcome.clone(),
         };
         if let Err(e) = ctx
-            .execute_activity(StepActivities::publish_result, publish, publish_options())
+            .execute_local_activity(StepActivities::publish_result, publish, publish_options())
             .await
         {
             // Only a cancelled workflow gets here: publishing retries without limit.
@@ -358,10 +357,7 @@ async fn compensate(
         };
         input.insert("output".into(), out.output.clone());
         let call = StepCall::new(job, tool, Value::Object(input), step.heartbeat_ms);
-        match ctx
-            .execute_activity(StepActivities::run_step, call, step_options(step))
-            .await
-        {
+        match run_tool(ctx, step, call).await {
             Ok(_) => outcome.compensated.push(format!("{name} by {tool}")),
             Err(e) => outcome
                 .compensation_failures
@@ -371,17 +367,63 @@ async fn compensate(
 }
 
 /// The step's retry policy and timeouts as Temporal activity options.
-fn step_options(step: &Step) -> ActivityOptions {
+/// Runs a step's tool (or its compensation, `call.tool`) as a local or a regular activity,
+/// as [`Step::runs_local`] says for the tool's kind. A local activity runs in this worker and
+/// is recorded as a marker with the next workflow task: a four-step run of in-process tools
+/// is one or two workflow tasks instead of four activity round trips through the server.
+async fn run_tool(
+    ctx: &WorkflowContext<DurableWorkflow>,
+    step: &Step,
+    call: StepCall,
+) -> Result<StepOutput, ActivityExecutionError> {
+    if step.runs_local(call.spec.get("kind").and_then(Value::as_str)) {
+        ctx.execute_local_activity(StepActivities::run_step, call, local_step_options(step))
+            .await
+    } else {
+        ctx.execute_activity(StepActivities::run_step, call, step_options(step))
+            .await
+    }
+}
+
+fn retry_policy(step: &Step) -> RetryPolicy {
     let retry = &step.retry;
-    let policy = RetryPolicy::builder()
+    RetryPolicy::builder()
         .initial_interval(Duration::from_millis(retry.initial_interval_ms))
         .backoff_coefficient(retry.backoff)
         .maximum_attempts(retry.max_attempts)
         .non_retryable_error_types(retry.non_retryable.iter().cloned())
-        .build();
+        .build()
+}
+
+/// A local activity's options. Its retries are the worker's (short waits in the workflow
+/// task, longer ones as timers), so it also needs a deadline for all attempts together: the
+/// longest the retry policy can take, every attempt timing out and every wait at its longest
+/// (Temporal caps a wait at 100 initial intervals). Without one the SDK would give up after
+/// 100 s.
+fn local_step_options(step: &Step) -> LocalActivityOptions {
+    let retry = &step.retry;
+    let cap = retry.initial_interval_ms.saturating_mul(100) as f64;
+    let mut wait = retry.initial_interval_ms as f64;
+    let mut total = step.timeout_ms as f64;
+    const YEAR_MS: f64 = 365.0 * 24.0 * 3600.0 * 1000.0;
+    for _ in 1..retry.max_attempts {
+        total += wait.min(cap) + step.timeout_ms as f64;
+        wait *= retry.backoff;
+        if total > YEAR_MS {
+            break;
+        }
+    }
+    LocalActivityOptions::builder()
+        .retry_policy(retry_policy(step))
+        .start_to_close_timeout(Duration::from_millis(step.timeout_ms))
+        .schedule_to_close_timeout(Duration::from_millis(total.min(YEAR_MS) as u64))
+        .build()
+}
+
+fn step_options(step: &Step) -> ActivityOptions {
     let options =
         ActivityOptions::with_start_to_close_timeout(Duration::from_millis(step.timeout_ms))
-            .retry_policy(policy);
+            .retry_policy(retry_policy(step));
     match step.heartbeat_ms {
         Some(ms) => options.heartbeat_timeout(Duration::from_millis(ms)).build(),
         None => options.build(),
@@ -389,15 +431,21 @@ fn step_options(step: &Step) -> ActivityOptions {
 }
 
 /// Publishing retries until the broker takes the result: a finished run must be heard of.
-fn publish_options() -> ActivityOptions {
+/// It is a local activity, like an in-process step: one produce to the broker, recorded with
+/// the workflow task that completes the run. Like a regular activity it runs at least once:
+/// a worker killed between the produce and the record publishes the same result, under the
+/// same key, again.
+fn publish_options() -> LocalActivityOptions {
     let policy = RetryPolicy::builder()
         .initial_interval(Duration::from_millis(200))
         .backoff_coefficient(2.0)
         .maximum_interval(Duration::from_secs(30))
         .maximum_attempts(0)
         .build();
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
+    LocalActivityOptions::builder()
         .retry_policy(policy)
+        .start_to_close_timeout(Duration::from_secs(30))
+        .schedule_to_close_timeout(Duration::from_secs(365 * 24 * 3600))
         .build()
 }
 

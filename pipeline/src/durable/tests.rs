@@ -111,6 +111,7 @@ fn mappings_may_only_refer_to_earlier_steps_and_known_roots() {
         retry: RetryPolicy::default(),
         timeout_ms: 1000,
         heartbeat_ms: None,
+        local: None,
         compensation: None,
         wait_for_signal: None,
         when: when.map(str::to_string),

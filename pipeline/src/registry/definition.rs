@@ -101,6 +101,12 @@ pub struct Step {
     /// Longest silence from a running attempt before it counts as failed; none for short steps.
     #[serde(default)]
     pub heartbeat_ms: Option<u64>,
+    /// Run the step's tool as a Temporal *local* activity (in the worker that runs the
+    /// workflow, recorded as a marker: no round trip through the server's task queue) or as
+    /// a regular activity. Unset: local when the tool runs in-process (every kind but `http`)
+    /// and the step has no heartbeat; see [`Step::runs_local`].
+    #[serde(default)]
+    pub local: Option<bool>,
     /// Tool that undoes this step when a later step fails.
     #[serde(default)]
     pub compensation: Option<String>,
@@ -117,6 +123,18 @@ pub struct Step {
     pub(crate) tool_at: (usize, usize),
     #[serde(skip)]
     pub(crate) compensation_at: (usize, usize),
+}
+
+impl Step {
+    /// Whether `tool` (this step's tool or its compensation, of kind `kind`) runs as a local
+    /// activity: as `local:` says, else when the tool is in-process and nothing heartbeats.
+    /// A local activity has no heartbeat and no task queue of its own; a slow or external
+    /// call (`http`) is better as a regular activity, which any worker may pick up and which
+    /// Temporal times out on its own.
+    pub fn runs_local(&self, kind: Option<&str>) -> bool {
+        self.local
+            .unwrap_or(self.heartbeat_ms.is_none() && kind != Some("http"))
+    }
 }
 
 fn default_step_timeout_ms() -> u64 {

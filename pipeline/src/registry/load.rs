@@ -768,6 +768,16 @@ fn check_step(
         )),
         _ => {}
     }
+    if let (Some(true), Some(beat)) = (step.local, step.heartbeat_ms) {
+        out.push(here(
+            "heartbeat_ms",
+            &beat.to_string(),
+            format!(
+                "step `{name}`: a local activity cannot heartbeat; drop `local: true` or \
+                 `heartbeat_ms`"
+            ),
+        ));
+    }
     let retry = &step.retry;
     if retry.max_attempts == 0 {
         out.push(here(

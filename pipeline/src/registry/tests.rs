@@ -464,6 +464,7 @@ steps:
   - name: first
     tool: adder
     heartbeat_ms: 60000
+    local: true
     wait_for_signal:
       name: ok
       timeout_ms: 0
@@ -480,6 +481,7 @@ steps:
         "workflows/flow.yaml:9:16: step `first`: retry.backoff must be between 1 and 100",
         "duplicate step name `first`",
         "heartbeat_ms (60000) is longer than timeout_ms (30000)",
+        "step `first`: a local activity cannot heartbeat",
         "wait_for_signal.timeout_ms must be greater than 0",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
@@ -683,4 +685,26 @@ fn nesting_is_refused_past_the_limit_not_at_it() {
     };
     assert!(!nests(64));
     assert!(nests(65));
+}
+
+#[test]
+fn a_step_runs_local_when_its_tool_is_in_process_and_nothing_heartbeats() {
+    let step = |extra: serde_json::Value| -> Step {
+        let mut v = serde_json::json!({"name": "a", "tool": "t"});
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        serde_json::from_value(v).unwrap()
+    };
+    let plain = step(serde_json::json!({}));
+    assert!(plain.runs_local(Some("template")));
+    assert!(plain.runs_local(Some("transform")));
+    assert!(
+        !plain.runs_local(Some("http")),
+        "an external call is a regular activity"
+    );
+    let beating = step(serde_json::json!({"heartbeat_ms": 1000}));
+    assert!(!beating.runs_local(Some("template")));
+    assert!(!step(serde_json::json!({"local": false})).runs_local(Some("template")));
+    assert!(step(serde_json::json!({"local": true})).runs_local(Some("http")));
 }
