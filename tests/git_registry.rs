@@ -121,6 +121,7 @@ async fn commits_change_answers_live_and_a_replay_rebuilds_the_same_state() {
     assert_eq!(first.registry_commit, git(&repo, &["rev-parse", "main"]));
 
     // A tool added by commit answers the next requests, with no restart.
+    let handed_over = METRICS.registry_handed_over.get();
     let motto = "tools/volcano-motto.yaml";
     let added = commit(
         &repo,
@@ -148,6 +149,11 @@ async fn commits_change_answers_live_and_a_replay_rebuilds_the_same_state() {
     assert_eq!(answer.answer, "Hot by default");
     assert_eq!(answer.tool.as_deref(), Some("volcano-motto"));
     eprintln!("commit to first answer: {took:?}");
+    // The watcher runs in this process: it handed the commit over, no fetch waited on.
+    assert!(
+        METRICS.registry_handed_over.get() > handed_over,
+        "the commit came through the consumer, not the hand-off"
+    );
 
     // A broken pattern is rejected; the branch keeps serving its last good commit.
     let before = rejected();

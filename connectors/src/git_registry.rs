@@ -14,6 +14,12 @@
 //!   it on its own thread: the events already fetched are applied, then the tenants they
 //!   affect are recompiled once and swapped atomically, while requests in flight finish on
 //!   the snapshot they took.
+//! - **Hand-off in one process** ([`LocalCommits`]). When the watcher runs in the same
+//!   process as the materializer, it also hands each acknowledged event over with the offset
+//!   the broker gave it. The materializer applies it at once if it is the next record of the
+//!   log, so the topic's order is kept and a restart or a replay ends the same; the copy the
+//!   consumer brings later is skipped by offset. A reload then waits for no fetch, and the
+//!   consumer can poll the broker ten times less often.
 //!
 //! Git reading lives in `volcano-gitops`, state and validation in `volcano-store`; this module
 //! only moves events between them and the broker.
@@ -195,15 +201,37 @@ pub fn read_published(
 ///
 /// The repository is read on a thread of its own (gix's handles are not `Send`); each event
 /// is produced through the runtime and acknowledged before the next is read.
+/// `local`, when this process also runs the materializer, receives each event once the broker
+/// has acknowledged it (see [`LocalCommits`]).
 pub async fn run_watcher(
     config: VolcanoConfig,
     shutdown: watch::Receiver<bool>,
     ready: Option<oneshot::Sender<usize>>,
+    local: Option<LocalCommits>,
 ) -> Result<(), GitRegistryError> {
     let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || watch_repository(&config, &runtime, shutdown, ready))
+    tokio::task::spawn_blocking(move || watch_repository(&config, &runtime, shutdown, ready, local))
         .await
         .map_err(|e| GitRegistryError::Setup(e.to_string()))?
+}
+
+/// The hand-off of events from a watcher to the materializer of the same process: each event
+/// with the offset the broker acknowledged it at. Make one with [`local_commits`].
+pub type LocalCommits = std::sync::mpsc::Sender<LocalCommit>;
+
+/// One event as the watcher published it.
+pub struct LocalCommit {
+    pub event: CommitEvent,
+    /// Its offset in the commits topic.
+    pub offset: i64,
+    /// When it was sent to the broker (ms since the epoch), like a record's create time.
+    pub published_ms: i64,
+}
+
+/// A watcher-to-materializer hand-off: give the sender to [`run_watcher`], the receiver to
+/// [`Materializer::follow`].
+pub fn local_commits() -> (LocalCommits, std::sync::mpsc::Receiver<LocalCommit>) {
+    std::sync::mpsc::channel()
 }
 
 fn watch_repository(
@@ -211,6 +239,7 @@ fn watch_repository(
     runtime: &tokio::runtime::Handle,
     mut shutdown: watch::Receiver<bool>,
     mut ready: Option<oneshot::Sender<usize>>,
+    local: Option<LocalCommits>,
 ) -> Result<(), GitRegistryError> {
     let path = config.registry_repo();
     let mut published = read_published(config)?;
@@ -228,8 +257,18 @@ fn watch_repository(
             Ok(events) => {
                 let sent = events.len();
                 for event in events {
-                    runtime.block_on(publish(&producer, &topic, &event, &mut shutdown))?;
+                    let published_ms = chrono::Utc::now().timestamp_millis();
+                    let offset =
+                        runtime.block_on(publish(&producer, &topic, &event, &mut shutdown))?;
                     volcano_gitops::mark_published(&mut published, &event);
+                    if let Some(local) = &local {
+                        // A materializer that stopped reads the topic instead; nothing to do.
+                        let _ = local.send(LocalCommit {
+                            event: event.clone(),
+                            offset,
+                            published_ms,
+                        });
+                    }
                     METRICS.registry_published.inc();
                     info!(branch = %event.branch, commit = %event.commit_id, kind = ?event.kind, "commit published");
                 }
@@ -256,12 +295,13 @@ fn watch_repository(
 
 /// Produces one event and waits for the broker's acknowledgement, retrying until it is
 /// acknowledged or the process shuts down (the event is then published by the next watcher).
+/// Returns the event's offset.
 async fn publish(
     producer: &rdkafka::producer::FutureProducer,
     topic: &str,
     event: &CommitEvent,
     shutdown: &mut watch::Receiver<bool>,
-) -> Result<(), GitRegistryError> {
+) -> Result<i64, GitRegistryError> {
     let payload = avro::encode_commit_event(event)
         .map_err(|e| GitRegistryError::Setup(format!("commit event not encodable: {e}")))?;
     loop {
@@ -269,7 +309,7 @@ async fn publish(
             .key(event.branch.as_bytes())
             .payload(&payload);
         match producer.send(record, Timeout::After(BROKER_TIMEOUT)).await {
-            Ok(_) => return Ok(()),
+            Ok(delivery) => return Ok(delivery.offset),
             Err((e, _)) => {
                 warn!(error = %e, branch = %event.branch, "publishing a commit failed; retrying");
                 METRICS.produce_retries.inc();
@@ -344,16 +384,18 @@ impl Materializer {
     /// the consumer's `fetch.wait.max.ms`: on the embedded broker (tansu), which holds every
     /// fetch that long even when a commit is waiting, it is most of a reload's latency; and
     /// each fetch costs the broker about 1.8 ms of CPU, so 5 ms costs it a third of a core.
-    /// See [`FOLLOW_FETCH_WAIT`] and [`FOLLOW_FETCH_WAIT_RELAXED`].
+    /// See [`FOLLOW_FETCH_WAIT`] and [`FOLLOW_FETCH_WAIT_RELAXED`]. `local` receives the
+    /// events this process's watcher published; they are applied without waiting for a fetch.
     pub fn follow(
         self,
         stop: Arc<AtomicBool>,
         fetch_wait: Duration,
+        local: Option<std::sync::mpsc::Receiver<LocalCommit>>,
     ) -> std::thread::JoinHandle<()> {
         std::thread::Builder::new()
             .name("materializer".into())
             .spawn(move || {
-                if let Err(e) = self.follow_until(&stop, fetch_wait) {
+                if let Err(e) = self.follow_until(&stop, fetch_wait, local) {
                     tracing::error!(error = %e, "the materializer stopped; the registry no longer follows commits");
                 }
             })
@@ -364,13 +406,29 @@ impl Materializer {
         &self,
         stop: &AtomicBool,
         fetch_wait: Duration,
+        local: Option<std::sync::mpsc::Receiver<LocalCommit>>,
     ) -> Result<(), GitRegistryError> {
         let consumer = commits_consumer(&self.config, next_offset(&self.store)?, fetch_wait)?;
+        // With a watcher in this process, look at its hand-off this often; the consumer's
+        // poll only waits on librdkafka's local queue, not on the broker.
+        let slice = match local {
+            Some(_) => LOCAL_SLICE,
+            None => Duration::from_millis(100),
+        };
+        // The last offset applied from the hand-off: the consumer's copies up to it are
+        // skipped quietly (they are not redeliveries).
+        let mut handed_over = -1;
         while !stop.load(Ordering::Relaxed) {
             // Apply every event already fetched, then compile once: a burst of commits (a
             // push of many) costs one compilation per tenant, not one per commit.
             let mut batch = Batch::default();
-            let mut wait = Duration::from_millis(100);
+            if let Some(local) = &local {
+                self.take_local(local, &mut batch, &mut handed_over)?;
+            }
+            let mut wait = match batch.events {
+                0 => slice,
+                _ => Duration::ZERO,
+            };
             while batch.events < MAX_BATCH {
                 let Some(message) = consumer.poll(wait) else {
                     break;
@@ -384,11 +442,14 @@ impl Materializer {
                         break;
                     }
                 };
-                batch.events += 1;
+                if message.offset() <= handed_over {
+                    continue;
+                }
                 let event = match decode(&message) {
                     Ok(event) => event,
                     Err(e) => {
                         // Never produced by our watcher; skipping it is the only way forward.
+                        batch.events += 1;
                         warn!(error = %e, "skipping an undecodable commit event");
                         METRICS
                             .registry_commits
@@ -397,20 +458,13 @@ impl Materializer {
                         continue;
                     }
                 };
-                let outcome = self
-                    .store
-                    .apply(&event, Some((message.partition(), message.offset())))?;
-                record(&outcome);
-                if let ApplyOutcome::Applied {
-                    tenants_affected, ..
-                }
-                | ApplyOutcome::Deleted {
-                    tenants_affected, ..
-                } = &outcome
-                {
-                    batch.tenants.extend(tenants_affected.iter().cloned());
-                    batch.published.extend(message.timestamp().to_millis());
-                }
+                self.apply(
+                    &event,
+                    message.partition(),
+                    message.offset(),
+                    message.timestamp().to_millis(),
+                    &mut batch,
+                )?;
             }
             if batch.tenants.is_empty() {
                 continue;
@@ -435,14 +489,81 @@ impl Materializer {
         }
         Ok(())
     }
+
+    /// Applies one event at `offset` of the commits topic and notes what it changed.
+    fn apply(
+        &self,
+        event: &CommitEvent,
+        partition: i32,
+        offset: i64,
+        published_ms: Option<i64>,
+        batch: &mut Batch,
+    ) -> Result<(), GitRegistryError> {
+        batch.events += 1;
+        let outcome = self.store.apply(event, Some((partition, offset)))?;
+        record(&outcome);
+        if let ApplyOutcome::Applied {
+            tenants_affected, ..
+        }
+        | ApplyOutcome::Deleted {
+            tenants_affected, ..
+        } = &outcome
+        {
+            batch.tenants.extend(tenants_affected.iter().cloned());
+            batch.published.extend(published_ms);
+        }
+        Ok(())
+    }
+
+    /// Applies the events the watcher of this process handed over that are next in the log.
+    /// One further on (an event of another watcher lies between) is left to the consumer,
+    /// which brings both in order; one already applied is skipped.
+    fn take_local(
+        &self,
+        local: &std::sync::mpsc::Receiver<LocalCommit>,
+        batch: &mut Batch,
+        handed_over: &mut i64,
+    ) -> Result<(), GitRegistryError> {
+        while let Ok(commit) = local.try_recv() {
+            let next = self
+                .store
+                .next_offsets()?
+                .get(&COMMITS_PARTITION)
+                .copied()
+                .unwrap_or(0);
+            if commit.offset == next {
+                self.apply(
+                    &commit.event,
+                    COMMITS_PARTITION,
+                    commit.offset,
+                    Some(commit.published_ms),
+                    batch,
+                )?;
+                *handed_over = commit.offset;
+                METRICS.registry_handed_over.inc();
+            } else {
+                debug!(
+                    offset = commit.offset,
+                    next, "a handed-over commit is not next in the log; the consumer brings it"
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
-/// The fetch wait of a pipeline's materializer: a commit changes the answers of the next
-/// requests within the hot-reload budget (p99 ≤ 50 ms from `git commit`).
+/// How often a materializer with a watcher in its process looks at the watcher's hand-off.
+const LOCAL_SLICE: Duration = Duration::from_millis(2);
+
+/// The fetch wait of a pipeline's materializer when no watcher runs in its process: a commit
+/// changes the answers of the next requests within the hot-reload budget (p99 ≤ 50 ms from
+/// `git commit`).
 pub const FOLLOW_FETCH_WAIT: Duration = Duration::from_millis(5);
 
-/// The fetch wait of a process that only serves the REST API: its registry holds the API
-/// keys and limits, for which a tenth of a second is prompt, at a tenth of the broker's CPU.
+/// The fetch wait of a materializer whose commits come from the watcher of its own process
+/// (the hand-off brings them at once), or that only feeds the REST API (its registry holds
+/// the API keys and limits, for which a tenth of a second is prompt): a tenth of the
+/// broker's CPU of [`FOLLOW_FETCH_WAIT`].
 pub const FOLLOW_FETCH_WAIT_RELAXED: Duration = Duration::from_millis(50);
 
 /// Events applied in one write while catching up.

@@ -74,13 +74,17 @@ pub async fn run_with(
     }
     kafka::ensure_topics(config, &config.kafka.topics.all()).await?;
     let mut watcher = None;
+    let mut handed_over = None;
     if config.registry.watch {
         let repo = git_registry::ensure_repo(config)?;
         let (ready_tx, ready_rx) = oneshot::channel();
+        let (local_tx, local_rx) = git_registry::local_commits();
+        handed_over = Some(local_rx);
         let task = tokio::spawn(git_registry::run_watcher(
             config.clone(),
             shutdown.clone(),
             Some(ready_tx),
+            Some(local_tx),
         ));
         match ready_rx.await {
             Ok(published) => info!(repo = %repo.display(), published, "watcher up to date"),
@@ -106,11 +110,13 @@ pub async fn run_with(
     }
     let registry = materializer.handle();
     let stop = Arc::new(AtomicBool::new(false));
-    let fetch_wait = match roles.pipeline || roles.worker {
+    // Commits of this process's watcher are handed over at once; only commits published
+    // elsewhere need the consumer to be prompt.
+    let fetch_wait = match (roles.pipeline || roles.worker) && handed_over.is_none() {
         true => git_registry::FOLLOW_FETCH_WAIT,
         false => git_registry::FOLLOW_FETCH_WAIT_RELAXED,
     };
-    let follower = materializer.follow(stop.clone(), fetch_wait);
+    let follower = materializer.follow(stop.clone(), fetch_wait, handed_over);
     let worker = match roles.worker {
         true => Some(durable::spawn_worker(
             config,

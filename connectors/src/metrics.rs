@@ -26,6 +26,9 @@ pub struct Metrics {
     pub registry_commits: IntCounterVec,
     /// Commit events the watcher published.
     pub registry_published: IntCounter,
+    /// Commit events applied as the watcher of the same process handed them over, without
+    /// waiting for the consumer to fetch them.
+    pub registry_handed_over: IntCounter,
     /// From the watcher seeing a commit to its registry serving requests.
     pub registry_reload_seconds: Histogram,
     /// Durable workflows the pipeline started (a redelivered request's start counts once).
@@ -107,6 +110,12 @@ impl Metrics {
             "Commit events the watcher published to the commits topic.",
         )
         .expect("metric");
+        let registry_handed_over = IntCounter::new(
+            "volcano_registry_commits_handed_over_total",
+            "Commit events applied as the watcher of the same process handed them over, \
+             without waiting for a fetch.",
+        )
+        .expect("metric");
         let registry_reload_seconds = Histogram::with_opts(
             HistogramOpts::new(
                 "volcano_registry_reload_seconds",
@@ -186,6 +195,7 @@ impl Metrics {
             Box::new(durable_finished.clone()),
             Box::new(registry_commits.clone()),
             Box::new(registry_published.clone()),
+            Box::new(registry_handed_over.clone()),
             Box::new(registry_reload_seconds.clone()),
             Box::new(results.clone()),
             Box::new(dead_letters.clone()),
@@ -205,6 +215,7 @@ impl Metrics {
             process_seconds,
             registry_commits,
             registry_published,
+            registry_handed_over,
             registry_reload_seconds,
             durable_started,
             durable_start_seconds,
