@@ -8,14 +8,17 @@
 //! - one broker hop: one record produced and consumed back, no pipeline (a request through
 //!   the pipeline makes two such hops).
 //!
-//! The ingress and the pipeline run as two `volcano run` processes (release build), so the
-//! ingress's own memory is measured (RSS at the end, and its peak). The load is open-loop:
-//! each request has a scheduled send time and its latency counts from that time, so a stall
-//! shows up in the figures instead of slowing the load down.
+//! The ingress and the pipeline run as one `volcano run` process with both roles (release
+//! build), as by default, so the pipeline hands its results to the ingress in-process; with
+//! `PROCESSES=2` as two processes, every result then read back from the broker, and the
+//! ingress's own memory and CPU measured apart (RSS at the end, and its peak). The load is
+//! open-loop: each request has a scheduled send time and its latency counts from that time,
+//! so a stall shows up in the figures instead of slowing the load down.
 //!
 //! Needs the broker up: `volcano stack up --no-pipeline` (or the test stack with
 //! `VOLCANO_CONFIG=.volcano/test/volcano.toml`). Then
 //! `cargo bench --bench ingress` (env `RATE` requests/s, default 2000; `SECS`, default 60;
+//! `PROCESSES`, 1 or 2, default 1;
 //! `CLIENTS` connections, default 256: with fewer, the client runs out of free connections
 //! once latency grows, and its own queueing shows up as the ingress's tail).
 
@@ -110,11 +113,13 @@ fn content() -> PathBuf {
     dir
 }
 
-fn spawn(config: &Path, role: &str, log: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_volcano"))
-        .arg("--config")
-        .arg(config)
-        .args(["run", "--role", role])
+fn spawn(config: &Path, roles: &[&str], log: &Path) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_volcano"));
+    command.arg("--config").arg(config).arg("run");
+    for role in roles {
+        command.args(["--role", role]);
+    }
+    command
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
@@ -390,6 +395,7 @@ fn main() {
     let rate = env("RATE", 2000);
     let secs = env("SECS", 60);
     let clients = env("CLIENTS", 256) as usize;
+    let processes = env("PROCESSES", 1);
     let path = std::env::var_os("VOLCANO_CONFIG").map(PathBuf::from);
     let mut config = VolcanoConfig::load(path.as_deref()).expect("config");
     let id = &uuid::Uuid::new_v4().simple().to_string()[..8];
@@ -418,30 +424,49 @@ fn main() {
         std::fs::write(&p, toml::to_string(c).unwrap()).unwrap();
         p
     };
+    // Or one process with both roles, as `volcano run` runs by default: the pipeline then
+    // hands its results to the ingress in-process, one broker hop less.
+    let mut both = pipeline.clone();
+    both.ingress.addr = addr.to_string();
     let pipeline_path = write("pipeline.toml", &pipeline);
     let ingress_path = write("ingress.toml", &ingress);
+    let both_path = write("both.toml", &both);
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime
         .block_on(kafka::ensure_topics(&config, &config.kafka.topics.all()))
         .unwrap();
-    let pipeline_proc = spawn(&pipeline_path, "pipeline", &dir.join("pipeline.log"));
-    std::thread::sleep(Duration::from_secs(2));
-    let ingress_proc = spawn(&ingress_path, "ingress", &dir.join("ingress.log"));
+    let (pipeline_proc, ingress_proc) = match processes {
+        1 => (
+            None,
+            spawn(&both_path, &["pipeline", "ingress"], &dir.join("both.log")),
+        ),
+        _ => {
+            let pipeline = spawn(&pipeline_path, &["pipeline"], &dir.join("pipeline.log"));
+            std::thread::sleep(Duration::from_secs(2));
+            let ingress = spawn(&ingress_path, &["ingress"], &dir.join("ingress.log"));
+            (Some(pipeline), ingress)
+        }
+    };
     ready(addr);
     // Warm up: connections, the pipeline's partitions, the first registry loads.
     let _ = http_load(addr, 200, 3, 8);
 
-    println!("REST ingress load: {rate} requests/s for {secs} s, {clients} connections, loopback");
+    println!(
+        "REST ingress load: {rate} requests/s for {secs} s, {clients} connections, loopback, \
+         {}",
+        match processes {
+            1 => "ingress and pipeline in one process",
+            _ => "ingress and pipeline in two processes",
+        }
+    );
     let hop = runtime.block_on(broker_round_trip(&config, rate, secs));
     let baseline = runtime.block_on(kafka_round_trip(&config, rate, secs));
-    let cpu_before = (
-        cpu_seconds(ingress_proc.id()),
-        cpu_seconds(pipeline_proc.id()),
-    );
+    let pipeline_cpu = || pipeline_proc.as_ref().map_or(0.0, |p| cpu_seconds(p.id()));
+    let cpu_before = (cpu_seconds(ingress_proc.id()), pipeline_cpu());
     let loaded = http_load(addr, rate, secs, clients);
     let cpu_ingress = cpu_seconds(ingress_proc.id()) - cpu_before.0;
-    let cpu_pipeline = cpu_seconds(pipeline_proc.id()) - cpu_before.1;
+    let cpu_pipeline = pipeline_cpu() - cpu_before.1;
     let (rss, peak) = memory(ingress_proc.id());
     println!();
     println!("| measured | throughput | p50 ms | p99 ms | p999 ms | max ms | errors |");
@@ -451,16 +476,27 @@ fn main() {
     loaded.row("POST /api/v1/execute through the ingress, end to end");
     println!();
     println!(
-        "p99 over the baseline: {:+.1} ms (target ≤ +5 ms); ingress RSS {rss:.0} MiB (peak {peak:.0} MiB)",
+        "p99 over one broker hop: {:+.1} ms (target ≤ +5 ms); over the Kafka round trip: {:+.1} ms; \
+         ingress RSS {rss:.0} MiB (peak {peak:.0} MiB)",
+        loaded.pct(0.99) - hop.pct(0.99),
         loaded.pct(0.99) - baseline.pct(0.99)
     );
     let per_request = |cpu: f64| cpu * 1e6 / loaded.sent.max(1) as f64;
-    println!(
-        "CPU during the HTTP load: ingress {cpu_ingress:.1} s ({:.0} µs per request), pipeline {cpu_pipeline:.1} s ({:.0} µs per request), of {:.0} s × 2 cores",
-        per_request(cpu_ingress),
-        per_request(cpu_pipeline),
-        loaded.secs
-    );
+    match &pipeline_proc {
+        Some(_) => println!(
+            "CPU during the HTTP load: ingress {cpu_ingress:.1} s ({:.0} µs per request), pipeline {cpu_pipeline:.1} s ({:.0} µs per request), of {:.0} s × 2 cores",
+            per_request(cpu_ingress),
+            per_request(cpu_pipeline),
+            loaded.secs
+        ),
+        None => println!(
+            "CPU during the HTTP load: ingress and pipeline {cpu_ingress:.1} s ({:.0} µs per request), of {:.0} s × 2 cores",
+            per_request(cpu_ingress),
+            loaded.secs
+        ),
+    }
     stop(ingress_proc);
-    stop(pipeline_proc);
+    if let Some(p) = pipeline_proc {
+        stop(p);
+    }
 }

@@ -636,7 +636,9 @@ async fn a_dead_broker_gives_503_quickly_not_a_hung_connection() {
     let (stop, shutdown) = watch::channel(false);
     let c = config.clone();
     let server =
-        tokio::spawn(async move { ingress::serve_on(listener, &c, registry, shutdown).await });
+        tokio::spawn(
+            async move { ingress::serve_on(listener, &c, registry, shutdown, None).await },
+        );
 
     let started = Instant::now();
     let r = execute(

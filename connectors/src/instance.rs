@@ -126,10 +126,18 @@ pub async fn run_with(
         )?),
         false => None,
     };
+    // A pipeline in this process hands its results to the ingress: one broker hop less.
+    let (results_tx, results_rx) = match ingress && roles.pipeline {
+        true => {
+            let (tx, rx) = crate::ingress::local_results();
+            (Some(tx), Some(rx))
+        }
+        false => (None, None),
+    };
     let api = match ingress {
         true => Some(tokio::spawn({
             let (config, registry, shutdown) = (config.clone(), registry.clone(), shutdown.clone());
-            async move { crate::ingress::serve(&config, registry, shutdown).await }
+            async move { crate::ingress::serve(&config, registry, shutdown, results_rx).await }
         })),
         false => None,
     };
@@ -137,7 +145,7 @@ pub async fn run_with(
         true => {
             let fast_path = FastPath::new(registry, config.pipeline.max_sessions);
             let starter = durable::Starter::new(config);
-            pipeline_role::run(config, fast_path, starter, shutdown).await
+            pipeline_role::run(config, fast_path, starter, shutdown, results_tx).await
         }
         false => {
             let mut shutdown = shutdown;

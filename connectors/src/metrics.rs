@@ -48,6 +48,8 @@ pub struct Metrics {
     pub ingress_waiting: IntGauge,
     /// Results the ingress's feed stored.
     pub ingress_results_stored: IntCounter,
+    /// Results the pipeline of the same process handed to the ingress.
+    pub ingress_results_handed_over: IntCounter,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -183,12 +185,19 @@ impl Metrics {
             "Results the ingress stored from the results topic.",
         )
         .expect("metric");
+        let ingress_results_handed_over = IntCounter::new(
+            "volcano_ingress_results_handed_over_total",
+            "Results the pipeline of the same process handed to the ingress, answering the \
+             waiting call without a fetch.",
+        )
+        .expect("metric");
         for c in [
             Box::new(consumed.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(ingress_responses.clone()),
             Box::new(ingress_execute_seconds.clone()),
             Box::new(ingress_waiting.clone()),
             Box::new(ingress_results_stored.clone()),
+            Box::new(ingress_results_handed_over.clone()),
             Box::new(durable_started.clone()),
             Box::new(durable_start_seconds.clone()),
             Box::new(durable_steps.clone()),
@@ -225,6 +234,7 @@ impl Metrics {
             ingress_execute_seconds,
             ingress_waiting,
             ingress_results_stored,
+            ingress_results_handed_over,
         }
     }
 

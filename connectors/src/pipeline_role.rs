@@ -6,6 +6,7 @@
 //! [`OffsetTracker`]). librdkafka auto-commits stored offsets. On shutdown the loop stops
 //! consuming, waits for in-flight produces up to a deadline, and commits synchronously.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -60,11 +61,15 @@ struct Acknowledgement {
 /// Runs the pipeline until `shutdown` turns true. Creates missing topics first. Requests
 /// routed to the durable path have their workflow started through `starter` before their
 /// `accepted` result is produced and their offset stored.
+/// `local`, when this process also serves the REST API, receives every result produced to
+/// the results topic (its encoded payload) once the broker has acknowledged it: see
+/// [`crate::ingress::LocalResults`].
 pub async fn run(
     config: &VolcanoConfig,
     mut fast_path: FastPath,
     starter: Starter,
     mut shutdown: watch::Receiver<bool>,
+    local: Option<crate::ingress::LocalResults>,
 ) -> Result<(), BrokerError> {
     let topics = &config.kafka.topics;
     kafka::ensure_topics(config, &topics.all()).await?;
@@ -82,6 +87,7 @@ pub async fn run(
     })?;
     consumer.subscribe(&[&topics.requests])?;
     let producer = kafka::results_producer(config)?;
+    let results_topic: Arc<str> = Arc::from(topics.results.as_str());
     info!(topic = %topics.requests, brokers = %config.brokers(), "pipeline consuming");
 
     let mut tracker = OffsetTracker::default();
@@ -109,7 +115,8 @@ pub async fn run(
                 let consumed_at = Instant::now();
                 let (outgoing, job) = answer(&msg, config, &mut fast_path);
                 let start = job.map(|job| (starter.clone(), job, consumed_at));
-                acks.push(deliver(producer.clone(), start, outgoing, Origin::of(&msg), shutdown.clone()));
+                let local = local.clone().map(|l| (l, results_topic.clone()));
+                acks.push(deliver(producer.clone(), start, outgoing, Origin::of(&msg), shutdown.clone(), local));
                 METRICS.in_flight.set(acks.len() as i64);
             }
         }
@@ -282,10 +289,19 @@ async fn deliver(
     outgoing: Vec<Outgoing>,
     origin: Origin,
     shutdown: watch::Receiver<bool>,
+    local: Option<(crate::ingress::LocalResults, Arc<str>)>,
 ) -> Acknowledgement {
     let mut delivered = true;
     for out in outgoing {
-        delivered &= produce_until_acknowledged(&producer, &out, &shutdown).await;
+        let acknowledged = produce_until_acknowledged(&producer, &out, &shutdown).await;
+        if acknowledged
+            && let Some((local, results_topic)) = &local
+            && out.topic == **results_topic
+        {
+            // An ingress that stopped reads the topic instead; nothing to do.
+            let _ = local.send(out.payload);
+        }
+        delivered &= acknowledged;
     }
     if let Some((starter, job, consumed_at)) = start
         && delivered

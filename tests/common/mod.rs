@@ -112,7 +112,7 @@ impl RunningPipeline {
                 .expect("example registry");
         let task = tokio::spawn(async move {
             let starter = durable::Starter::new(&c);
-            pipeline_role::run(&c, FastPath::new(registry, 1000), starter, rx)
+            pipeline_role::run(&c, FastPath::new(registry, 1000), starter, rx, None)
                 .await
                 .expect("pipeline runs");
         });
