@@ -5,6 +5,8 @@
 //! produce is acknowledged by the broker, lowest pending offset first per partition (see
 //! [`OffsetTracker`]). librdkafka auto-commits stored offsets. On shutdown the loop stops
 //! consuming, waits for in-flight produces up to a deadline, and commits synchronously.
+//! When the REST ingress runs in the same process, each acknowledged result is also handed
+//! to it ([`crate::ingress::LocalResults`]), so its waiting call needs no second broker hop.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -237,8 +237,6 @@ async fn audit(request: HttpRequest, next: Next) -> Response {
     response
 }
 
-/// Serves the API on `ingress.addr` until `shutdown`, with the result feed running beside
-/// it. In-flight calls finish (each within its own wait) before it returns.
 /// The hand-off of results from the pipeline of the same process to the ingress: each
 /// result's encoded payload, once the broker has acknowledged it on the results topic. The
 /// waiting API call is answered at once instead of after the result feed's next fetch (one
@@ -252,7 +250,9 @@ pub fn local_results() -> (LocalResults, tokio::sync::mpsc::UnboundedReceiver<Ve
     tokio::sync::mpsc::unbounded_channel()
 }
 
-/// `local` receives the results of a pipeline in this process (see [`LocalResults`]).
+/// Serves the API on `ingress.addr` until `shutdown`, with the result feed running beside
+/// it. In-flight calls finish (each within its own wait) before it returns. `local` receives
+/// the results of a pipeline in this process (see [`LocalResults`]).
 pub async fn serve(
     config: &VolcanoConfig,
     registry: RegistryHandle,

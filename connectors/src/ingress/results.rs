@@ -302,8 +302,8 @@ impl ResultFeed {
 
     /// Consumes the results topic until `shutdown`, from the stored offsets (or the end of
     /// each partition the store has never read).
-    /// `fetch_wait` is the consumer's `fetch.wait.max.ms`: [`FEED_FETCH_WAIT`], or
-    /// [`FEED_FETCH_WAIT_RELAXED`] when a pipeline in this process hands its results over.
+    /// `fetch_wait` is the consumer's `fetch.wait.max.ms`: `FEED_FETCH_WAIT`, or
+    /// `FEED_FETCH_WAIT_RELAXED` when a pipeline in this process hands its results over.
     pub async fn run(
         self: Arc<Self>,
         config: VolcanoConfig,
