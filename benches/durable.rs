@@ -204,17 +204,16 @@ async fn main() {
             .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
             .build()
     };
+    // A bare start of a workflow with no steps, which ends at once.
+    let start_empty = |id: String| {
+        let input = BareInput {
+            steps: 0,
+            local: false,
+        };
+        client.start_workflow(BareFlow::run, input, bare_start(id))
+    };
     for i in 0..5 {
-        let id = format!("{tag}-warm-bare-{i}");
-        client
-            .start_workflow(
-                BareFlow::run,
-                BareInput {
-                    steps: 0,
-                    local: false,
-                },
-                bare_start(id),
-            )
+        start_empty(format!("{tag}-warm-bare-{i}"))
             .await
             .expect("start");
         let (_, job) = fast_path.process_routed(&request(format!("{tag}-warm-{i}")));
@@ -226,17 +225,7 @@ async fn main() {
         // Interleaved, so both see the same server load.
         let id = format!("{tag}-start-bare-{i}");
         let t = Instant::now();
-        client
-            .start_workflow(
-                BareFlow::run,
-                BareInput {
-                    steps: 0,
-                    local: false,
-                },
-                bare_start(id),
-            )
-            .await
-            .expect("start");
+        start_empty(id).await.expect("start");
         bare_latency.push(t.elapsed());
         let t = Instant::now();
         let (result, job) = fast_path.process_routed(&request(format!("{tag}-start-{i}")));

@@ -525,12 +525,7 @@ impl Materializer {
         handed_over: &mut i64,
     ) -> Result<(), GitRegistryError> {
         while let Ok(commit) = local.try_recv() {
-            let next = self
-                .store
-                .next_offsets()?
-                .get(&COMMITS_PARTITION)
-                .copied()
-                .unwrap_or(0);
+            let next = next_commit_offset(&self.store)?.unwrap_or(0);
             if commit.offset == next {
                 self.apply(
                     &commit.event,
@@ -584,10 +579,12 @@ struct Batch {
 
 /// Where to resume the commits topic: one past the stored offset, or the beginning.
 fn next_offset(store: &Store) -> Result<Offset, GitRegistryError> {
-    Ok(store
-        .next_offsets()?
-        .get(&COMMITS_PARTITION)
-        .map_or(Offset::Beginning, |&next| Offset::Offset(next)))
+    Ok(next_commit_offset(store)?.map_or(Offset::Beginning, Offset::Offset))
+}
+
+/// The commits topic's offset the store applies next; none before its first event.
+fn next_commit_offset(store: &Store) -> Result<Option<i64>, GitRegistryError> {
+    Ok(store.next_offsets()?.get(&COMMITS_PARTITION).copied())
 }
 
 /// The `outcome` label of `volcano_registry_commits_total`, also used in replay summaries.
