@@ -30,6 +30,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
 use rdkafka::Offset;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
@@ -198,20 +202,43 @@ fn ready(addr: SocketAddr) {
     panic!("the ingress at {addr} never became ready");
 }
 
-/// Open-loop load on the ingress: request `i` is due at `start + i / rate`; `clients` threads
-/// (one keep-alive connection each) take requests in turn.
-fn http_load(addr: SocketAddr, rate: u64, secs: u64, clients: usize) -> Figures {
+/// Opens one HTTP/1.1 keep-alive connection to the ingress.
+async fn connect(addr: SocketAddr) -> anyhow::Result<SendRequest<Full<Bytes>>> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
+/// One execute call on `sender`; the status and the body.
+async fn execute(sender: &mut SendRequest<Full<Bytes>>, i: usize) -> anyhow::Result<(u16, Bytes)> {
+    sender.ready().await?;
+    let body = format!("{{\"text\":\"Calculate {i} + 1\",\"wait_ms\":10000}}");
+    let request = hyper::Request::post("/api/v1/execute")
+        .header("Host", "volcano")
+        .header("Authorization", format!("Bearer {KEY}"))
+        .header("Content-Type", "application/json")
+        .body(Full::new(Bytes::from(body)))?;
+    let response = sender.send_request(request).await?;
+    let status = response.status().as_u16();
+    Ok((status, response.into_body().collect().await?.to_bytes()))
+}
+
+/// Open-loop load on the ingress: request `i` is due at `start + i / rate`; `clients`
+/// connections, each an async task on the bench's runtime, take requests in turn. (An async
+/// client leaves the machine's two cores to the system under test: a thread per connection
+/// cost as much CPU as the ingress itself.)
+async fn http_load(addr: SocketAddr, rate: u64, secs: u64, clients: usize) -> Figures {
     let total = (rate * secs) as usize;
     let next = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now() + Duration::from_millis(200);
+    let start = tokio::time::Instant::now() + Duration::from_millis(200);
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
-    let url = format!("http://{addr}/api/v1/execute");
-    let threads: Vec<_> = (0..clients)
+    let tasks: Vec<_> = (0..clients)
         .map(|_| {
             let next = Arc::clone(&next);
-            let url = url.clone();
-            std::thread::spawn(move || {
-                let agent = agent();
+            tokio::spawn(async move {
+                let mut sender = None;
                 let mut out = (Vec::new(), 0usize, 0usize);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -219,27 +246,32 @@ fn http_load(addr: SocketAddr, rate: u64, secs: u64, clients: usize) -> Figures 
                         return out;
                     }
                     let due = start + interval * i as u32;
-                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                        std::thread::sleep(wait);
+                    tokio::time::sleep_until(due).await;
+                    if sender.is_none() {
+                        sender = connect(addr).await.ok();
                     }
-                    let body = format!("{{\"text\":\"Calculate {i} + 1\",\"wait_ms\":10000}}");
-                    let reply = agent
-                        .post(&url)
-                        .header("Authorization", format!("Bearer {KEY}"))
-                        .header("Content-Type", "application/json")
-                        .send(body.as_bytes());
+                    let Some(s) = sender.as_mut() else {
+                        out.2 += 1;
+                        continue;
+                    };
+                    let reply = tokio::time::timeout(Duration::from_secs(30), execute(s, i)).await;
                     let elapsed = due.elapsed().as_secs_f64() * 1e3;
                     match reply {
-                        Ok(mut r) if r.status() == 200 => {
-                            let text = r.body_mut().read_to_string().unwrap_or_default();
-                            if text.contains(&format!("\"value\":\"{}\"", i + 1)) {
+                        Ok(Ok((200, body))) => {
+                            let expected = format!("\"value\":\"{}\"", i + 1);
+                            if String::from_utf8_lossy(&body).contains(&expected) {
                                 out.0.push(elapsed);
                                 out.1 += 1;
                             } else {
                                 out.2 += 1;
                             }
                         }
-                        _ => out.2 += 1,
+                        Ok(Ok(_)) => out.2 += 1,
+                        // A broken or stuck connection is not reused.
+                        _ => {
+                            out.2 += 1;
+                            sender = None;
+                        }
                     }
                 }
             })
@@ -247,8 +279,8 @@ fn http_load(addr: SocketAddr, rate: u64, secs: u64, clients: usize) -> Figures 
         .collect();
     let mut lat = Vec::with_capacity(total);
     let (mut ok, mut errors) = (0, 0);
-    for t in threads {
-        let (l, o, e) = t.join().unwrap();
+    for t in tasks {
+        let (l, o, e) = t.await.unwrap();
         lat.extend(l);
         ok += o;
         errors += e;
@@ -450,7 +482,7 @@ fn main() {
     };
     ready(addr);
     // Warm up: connections, the pipeline's partitions, the first registry loads.
-    let _ = http_load(addr, 200, 3, 8);
+    let _ = runtime.block_on(http_load(addr, 200, 3, 8));
 
     println!(
         "REST ingress load: {rate} requests/s for {secs} s, {clients} connections, loopback, \
@@ -464,7 +496,7 @@ fn main() {
     let baseline = runtime.block_on(kafka_round_trip(&config, rate, secs));
     let pipeline_cpu = || pipeline_proc.as_ref().map_or(0.0, |p| cpu_seconds(p.id()));
     let cpu_before = (cpu_seconds(ingress_proc.id()), pipeline_cpu());
-    let loaded = http_load(addr, rate, secs, clients);
+    let loaded = runtime.block_on(http_load(addr, rate, secs, clients));
     let cpu_ingress = cpu_seconds(ingress_proc.id()) - cpu_before.0;
     let cpu_pipeline = pipeline_cpu() - cpu_before.1;
     let (rss, peak) = memory(ingress_proc.id());
