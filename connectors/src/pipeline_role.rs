@@ -5,10 +5,10 @@
 //! produce is acknowledged by the broker, lowest pending offset first per partition (see
 //! [`OffsetTracker`]). librdkafka auto-commits stored offsets. On shutdown the loop stops
 //! consuming, waits for in-flight produces up to a deadline, and commits synchronously.
-//! When the REST ingress runs in the same process, each acknowledged result is also handed
-//! to it ([`crate::ingress::LocalResults`]), so its waiting call needs no second broker hop.
+//! When the REST ingress runs in the same process, each final result is handed to it as soon
+//! as it is computed, and every result again once acknowledged
+//! ([`crate::ingress::LocalResult`]), so its waiting call needs no second broker hop.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -23,10 +23,12 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 use volcano_pipeline::durable::DurableJob;
 use volcano_pipeline::fast_path::FastPath;
+use volcano_pipeline::model::{RequestResult, Status};
 
 use crate::avro::{self, DeadLetter};
 use crate::config::VolcanoConfig;
 use crate::durable::{Started, Starter};
+use crate::ingress::LocalResult;
 use crate::kafka::{self, BrokerError, OffsetTracker};
 use crate::metrics::METRICS;
 
@@ -63,9 +65,9 @@ struct Acknowledgement {
 /// Runs the pipeline until `shutdown` turns true. Creates missing topics first. Requests
 /// routed to the durable path have their workflow started through `starter` before their
 /// `accepted` result is produced and their offset stored.
-/// `local`, when this process also serves the REST API, receives every result produced to
-/// the results topic (its encoded payload) once the broker has acknowledged it: see
-/// [`crate::ingress::LocalResults`].
+/// `local`, when this process also serves the REST API, receives every final result when it
+/// is computed and every result produced to the results topic once the broker has
+/// acknowledged it: see [`crate::ingress::LocalResult`].
 pub async fn run(
     config: &VolcanoConfig,
     mut fast_path: FastPath,
@@ -89,7 +91,6 @@ pub async fn run(
     })?;
     consumer.subscribe(&[&topics.requests])?;
     let producer = kafka::results_producer(config)?;
-    let results_topic: Arc<str> = Arc::from(topics.results.as_str());
     info!(topic = %topics.requests, brokers = %config.brokers(), "pipeline consuming");
 
     let mut tracker = OffsetTracker::default();
@@ -115,10 +116,10 @@ pub async fn run(
                 METRICS.consumed.inc();
                 tracker.consumed(msg.topic(), msg.partition(), msg.offset());
                 let consumed_at = Instant::now();
-                let (outgoing, job) = answer(&msg, config, &mut fast_path);
-                let start = job.map(|job| (starter.clone(), job, consumed_at));
-                let local = local.clone().map(|l| (l, results_topic.clone()));
-                acks.push(deliver(producer.clone(), start, outgoing, Origin::of(&msg), shutdown.clone(), local));
+                let answered = answer(&msg, config, &mut fast_path);
+                let start = answered.job.map(|job| (starter.clone(), job, consumed_at));
+                let local = local.clone().zip(answered.result);
+                acks.push(deliver(producer.clone(), start, answered.outgoing, Origin::of(&msg), shutdown.clone(), local));
                 METRICS.in_flight.set(acks.len() as i64);
             }
         }
@@ -200,13 +201,29 @@ struct Outgoing {
     payload: Vec<u8>,
 }
 
-/// Decodes and answers one record; returns what must be produced before its offset may move,
-/// and the workflow to start first when the request went durable.
-fn answer(
-    msg: &BorrowedMessage<'_>,
-    config: &VolcanoConfig,
-    fast_path: &mut FastPath,
-) -> (Vec<Outgoing>, Option<DurableJob>) {
+/// One record answered.
+struct Answered {
+    /// What must be produced before its offset may move: the result first (to the results
+    /// topic), or a dead letter.
+    outgoing: Vec<Outgoing>,
+    /// The workflow to start first when the request went durable.
+    job: Option<DurableJob>,
+    /// The result that `outgoing[0]` carries, when there is one.
+    result: Option<RequestResult>,
+}
+
+impl Answered {
+    fn dead_letter(letter: Outgoing) -> Answered {
+        Answered {
+            outgoing: vec![letter],
+            job: None,
+            result: None,
+        }
+    }
+}
+
+/// Decodes and answers one record.
+fn answer(msg: &BorrowedMessage<'_>, config: &VolcanoConfig, fast_path: &mut FastPath) -> Answered {
     let topics = &config.kafka.topics;
     let bytes = msg.payload().unwrap_or_default();
     let decoded = avro::decode_request(bytes, config.pipeline.max_message_bytes, || {
@@ -220,10 +237,7 @@ fn answer(
                 offset = msg.offset(),
                 "dead-lettering undecodable record"
             );
-            return (
-                vec![dead_letter(msg, &topics.dlq, e.kind(), e.to_string())],
-                None,
-            );
+            return Answered::dead_letter(dead_letter(msg, &topics.dlq, e.kind(), e.to_string()));
         }
     };
     // Observed when dropped: decoded request to encoded result.
@@ -239,7 +253,7 @@ fn answer(
         Err(e) => {
             error!(error = %e, request = %request.id, "result not encodable; dead-lettering");
             let letter = dead_letter(msg, &topics.dlq, "result_unencodable", e.to_string());
-            return (vec![letter], None);
+            return Answered::dead_letter(letter);
         }
     };
     let key = Some(request.id.into_bytes());
@@ -256,7 +270,11 @@ fn answer(
         };
         out.push(copy);
     }
-    (out, job)
+    Answered {
+        outgoing: out,
+        job,
+        result: Some(result),
+    }
 }
 
 fn dead_letter(msg: &BorrowedMessage<'_>, dlq: &str, kind: &str, message: String) -> Outgoing {
@@ -291,19 +309,31 @@ async fn deliver(
     outgoing: Vec<Outgoing>,
     origin: Origin,
     shutdown: watch::Receiver<bool>,
-    local: Option<(crate::ingress::LocalResults, Arc<str>)>,
+    mut local: Option<(crate::ingress::LocalResults, RequestResult)>,
 ) -> Acknowledgement {
+    // A final result answers the ingress's waiting call now; `accepted` waits for the
+    // broker, so that a client told "accepted" finds the workflow started soon after.
+    if let Some((ingress, result)) = &local
+        && result.status != Status::Accepted
+    {
+        // An ingress that stopped reads the topic instead; nothing to do.
+        let _ = ingress.send(LocalResult::Answer(result.clone()));
+    }
     let mut delivered = true;
     for out in outgoing {
         let acknowledged = produce_until_acknowledged(&producer, &out, &shutdown).await;
-        if acknowledged
-            && let Some((local, results_topic)) = &local
-            && out.topic == **results_topic
+        // The first record is the result, when there is one.
+        if let Some((partition, offset)) = acknowledged
+            && let Some((ingress, result)) = local.take()
         {
-            // An ingress that stopped reads the topic instead; nothing to do.
-            let _ = local.send(out.payload);
+            let _ = ingress.send(LocalResult::Acknowledged {
+                partition,
+                offset,
+                result,
+                payload: out.payload,
+            });
         }
-        delivered &= acknowledged;
+        delivered &= acknowledged.is_some();
     }
     if let Some((starter, job, consumed_at)) = start
         && delivered
@@ -346,11 +376,13 @@ async fn start_until_accepted(
     }
 }
 
+/// Produces `out` until the broker acknowledges it; its partition and offset, or `None` when
+/// shutdown came first.
 async fn produce_until_acknowledged(
     producer: &FutureProducer,
     out: &Outgoing,
     shutdown: &watch::Receiver<bool>,
-) -> bool {
+) -> Option<(i32, i64)> {
     let mut backoff = Duration::from_millis(50);
     loop {
         let mut record = FutureRecord::to(&out.topic).payload(&out.payload);
@@ -358,11 +390,11 @@ async fn produce_until_acknowledged(
             record = record.key(k);
         }
         match producer.send(record, Duration::from_secs(5)).await {
-            Ok(_) => return true,
+            Ok(delivery) => return Some((delivery.partition, delivery.offset)),
             Err((e, _)) => {
                 if *shutdown.borrow() {
                     warn!(error = %e, topic = %out.topic, "produce failed during shutdown; record will be redelivered");
-                    return false;
+                    return None;
                 }
                 METRICS.produce_retries.inc();
                 warn!(error = %e, topic = %out.topic, retry_in_ms = backoff.as_millis() as u64, "produce failed; retrying");

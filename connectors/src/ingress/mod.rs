@@ -31,7 +31,7 @@ use axum::routing::{get, post};
 use rdkafka::producer::FutureProducer;
 use tokio::sync::{Mutex, watch};
 use tracing::{info, warn};
-use volcano_pipeline::model::Request;
+use volcano_pipeline::model::{Request, RequestResult};
 use volcano_pipeline::registry::RegistryHandle;
 
 pub use api::ApiDoc;
@@ -234,16 +234,36 @@ async fn audit(request: HttpRequest, next: Next) -> Response {
     response
 }
 
-/// The hand-off of results from the pipeline of the same process to the ingress: each
-/// result's encoded payload, once the broker has acknowledged it on the results topic. The
-/// waiting API call is answered at once instead of after the result feed's next fetch (one
-/// broker hop less), and the feed, which still stores every result from the topic, can poll
-/// the broker ten times less often. Make one with [`local_results`].
-pub type LocalResults = tokio::sync::mpsc::UnboundedSender<Vec<u8>>;
+/// What the pipeline of this process hands to its ingress, so that a REST call waits for one
+/// broker hop (its request to the pipeline) instead of three. Make a channel with
+/// [`local_results`].
+#[derive(Debug)]
+pub enum LocalResult {
+    /// A final result as soon as the pipeline has it, while its produce is under way: the
+    /// waiting call is answered now. Nothing is lost by answering first: the request is in
+    /// the log, and its offset moves only once the result is acknowledged, so a crash before
+    /// that redelivers the request and produces the result again.
+    Answer(RequestResult),
+    /// A result (final or `accepted`) the broker acknowledged at `offset` of `partition` of
+    /// the results topic: stored now, and skipped by the result feed when it reads that
+    /// offset, so each result is decoded and written once.
+    Acknowledged {
+        partition: i32,
+        offset: i64,
+        result: RequestResult,
+        payload: Vec<u8>,
+    },
+}
+
+/// The sending half of the pipeline-to-ingress hand-off, for [`crate::pipeline_role::run`].
+pub type LocalResults = tokio::sync::mpsc::UnboundedSender<LocalResult>;
 
 /// A pipeline-to-ingress hand-off: the sender for [`crate::pipeline_role::run`], the
 /// receiver for [`serve`].
-pub fn local_results() -> (LocalResults, tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>) {
+pub fn local_results() -> (
+    LocalResults,
+    tokio::sync::mpsc::UnboundedReceiver<LocalResult>,
+) {
     tokio::sync::mpsc::unbounded_channel()
 }
 
@@ -254,7 +274,7 @@ pub async fn serve(
     config: &VolcanoConfig,
     registry: RegistryHandle,
     shutdown: watch::Receiver<bool>,
-    local: Option<tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>>,
+    local: Option<tokio::sync::mpsc::UnboundedReceiver<LocalResult>>,
 ) -> Result<()> {
     let addr: SocketAddr = config
         .ingress
@@ -273,7 +293,7 @@ pub async fn serve_on(
     config: &VolcanoConfig,
     registry: RegistryHandle,
     shutdown: watch::Receiver<bool>,
-    local: Option<tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>>,
+    local: Option<tokio::sync::mpsc::UnboundedReceiver<LocalResult>>,
 ) -> Result<()> {
     let start_config = config.clone();
     let ingress =
@@ -286,8 +306,16 @@ pub async fn serve_on(
     if let Some(mut local) = local {
         let feed = Arc::clone(&ingress.results);
         tokio::spawn(async move {
-            while let Some(payload) = local.recv().await {
-                feed.deliver_local(&payload);
+            while let Some(handed) = local.recv().await {
+                match handed {
+                    LocalResult::Answer(result) => feed.answer_local(result),
+                    LocalResult::Acknowledged {
+                        partition,
+                        offset,
+                        result,
+                        payload,
+                    } => feed.deliver_local(partition, offset, result, &payload),
+                }
             }
         });
     }

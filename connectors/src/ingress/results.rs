@@ -13,11 +13,13 @@
 //! the request's final result closes it. The API checks the tenant's concurrent-workflow
 //! quota against that count.
 //!
-//! A pipeline in the same process hands its results over as soon as the broker has them
-//! ([`ResultFeed::deliver_local`]): the waiting call is answered without the feed's fetch,
-//! and the feed polls the broker less often ([`FEED_FETCH_WAIT_RELAXED`]).
+//! A pipeline in the same process hands its results over: a final result as soon as it is
+//! computed ([`ResultFeed::answer_local`]), which answers the waiting call without waiting for
+//! the broker; and every result once the broker acknowledged it
+//! ([`ResultFeed::deliver_local`]), which stores it, so that the feed skips it by offset and
+//! polls the broker less often ([`FEED_FETCH_WAIT_RELAXED`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -222,6 +224,54 @@ pub struct ResultFeed {
     waiting: Mutex<HashMap<String, oneshot::Sender<RequestResult>>>,
     running: Mutex<HashMap<String, HashSet<String>>>,
     caught_up: AtomicBool,
+    handed_over: Mutex<HandedOver>,
+}
+
+/// Results the pipeline of this process handed over once the broker acknowledged them, by
+/// partition and offset, that the feed has not read yet (it skips them when it does); and
+/// how far the feed has read each partition. Entries behind the feed are pruned as it reads,
+/// so this holds at most the feed's lag.
+#[derive(Default)]
+struct HandedOver {
+    pending: HashMap<i32, BTreeSet<i64>>,
+    read_to: HashMap<i32, i64>,
+}
+
+impl HandedOver {
+    /// Remembers a handed-over offset, unless the feed has read past it.
+    fn remember(&mut self, partition: i32, offset: i64) {
+        if self
+            .read_to
+            .get(&partition)
+            .is_none_or(|next| offset >= *next)
+        {
+            self.pending.entry(partition).or_default().insert(offset);
+        }
+    }
+
+    /// Forgets a handed-over offset (its store failed).
+    fn forget(&mut self, partition: i32, offset: i64) {
+        if let Some(pending) = self.pending.get_mut(&partition) {
+            pending.remove(&offset);
+        }
+    }
+
+    /// True (once) when the feed reads an offset that was handed over.
+    fn take(&mut self, partition: i32, offset: i64) -> bool {
+        self.pending
+            .get_mut(&partition)
+            .is_some_and(|pending| pending.remove(&offset))
+    }
+
+    /// The feed has read up to `next` (exclusive) on these partitions.
+    fn read(&mut self, offsets: &HashMap<i32, i64>) {
+        for (partition, next) in offsets {
+            self.read_to.insert(*partition, *next);
+            if let Some(pending) = self.pending.get_mut(partition) {
+                *pending = pending.split_off(next);
+            }
+        }
+    }
 }
 
 /// An API call's wait for one result; dropping it (the call ended) forgets the wait.
@@ -260,6 +310,7 @@ impl ResultFeed {
             waiting: Mutex::new(HashMap::new()),
             running: Mutex::new(running),
             caught_up: AtomicBool::new(false),
+            handed_over: Mutex::new(HandedOver::default()),
         })
     }
 
@@ -384,6 +435,7 @@ impl ResultFeed {
         }
         let mut decoded = Vec::with_capacity(messages.len());
         let mut offsets = HashMap::new();
+        let mut handed_over = self.lock_handed_over();
         for m in &messages {
             let m = match m {
                 Ok(m) => m,
@@ -393,6 +445,9 @@ impl ResultFeed {
                 }
             };
             offsets.insert(m.partition(), m.offset() + 1);
+            if handed_over.take(m.partition(), m.offset()) {
+                continue;
+            }
             let payload = m.payload().unwrap_or_default();
             match avro::decode_result(payload) {
                 Ok(result) => decoded.push((result, payload)),
@@ -401,6 +456,8 @@ impl ResultFeed {
                 }
             }
         }
+        handed_over.read(&offsets);
+        drop(handed_over);
         let rows: Vec<_> = decoded
             .iter()
             .map(|(r, payload)| Row {
@@ -428,17 +485,26 @@ impl ResultFeed {
         Ok(())
     }
 
-    /// A result the pipeline of this process handed over (see [`super::LocalResults`]): it
-    /// is stored and wakes its API call now; the feed stores it again when it reads it from
-    /// the topic, which changes nothing (a final result is never replaced by `accepted`).
-    pub fn deliver_local(&self, payload: &[u8]) {
-        let result = match avro::decode_result(payload) {
-            Ok(result) => result,
-            Err(e) => {
-                warn!(error = %e, "skipping an undecodable handed-over result");
-                return;
-            }
-        };
+    /// A final result the pipeline of this process has, before the broker has it (see
+    /// [`super::LocalResult::Answer`]): wakes its API call, if one waits. It is stored when
+    /// it comes back acknowledged ([`Self::deliver_local`]).
+    pub fn answer_local(&self, result: RequestResult) {
+        if let Some(tx) = self.lock_waiting().remove(&result.request_id) {
+            let _ = tx.send(result);
+        }
+    }
+
+    /// A result the pipeline of this process handed over once the broker acknowledged it at
+    /// `offset` of `partition` (see [`super::LocalResult::Acknowledged`]): it is stored and
+    /// wakes its API call if one still waits; the feed skips that offset when it reads it.
+    pub fn deliver_local(
+        &self,
+        partition: i32,
+        offset: i64,
+        result: RequestResult,
+        payload: &[u8],
+    ) {
+        self.lock_handed_over().remember(partition, offset);
         let row = Row {
             id: &result.request_id,
             tenant: &result.tenant,
@@ -446,8 +512,9 @@ impl ResultFeed {
             payload,
         };
         if let Err(e) = self.store.write(&[row], &HashMap::new()) {
-            // The feed stores it from the topic; the call is answered either way.
-            warn!(error = %e, "storing a handed-over result failed");
+            // Not skipped by the feed then: it stores the result when it reads it.
+            self.lock_handed_over().forget(partition, offset);
+            warn!(error = %e, "storing a handed-over result failed; the feed will store it");
         }
         METRICS.ingress_results_handed_over.inc();
         // An `accepted` whose run the feed already saw end must not count as running again.
@@ -459,6 +526,10 @@ impl ResultFeed {
         if let Some(tx) = self.lock_waiting().remove(&result.request_id) {
             let _ = tx.send(result);
         }
+    }
+
+    fn lock_handed_over(&self) -> std::sync::MutexGuard<'_, HandedOver> {
+        self.handed_over.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn track(&self, result: &RequestResult) {
@@ -501,33 +572,63 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_handed_over_result_answers_its_call_at_once_and_is_stored() {
+    async fn handed_over_results_answer_their_calls_at_once_and_are_stored() {
         let dir = tempfile::tempdir().unwrap();
         let mut config = VolcanoConfig::default();
         config.ingress.data_dir = Some(dir.path().to_path_buf());
         let feed = ResultFeed::open(&config).unwrap();
 
+        // A final result answers its call before the broker has it; it is stored once the
+        // broker acknowledged it.
         let mut waiter = feed.expect("r1");
         let (sent, payload) = result("r1", Status::Ok);
-        feed.deliver_local(&payload);
+        feed.answer_local(sent.clone());
         let got = waiter.wait(Duration::ZERO).await.expect("answered at once");
-        assert_eq!(got.request_id, sent.request_id);
+        assert_eq!(got, sent);
+        assert!(feed.store().get("r1").unwrap().is_none());
+        feed.deliver_local(0, 7, sent, &payload);
         assert_eq!(feed.store().get("r1").unwrap().unwrap().status, Status::Ok);
+        assert!(feed.lock_handed_over().pending[&0].contains(&7));
 
-        // An accepted run counts as running until its final result; an `accepted` handed
-        // over after the final one (the feed was quicker) does not count it again.
-        let (_, acc) = result("w1", Status::Accepted);
-        feed.deliver_local(&acc);
+        // An acknowledged result wakes a call that still waits (an `accepted` one does).
+        // A run counts as running until its final result; an `accepted` handed over after
+        // the final one (the feed was quicker) does not count it again.
+        let mut waiter = feed.expect("w1");
+        let (acc_result, acc) = result("w1", Status::Accepted);
+        feed.deliver_local(1, 0, acc_result.clone(), &acc);
+        assert_eq!(
+            waiter.wait(Duration::ZERO).await.unwrap().status,
+            Status::Accepted
+        );
         assert_eq!(feed.running_workflows("acme-corp"), 1);
-        let (_, fin) = result("w1", Status::Ok);
-        feed.deliver_local(&fin);
+        let (fin_result, fin) = result("w1", Status::Ok);
+        feed.deliver_local(1, 1, fin_result, &fin);
         assert_eq!(feed.running_workflows("acme-corp"), 0);
-        feed.deliver_local(&acc);
+        feed.deliver_local(1, 0, acc_result, &acc);
         assert_eq!(feed.running_workflows("acme-corp"), 0);
         assert_eq!(feed.store().get("w1").unwrap().unwrap().status, Status::Ok);
+    }
 
-        // Nothing waits for an undecodable payload, and nothing breaks.
-        feed.deliver_local(b"not avro");
+    #[test]
+    fn the_feed_skips_each_handed_over_offset_once_and_forgets_what_it_read_past() {
+        let mut h = HandedOver::default();
+        h.remember(0, 5);
+        h.remember(0, 6);
+        h.remember(1, 3);
+        assert!(h.take(0, 5));
+        assert!(!h.take(0, 5), "skipped once only");
+        assert!(!h.take(0, 4), "never handed over");
+        // The feed read partition 0 up to 9 (6 among them, unskipped: say it came back
+        // before its hand-off): 6 is forgotten; partition 1 is untouched.
+        h.read(&HashMap::from([(0, 9)]));
+        assert!(h.pending[&0].is_empty());
+        assert!(h.pending[&1].contains(&3));
+        // A hand-off behind what the feed read is not remembered.
+        h.remember(0, 8);
+        assert!(!h.take(0, 8));
+        h.remember(0, 9);
+        h.forget(0, 9);
+        assert!(!h.take(0, 9));
     }
 
     #[test]
