@@ -20,7 +20,9 @@
 //! `cargo bench --bench ingress` (env `RATE` requests/s, default 2000; `SECS`, default 60;
 //! `PROCESSES`, 1 or 2, default 1;
 //! `CLIENTS` connections, default 256: with fewer, the client runs out of free connections
-//! once latency grows, and its own queueing shows up as the ingress's tail).
+//! once latency grows, and its own queueing shows up as the ingress's tail; `TIMELINE=1`
+//! prints each Kafka baseline's worst latency per second of the run, to tell a stall at the
+//! start from spikes throughout).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -321,19 +323,29 @@ async fn kafka_load(
     let total = (rate * secs) as usize;
     let start = Instant::now() + Duration::from_millis(500);
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let path = format!("{to} → {from}");
     let reader = tokio::spawn(async move {
         let mut lat = Vec::with_capacity(total);
+        // The worst latency of each second's requests, for `TIMELINE=1`.
+        let mut worst = vec![0f64; (secs + 1) as usize];
         let mut stream = consumer.stream();
         while lat.len() < total {
             match tokio::time::timeout(Duration::from_secs(30), stream.next()).await {
                 Ok(Some(Ok(m))) => {
                     if let Some(i) = answered(&m).filter(|i| *i < total) {
                         let due = start + interval * i as u32;
-                        lat.push(due.elapsed().as_secs_f64() * 1e3);
+                        let ms = due.elapsed().as_secs_f64() * 1e3;
+                        lat.push(ms);
+                        let second = &mut worst[i / rate as usize];
+                        *second = second.max(ms);
                     }
                 }
                 _ => break,
             }
+        }
+        if std::env::var_os("TIMELINE").is_some() {
+            let line: Vec<String> = worst.iter().map(|ms| format!("{ms:.0}")).collect();
+            println!("worst ms per second of {path}: {}", line.join(" "));
         }
         lat
     });
