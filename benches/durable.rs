@@ -182,8 +182,16 @@ async fn main() {
             })
         })
     };
-    let volcano_worker =
-        durable::spawn_worker(&config, ToolServices::default(), None, stop_rx).expect("worker");
+    // Volcano's starter shares its worker's client, as in one `volcano run`: starts are eager.
+    let shared = durable::SharedClient::default();
+    let volcano_worker = durable::spawn_worker(
+        &config,
+        ToolServices::default(),
+        None,
+        stop_rx,
+        shared.clone(),
+    )
+    .expect("worker");
 
     let files = vec![
         (
@@ -195,7 +203,7 @@ async fn main() {
     let registry =
         compile(&load_files(files).expect("definitions"), "main", "bench").expect("compiles");
     let mut fast_path = FastPath::new(RegistryHandle::new(Arc::new(registry)), 16);
-    let starter = Starter::new(&config);
+    let starter = Starter::sharing(&config, shared);
 
     // Start latency, one at a time. A few warm-up starts first (connections, caches).
     let bare_start = |id: String| {
@@ -244,21 +252,31 @@ async fn main() {
     // Throughput: four-step workflows, `concurrency` in flight. Two baselines: the steps as
     // regular activities, and as local activities (how Volcano runs in-process tools).
     let gate = Arc::new(Semaphore::new(concurrency));
-    for (local, name) in [
-        (false, "four steps: bare SDK, no-op activities (baseline)"),
+    // The third runs the local activities' workflows with eager start: the server hands
+    // the first workflow task back with the start, to the worker that shares the client.
+    for (local, eager, name) in [
+        (
+            false,
+            false,
+            "four steps: bare SDK, no-op activities (baseline)",
+        ),
         (
             true,
+            false,
             "four steps: bare SDK, no-op local activities (baseline)",
+        ),
+        (
+            true,
+            true,
+            "four steps: bare SDK, no-op local activities, eager start (baseline)",
         ),
     ] {
         let t = Instant::now();
         let mut tasks = Vec::new();
         for i in 0..workflows {
-            let (client, gate, options) = (
-                client.clone(),
-                gate.clone(),
-                bare_start(format!("{tag}-bare-{local}-{i}")),
-            );
+            let mut options = bare_start(format!("{tag}-bare-{local}-{eager}-{i}"));
+            options.enable_eager_workflow_start = eager;
+            let (client, gate) = (client.clone(), gate.clone());
             tasks.push(tokio::spawn(async move {
                 let _permit = gate.acquire_owned().await.unwrap();
                 let handle = client

@@ -65,7 +65,8 @@ pub async fn run_with(
     let ingress = roles.ingress && !config.ingress.addr.trim().is_empty();
     if !roles.pipeline && !ingress {
         if roles.worker {
-            let worker = durable::spawn_worker(config, services, None, shutdown)?;
+            let worker =
+                durable::spawn_worker(config, services, None, shutdown, Default::default())?;
             tokio::task::spawn_blocking(move || worker.join())
                 .await?
                 .map_err(|_| anyhow!("the worker thread panicked"))??;
@@ -117,12 +118,15 @@ pub async fn run_with(
         false => git_registry::FOLLOW_FETCH_WAIT_RELAXED,
     };
     let follower = materializer.follow(stop.clone(), fetch_wait, handed_over);
+    // The pipeline's starter and the worker share one Temporal client: starts are eager.
+    let temporal = durable::SharedClient::default();
     let worker = match roles.worker {
         true => Some(durable::spawn_worker(
             config,
             worker_services,
             Some(registry.clone()),
             shutdown.clone(),
+            temporal.clone(),
         )?),
         false => None,
     };
@@ -144,7 +148,7 @@ pub async fn run_with(
     let outcome = match roles.pipeline {
         true => {
             let fast_path = FastPath::new(registry, config.pipeline.max_sessions);
-            let starter = durable::Starter::new(config);
+            let starter = durable::Starter::sharing(config, temporal);
             pipeline_role::run(config, fast_path, starter, shutdown, results_tx).await
         }
         false => {
