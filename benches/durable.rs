@@ -7,7 +7,9 @@
 //!   bare `start_workflow` of a trivial workflow;
 //! - throughput: four-step workflows started `CONCURRENCY` at a time and awaited; Volcano's
 //!   run four template tools (in-process, so local activities) and publish the final result
-//!   to the results topic; the baselines run four no-op activities, regular and local.
+//!   to the results topic; the baselines run four no-op activities, regular and local (and
+//!   local with eager start). Completion is awaited with `get_result`, as the baselines must;
+//!   a last pass reads Volcano's completions from the results topic instead, as its users do.
 //!
 //! Needs the broker and Temporal up: `volcano stack up --no-pipeline` (or the test stack with
 //! `VOLCANO_CONFIG=.volcano/test/volcano.toml`). Then
@@ -16,6 +18,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rdkafka::Offset;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
 use serde::{Deserialize, Serialize};
 use temporalio_client::{
     WorkflowGetResultOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowStartOptions,
@@ -319,6 +324,60 @@ async fn main() {
     }
     throughput(
         "four steps: Volcano, template tools + result published",
+        workflows,
+        t.elapsed(),
+    );
+
+    // The same, with completion read where Volcano's users read it: the final result on the
+    // results topic (no `get_result` long poll per workflow on the server).
+    let mut cc = kafka::client_config(&config);
+    cc.set("group.id", format!("{tag}-results"));
+    cc.set("enable.auto.commit", "false");
+    cc.set("fetch.wait.max.ms", "10");
+    let consumer: StreamConsumer = cc.create().expect("consumer");
+    let results = config.kafka.topics.results.clone();
+    kafka::assign_all(&consumer, &results, Duration::from_secs(10), |p| {
+        let (_, high) = consumer.fetch_watermarks(&results, p, Duration::from_secs(10))?;
+        Ok(Offset::Offset(high))
+    })
+    .expect("assign the results topic");
+    let gate = Arc::new(Semaphore::new(concurrency));
+    let prefix = format!("{tag}-topic-");
+    let reader = {
+        let (gate, prefix) = (gate.clone(), prefix.clone());
+        tokio::spawn(async move {
+            let mut done = 0;
+            while done < workflows {
+                let Ok(Ok(m)) =
+                    tokio::time::timeout(Duration::from_secs(60), consumer.recv()).await
+                else {
+                    break;
+                };
+                let Ok(result) =
+                    volcano_connectors::avro::decode_result(m.payload().unwrap_or_default())
+                else {
+                    continue;
+                };
+                if result.request_id.starts_with(&prefix) && result.status != Status::Accepted {
+                    assert_eq!(result.status, Status::Ok, "{result:?}");
+                    done += 1;
+                    gate.add_permits(1);
+                }
+            }
+            done
+        })
+    };
+    let t = Instant::now();
+    for i in 0..workflows {
+        let (_, job) = fast_path.process_routed(&request(format!("{prefix}{i}")));
+        gate.acquire().await.unwrap().forget();
+        let starter = starter.clone();
+        tokio::spawn(async move { starter.start(job.expect("durable")).await.expect("start") });
+    }
+    let done = reader.await.unwrap();
+    assert_eq!(done, workflows, "every final result arrived");
+    throughput(
+        "four steps: Volcano, completion read from the results topic",
         workflows,
         t.elapsed(),
     );
