@@ -28,7 +28,7 @@ use volcano_pipeline::model::{RequestResult, Status};
 use crate::avro::{self, DeadLetter};
 use crate::config::VolcanoConfig;
 use crate::durable::{Started, Starter};
-use crate::ingress::LocalResult;
+use crate::ingress::{AcknowledgedResult, LocalResult};
 use crate::kafka::{self, BrokerError, OffsetTracker};
 use crate::metrics::METRICS;
 
@@ -326,12 +326,12 @@ async fn deliver(
         if let Some((partition, offset)) = acknowledged
             && let Some((ingress, result)) = local.take()
         {
-            let _ = ingress.send(LocalResult::Acknowledged {
+            let _ = ingress.send(LocalResult::Acknowledged(AcknowledgedResult {
                 partition,
                 offset,
                 result,
                 payload: out.payload,
-            });
+            }));
         }
         delivered &= acknowledged.is_some();
     }

@@ -37,7 +37,7 @@ use volcano_pipeline::registry::RegistryHandle;
 pub use api::ApiDoc;
 pub use auth::{Caller, KeyRing};
 pub use error::ApiError;
-pub use results::{ResultFeed, ResultStore, ResultStoreError};
+pub use results::{AcknowledgedResult, ResultFeed, ResultStore, ResultStoreError};
 
 use crate::client;
 use crate::config::VolcanoConfig;
@@ -244,15 +244,10 @@ pub enum LocalResult {
     /// the log, and its offset moves only once the result is acknowledged, so a crash before
     /// that redelivers the request and produces the result again.
     Answer(RequestResult),
-    /// A result (final or `accepted`) the broker acknowledged at `offset` of `partition` of
-    /// the results topic: stored now, and skipped by the result feed when it reads that
-    /// offset, so each result is decoded and written once.
-    Acknowledged {
-        partition: i32,
-        offset: i64,
-        result: RequestResult,
-        payload: Vec<u8>,
-    },
+    /// A result (final or `accepted`) the broker acknowledged on the results topic: stored
+    /// now, and skipped by the result feed when it reads that offset, so each result is
+    /// decoded and written once.
+    Acknowledged(AcknowledgedResult),
 }
 
 /// The sending half of the pipeline-to-ingress hand-off, for [`crate::pipeline_role::run`].
@@ -306,16 +301,20 @@ pub async fn serve_on(
     if let Some(mut local) = local {
         let feed = Arc::clone(&ingress.results);
         tokio::spawn(async move {
-            while let Some(handed) = local.recv().await {
-                match handed {
-                    LocalResult::Answer(result) => feed.answer_local(result),
-                    LocalResult::Acknowledged {
-                        partition,
-                        offset,
-                        result,
-                        payload,
-                    } => feed.deliver_local(partition, offset, result, &payload),
+            // What has queued up meanwhile is stored in one write.
+            while let Some(first) = local.recv().await {
+                let mut acknowledged = Vec::new();
+                let mut next = Some(first);
+                while let Some(handed) = next.take().or_else(|| local.try_recv().ok()) {
+                    match handed {
+                        LocalResult::Answer(result) => feed.answer_local(result),
+                        LocalResult::Acknowledged(a) => acknowledged.push(a),
+                    }
+                    if acknowledged.len() >= results::BATCH {
+                        break;
+                    }
                 }
+                feed.deliver_local(acknowledged);
             }
         });
     }

@@ -46,7 +46,7 @@ const CF_OFFSETS: &str = "offsets";
 /// kept beside the results so a restart reads the running workflows, not every result.
 const CF_RUNNING: &str = "running";
 /// Results at most this many per write batch.
-const BATCH: usize = 512;
+pub(super) const BATCH: usize = 512;
 
 /// The results feed's fetch wait. On the embedded broker (tansu), which holds every fetch
 /// that long, it is most of the second hop of a REST call; and each fetch costs the broker
@@ -208,6 +208,16 @@ impl ResultStore {
             None => false,
         })
     }
+}
+
+/// A result the broker acknowledged at `offset` of `partition` of the results topic, handed
+/// over by the pipeline of this process with its encoded bytes.
+#[derive(Debug)]
+pub struct AcknowledgedResult {
+    pub partition: i32,
+    pub offset: i64,
+    pub result: RequestResult,
+    pub payload: Vec<u8>,
 }
 
 /// One result to store: its request id, tenant and status, and its bytes from the topic.
@@ -494,37 +504,49 @@ impl ResultFeed {
         }
     }
 
-    /// A result the pipeline of this process handed over once the broker acknowledged it at
-    /// `offset` of `partition` (see [`super::LocalResult::Acknowledged`]): it is stored and
-    /// wakes its API call if one still waits; the feed skips that offset when it reads it.
-    pub fn deliver_local(
-        &self,
-        partition: i32,
-        offset: i64,
-        result: RequestResult,
-        payload: &[u8],
-    ) {
-        self.lock_handed_over().remember(partition, offset);
-        let row = Row {
-            id: &result.request_id,
-            tenant: &result.tenant,
-            status: result.status,
-            payload,
-        };
-        if let Err(e) = self.store.write(&[row], &HashMap::new()) {
-            // Not skipped by the feed then: it stores the result when it reads it.
-            self.lock_handed_over().forget(partition, offset);
-            warn!(error = %e, "storing a handed-over result failed; the feed will store it");
+    /// Results the pipeline of this process handed over once the broker acknowledged them
+    /// (see [`super::LocalResult::Acknowledged`]): they are stored in one write and wake
+    /// their API calls if any still wait; the feed skips their offsets when it reads them.
+    pub fn deliver_local(&self, results: Vec<AcknowledgedResult>) {
+        if results.is_empty() {
+            return;
         }
-        METRICS.ingress_results_handed_over.inc();
-        // An `accepted` whose run the feed already saw end must not count as running again.
-        let ended = result.status == Status::Accepted
-            && self.store.is_final(&result.request_id).unwrap_or(false);
-        if !ended {
-            self.track(&result);
+        let mut handed_over = self.lock_handed_over();
+        for r in &results {
+            handed_over.remember(r.partition, r.offset);
         }
-        if let Some(tx) = self.lock_waiting().remove(&result.request_id) {
-            let _ = tx.send(result);
+        drop(handed_over);
+        let rows: Vec<_> = results
+            .iter()
+            .map(|r| Row {
+                id: &r.result.request_id,
+                tenant: &r.result.tenant,
+                status: r.result.status,
+                payload: &r.payload,
+            })
+            .collect();
+        if let Err(e) = self.store.write(&rows, &HashMap::new()) {
+            // Not skipped by the feed then: it stores them when it reads them.
+            let mut handed_over = self.lock_handed_over();
+            for r in &results {
+                handed_over.forget(r.partition, r.offset);
+            }
+            warn!(error = %e, "storing handed-over results failed; the feed will store them");
+        }
+        METRICS
+            .ingress_results_handed_over
+            .inc_by(results.len() as u64);
+        for AcknowledgedResult { result, .. } in results {
+            // An `accepted` whose run the feed already saw end must not count as running
+            // again.
+            let ended = result.status == Status::Accepted
+                && self.store.is_final(&result.request_id).unwrap_or(false);
+            if !ended {
+                self.track(&result);
+            }
+            if let Some(tx) = self.lock_waiting().remove(&result.request_id) {
+                let _ = tx.send(result);
+            }
         }
     }
 
@@ -562,6 +584,20 @@ mod tests {
         (r, bytes)
     }
 
+    fn acknowledged(
+        partition: i32,
+        offset: i64,
+        result: RequestResult,
+        payload: Vec<u8>,
+    ) -> AcknowledgedResult {
+        AcknowledgedResult {
+            partition,
+            offset,
+            result,
+            payload,
+        }
+    }
+
     fn row<'a>(id: &'a str, status: Status, payload: &'a [u8]) -> Row<'a> {
         Row {
             id,
@@ -586,7 +622,7 @@ mod tests {
         let got = waiter.wait(Duration::ZERO).await.expect("answered at once");
         assert_eq!(got, sent);
         assert!(feed.store().get("r1").unwrap().is_none());
-        feed.deliver_local(0, 7, sent, &payload);
+        feed.deliver_local(vec![acknowledged(0, 7, sent, payload)]);
         assert_eq!(feed.store().get("r1").unwrap().unwrap().status, Status::Ok);
         assert!(feed.lock_handed_over().pending[&0].contains(&7));
 
@@ -595,18 +631,34 @@ mod tests {
         // the final one (the feed was quicker) does not count it again.
         let mut waiter = feed.expect("w1");
         let (acc_result, acc) = result("w1", Status::Accepted);
-        feed.deliver_local(1, 0, acc_result.clone(), &acc);
+        feed.deliver_local(vec![acknowledged(1, 0, acc_result.clone(), acc.clone())]);
         assert_eq!(
             waiter.wait(Duration::ZERO).await.unwrap().status,
             Status::Accepted
         );
         assert_eq!(feed.running_workflows("acme-corp"), 1);
         let (fin_result, fin) = result("w1", Status::Ok);
-        feed.deliver_local(1, 1, fin_result, &fin);
+        feed.deliver_local(vec![acknowledged(1, 1, fin_result, fin)]);
         assert_eq!(feed.running_workflows("acme-corp"), 0);
-        feed.deliver_local(1, 0, acc_result, &acc);
+        feed.deliver_local(vec![acknowledged(1, 0, acc_result, acc)]);
         assert_eq!(feed.running_workflows("acme-corp"), 0);
         assert_eq!(feed.store().get("w1").unwrap().unwrap().status, Status::Ok);
+
+        // Several at once, as they queue up under load: one write, every call woken.
+        let (mut first, mut second) = (feed.expect("b1"), feed.expect("b2"));
+        let (r1, p1) = result("b1", Status::Ok);
+        let (r2, p2) = result("b2", Status::Error);
+        feed.deliver_local(vec![acknowledged(3, 0, r1, p1), acknowledged(3, 1, r2, p2)]);
+        assert_eq!(first.wait(Duration::ZERO).await.unwrap().status, Status::Ok);
+        assert_eq!(
+            second.wait(Duration::ZERO).await.unwrap().status,
+            Status::Error
+        );
+        assert_eq!(
+            feed.store().get("b2").unwrap().unwrap().status,
+            Status::Error
+        );
+        assert_eq!(feed.lock_handed_over().pending[&3], BTreeSet::from([0, 1]));
     }
 
     #[test]
