@@ -235,7 +235,7 @@ async fn audit(request: HttpRequest, next: Next) -> Response {
 }
 
 /// What the pipeline of this process hands to its ingress, so that a REST call waits for one
-/// broker hop (its request to the pipeline) instead of three. Make a channel with
+/// broker hop (its request to the pipeline) instead of two. Make a channel with
 /// [`local_results`].
 #[derive(Debug)]
 pub enum LocalResult {
