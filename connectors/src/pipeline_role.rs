@@ -322,9 +322,11 @@ async fn deliver(
     let mut delivered = true;
     for out in outgoing {
         let acknowledged = produce_until_acknowledged(&producer, &out, &shutdown).await;
-        // The first record is the result, when there is one.
+        // The first record is the result, when there is one: only its acknowledgement
+        // (not a reply copy's) is handed over.
+        let handed = local.take();
         if let Some((partition, offset)) = acknowledged
-            && let Some((ingress, result)) = local.take()
+            && let Some((ingress, result)) = handed
         {
             let _ = ingress.send(LocalResult::Acknowledged(AcknowledgedResult {
                 partition,
