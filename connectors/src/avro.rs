@@ -274,6 +274,20 @@ mod tests {
         }
     }
 
+    /// A dead letter of bytes that are not UTF-8, with no key.
+    fn dead_letter() -> DeadLetter {
+        DeadLetter {
+            original: vec![0, 159, 146, 150],
+            original_key: None,
+            topic: "volcano.requests".into(),
+            partition: 2,
+            offset: 41,
+            error_kind: "invalid_utf8".into(),
+            message: "invalid UTF-8 at byte 1".into(),
+            failed_at: 5,
+        }
+    }
+
     #[test]
     fn every_schema_parses_and_has_a_distinct_fingerprint() {
         let headers = [
@@ -415,14 +429,8 @@ mod tests {
             );
         }
         let letter = DeadLetter {
-            original: vec![0, 159, 146, 150],
             original_key: Some(b"k".to_vec()),
-            topic: "volcano.requests".into(),
-            partition: 2,
-            offset: 41,
-            error_kind: "invalid_utf8".into(),
-            message: "invalid UTF-8 at byte 1".into(),
-            failed_at: 5,
+            ..dead_letter()
         };
         assert_eq!(
             encode_dead_letter(&letter).unwrap(),
@@ -478,16 +486,7 @@ mod tests {
 
     #[test]
     fn dead_letters_keep_the_original_bytes() {
-        let letter = DeadLetter {
-            original: vec![0, 159, 146, 150],
-            original_key: None,
-            topic: "volcano.requests".into(),
-            partition: 2,
-            offset: 41,
-            error_kind: "invalid_utf8".into(),
-            message: "invalid UTF-8 at byte 1".into(),
-            failed_at: 5,
-        };
+        let letter = dead_letter();
         assert_eq!(
             decode_dead_letter(&encode_dead_letter(&letter).unwrap()).unwrap(),
             letter

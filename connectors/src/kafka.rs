@@ -44,11 +44,7 @@ pub fn results_producer(config: &VolcanoConfig) -> Result<FutureProducer, KafkaE
 /// The watcher's producer: one event at a time, each waited for, so batching would only
 /// delay a reload.
 pub fn commits_producer(config: &VolcanoConfig) -> Result<FutureProducer, KafkaError> {
-    producer(config, 1)
-}
-
-fn producer(config: &VolcanoConfig, linger_ms: u32) -> Result<FutureProducer, KafkaError> {
-    producer_config(config, linger_ms).create()
+    producer_config(config, 1).create()
 }
 
 /// The settings of [`results_producer`], for a caller that adds its own (the ingress sets
