@@ -18,9 +18,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::Offset;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::Message;
 use serde::{Deserialize, Serialize};
 use temporalio_client::{
     WorkflowGetResultOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowStartOptions,
@@ -32,6 +29,7 @@ use temporalio_sdk::{
     WorkflowResult,
 };
 use tokio::sync::{Semaphore, watch};
+use volcano_connectors::client::ResultWaiter;
 use volcano_connectors::config::{TopicNames, VolcanoConfig};
 use volcano_connectors::durable::{self, Durable, DurableWorkflow, Starter};
 use volcano_connectors::kafka;
@@ -330,17 +328,7 @@ async fn main() {
 
     // The same, with completion read where Volcano's users read it: the final result on the
     // results topic (no `get_result` long poll per workflow on the server).
-    let mut cc = kafka::client_config(&config);
-    cc.set("group.id", format!("{tag}-results"));
-    cc.set("enable.auto.commit", "false");
-    cc.set("fetch.wait.max.ms", "10");
-    let consumer: StreamConsumer = cc.create().expect("consumer");
-    let results = config.kafka.topics.results.clone();
-    kafka::assign_all(&consumer, &results, Duration::from_secs(10), |p| {
-        let (_, high) = consumer.fetch_watermarks(&results, p, Duration::from_secs(10))?;
-        Ok(Offset::Offset(high))
-    })
-    .expect("assign the results topic");
+    let waiter = ResultWaiter::at_end(&config, Duration::from_secs(10)).expect("results topic");
     let gate = Arc::new(Semaphore::new(concurrency));
     let prefix = format!("{tag}-topic-");
     let reader = {
@@ -348,15 +336,8 @@ async fn main() {
         tokio::spawn(async move {
             let mut done = 0;
             while done < workflows {
-                let Ok(Ok(m)) =
-                    tokio::time::timeout(Duration::from_secs(60), consumer.recv()).await
-                else {
+                let Some(result) = waiter.next(Duration::from_secs(60)).await else {
                     break;
-                };
-                let Ok(result) =
-                    volcano_connectors::avro::decode_result(m.payload().unwrap_or_default())
-                else {
-                    continue;
                 };
                 if result.request_id.starts_with(&prefix) && result.status != Status::Accepted {
                     assert_eq!(result.status, Status::Ok, "{result:?}");

@@ -63,6 +63,21 @@ impl ResultWaiter {
         self.wait(ids, timeout, false).await
     }
 
+    /// The next decodable result on the topic, whatever its request; `None` when none
+    /// comes within `timeout`.
+    pub async fn next(&self, timeout: Duration) -> Option<RequestResult> {
+        loop {
+            let msg = tokio::time::timeout(timeout, self.consumer.recv())
+                .await
+                .ok()?;
+            if let Ok(msg) = msg
+                && let Ok(result) = avro::decode_result(msg.payload().unwrap_or_default())
+            {
+                return Some(result);
+            }
+        }
+    }
+
     /// [`Self::wait_for`], passing over `accepted` results: a durable request's final result
     /// comes when its workflow ends.
     pub async fn wait_for_final(
