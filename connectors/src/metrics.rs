@@ -48,7 +48,8 @@ pub struct Metrics {
     pub ingress_waiting: IntGauge,
     /// Results the ingress's feed stored.
     pub ingress_results_stored: IntCounter,
-    /// Results the pipeline of the same process handed to the ingress.
+    /// Results the pipeline of the same process handed to the ingress once acknowledged,
+    /// stored without the result feed decoding them again.
     pub ingress_results_handed_over: IntCounter,
 }
 
@@ -187,8 +188,8 @@ impl Metrics {
         .expect("metric");
         let ingress_results_handed_over = IntCounter::new(
             "volcano_ingress_results_handed_over_total",
-            "Results the pipeline of the same process handed to the ingress, answering the \
-             waiting call without a fetch.",
+            "Results the pipeline of the same process handed to the ingress once the broker \
+             acknowledged them, stored without the result feed decoding them again.",
         )
         .expect("metric");
         for c in [
