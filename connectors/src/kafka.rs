@@ -2,7 +2,8 @@
 //!
 //! - [`client_config`] applies the user's librdkafka properties unchanged over our defaults.
 //! - [`ensure_topics`] creates missing topics on start.
-//! - [`results_producer`] and [`commits_producer`] are idempotent with `acks=all`.
+//! - [`results_producer`] (streams of results and requests) waits for `acks=all` with one
+//!   request in flight, in order; [`commits_producer`] is also idempotent.
 //! - [`OffsetTracker`] decides which offset may be stored: the lowest record of a partition
 //!   that is not yet acknowledged, so offsets only ever move past acknowledged work.
 
@@ -32,30 +33,48 @@ pub fn client_config(config: &VolcanoConfig) -> ClientConfig {
     c
 }
 
-/// An idempotent producer that waits for all in-sync replicas, for a stream of records
-/// (results, requests). It lingers 5 ms to batch them: measured at 1000 REST calls/s on the
-/// embedded broker, against 1 ms, one broker hop's p99 went from 92 to 37 ms and the REST
-/// p99 from 572 to 415 ms, at 13% less CPU per call (fewer produce requests for tansu to
-/// answer, fewer wake-ups of librdkafka's threads).
+/// The producer of a stream of records (results, requests): it waits for all in-sync
+/// replicas and keeps one request in flight per broker, so a retry cannot reorder a
+/// partition. It lingers 5 ms to batch them: measured at 1000 REST calls/s on the embedded
+/// broker, against 1 ms, one broker hop's p99 went from 92 to 37 ms and the REST p99 from
+/// 572 to 415 ms, at 13% less CPU per call (fewer produce requests for tansu to answer, fewer
+/// wake-ups of librdkafka's threads).
+///
+/// It is not idempotent by default. librdkafka's idempotent producer caps each partition at
+/// five in-flight *messages* (it compares its message count with the five-request window), so
+/// once a batch of five is out its broker thread polls with a zero timeout until the reply
+/// comes. At 2,000 REST calls/s that spin cost 40% of the process's CPU (410 → 246 µs per
+/// call) and tripled the REST p99 (`benches/ingress.rs`). What idempotence would add, a
+/// retried produce never written twice, Volcano already absorbs: a record can come twice
+/// anyway when a request is redelivered after a crash, and results are keyed by request id
+/// and deduplicated (the first per key wins). `kafka.properties` can turn it back on.
 pub fn results_producer(config: &VolcanoConfig) -> Result<FutureProducer, KafkaError> {
     results_producer_config(config).create()
 }
 
 /// The watcher's producer: one event at a time, each waited for, so batching would only
-/// delay a reload.
+/// delay a reload, and idempotent: nothing is ever waiting behind an in-flight event.
 pub fn commits_producer(config: &VolcanoConfig) -> Result<FutureProducer, KafkaError> {
-    producer_config(config, 1).create()
+    commits_producer_config(config).create()
+}
+
+fn commits_producer_config(config: &VolcanoConfig) -> ClientConfig {
+    let mut c = producer_config(config, 1);
+    set_default(&mut c, "enable.idempotence", "true");
+    c
 }
 
 /// The settings of [`results_producer`], for a caller that adds its own (the ingress sets
 /// its delivery timeout) before creating the producer.
 pub fn results_producer_config(config: &VolcanoConfig) -> ClientConfig {
-    producer_config(config, 5)
+    let mut c = producer_config(config, 5);
+    set_default(&mut c, "enable.idempotence", "false");
+    set_default(&mut c, "max.in.flight.requests.per.connection", "1");
+    c
 }
 
 fn producer_config(config: &VolcanoConfig, linger_ms: u32) -> ClientConfig {
     let mut c = client_config(config);
-    set_default(&mut c, "enable.idempotence", "true");
     set_default(&mut c, "acks", "all");
     set_default(&mut c, "linger.ms", &linger_ms.to_string());
     set_default(&mut c, "compression.type", "none");
@@ -241,6 +260,26 @@ mod tests {
         assert_eq!(t.acknowledge("req", 0, 10), Some(13));
         assert_eq!(t.acknowledge("req", 0, 13), Some(14));
         assert_eq!(t.in_flight(), 0);
+    }
+
+    #[test]
+    fn stream_producers_keep_order_and_the_users_choice_wins() {
+        let mut config = VolcanoConfig::default();
+        let c = results_producer_config(&config);
+        assert_eq!(c.get("enable.idempotence"), Some("false"));
+        // One request in flight: a retried batch cannot overtake the next.
+        assert_eq!(c.get("max.in.flight.requests.per.connection"), Some("1"));
+        assert_eq!(c.get("acks"), Some("all"));
+        config
+            .kafka
+            .properties
+            .insert("enable.idempotence".into(), "true".into());
+        let c = results_producer_config(&config);
+        assert_eq!(c.get("enable.idempotence"), Some("true"));
+        // The commit stream is idempotent by default.
+        config.kafka.properties.clear();
+        let c = commits_producer_config(&config);
+        assert_eq!(c.get("enable.idempotence"), Some("true"));
     }
 
     #[test]
