@@ -21,8 +21,8 @@
 //! `PROCESSES`, 1 or 2, default 1;
 //! `CLIENTS` connections, default 256: with fewer, the client runs out of free connections
 //! once latency grows, and its own queueing shows up as the ingress's tail; `TIMELINE=1`
-//! prints each Kafka baseline's worst latency per second of the run, to tell a stall at the
-//! start from spikes throughout).
+//! prints each pass's worst latency per second of the run, to tell a stall at the start
+//! from spikes throughout).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -262,7 +262,7 @@ async fn http_load(addr: SocketAddr, rate: u64, secs: u64, clients: usize) -> Fi
                         Ok(Ok((200, body))) => {
                             let expected = format!("\"value\":\"{}\"", i + 1);
                             if String::from_utf8_lossy(&body).contains(&expected) {
-                                out.0.push(elapsed);
+                                out.0.push((i, elapsed));
                                 out.1 += 1;
                             } else {
                                 out.2 += 1;
@@ -281,12 +281,18 @@ async fn http_load(addr: SocketAddr, rate: u64, secs: u64, clients: usize) -> Fi
         .collect();
     let mut lat = Vec::with_capacity(total);
     let (mut ok, mut errors) = (0, 0);
+    let mut worst = vec![0f64; (secs + 1) as usize];
     for t in tasks {
         let (l, o, e) = t.await.unwrap();
-        lat.extend(l);
+        for (i, ms) in l {
+            let second = &mut worst[i / rate as usize];
+            *second = second.max(ms);
+            lat.push(ms);
+        }
         ok += o;
         errors += e;
     }
+    print_timeline("POST /api/v1/execute", &worst);
     let secs = start.elapsed().as_secs_f64();
     lat.sort_by(f64::total_cmp);
     Figures {
@@ -343,10 +349,7 @@ async fn kafka_load(
                 _ => break,
             }
         }
-        if std::env::var_os("TIMELINE").is_some() {
-            let line: Vec<String> = worst.iter().map(|ms| format!("{ms:.0}")).collect();
-            println!("worst ms per second of {path}: {}", line.join(" "));
-        }
+        print_timeline(&path, &worst);
         lat
     });
     let mut sends = futures::stream::FuturesUnordered::new();
@@ -381,6 +384,14 @@ async fn kafka_load(
         errors,
         lat,
         secs,
+    }
+}
+
+/// With `TIMELINE=1`, the worst latency of each second's requests on `path`.
+fn print_timeline(path: &str, worst: &[f64]) {
+    if std::env::var_os("TIMELINE").is_some() {
+        let line: Vec<String> = worst.iter().map(|ms| format!("{ms:.0}")).collect();
+        println!("worst ms per second of {path}: {}", line.join(" "));
     }
 }
 
