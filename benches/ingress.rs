@@ -387,6 +387,46 @@ async fn kafka_load(
     }
 }
 
+/// The cumulative buckets (upper bound in seconds, count) of the pipeline's
+/// `volcano_pipeline_produce_seconds`, read from the process's `GET /metrics`.
+async fn produce_buckets(addr: SocketAddr) -> Vec<(f64, u64)> {
+    let Ok(mut sender) = connect(addr).await else {
+        return Vec::new();
+    };
+    let request = hyper::Request::get("/metrics")
+        .header("Host", "volcano")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let Ok(response) = sender.send_request(request).await else {
+        return Vec::new();
+    };
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8_lossy(&body)
+        .lines()
+        .filter_map(|l| l.strip_prefix("volcano_pipeline_produce_seconds_bucket{le=\""))
+        .filter_map(|l| {
+            let (le, count) = l.split_once("\"} ")?;
+            Some((
+                le.parse().unwrap_or(f64::INFINITY),
+                count.trim().parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// The bucket bound under which a share `q` of the produces between two readings fell.
+fn produce_quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> String {
+    let count = |b: &[(f64, u64)], i: usize| b.get(i).map_or(0, |(_, c)| *c);
+    let total =
+        count(after, after.len().wrapping_sub(1)) - count(before, before.len().wrapping_sub(1));
+    for (i, (le, _)) in after.iter().enumerate() {
+        if total > 0 && (count(after, i) - count(before, i)) as f64 >= q * total as f64 {
+            return format!("≤ {:.1} ms", le * 1e3);
+        }
+    }
+    "–".into()
+}
+
 /// With `TIMELINE=1`, the worst latency of each second's requests on `path`.
 fn print_timeline(path: &str, worst: &[f64]) {
     if std::env::var_os("TIMELINE").is_some() {
@@ -516,10 +556,13 @@ fn main() {
         }
     );
     let hop = runtime.block_on(broker_round_trip(&config, rate, secs));
+    let produced_before = runtime.block_on(produce_buckets(addr));
     let baseline = runtime.block_on(kafka_round_trip(&config, rate, secs));
+    let produced_baseline = runtime.block_on(produce_buckets(addr));
     let pipeline_cpu = || pipeline_proc.as_ref().map_or(0.0, |p| cpu_seconds(p.id()));
     let cpu_before = (cpu_seconds(ingress_proc.id()), pipeline_cpu());
     let loaded = runtime.block_on(http_load(addr, rate, secs, clients));
+    let produced_loaded = runtime.block_on(produce_buckets(addr));
     let cpu_ingress = cpu_seconds(ingress_proc.id()) - cpu_before.0;
     let cpu_pipeline = pipeline_cpu() - cpu_before.1;
     let (rss, peak) = memory(ingress_proc.id());
@@ -536,6 +579,20 @@ fn main() {
         loaded.pct(0.99) - hop.pct(0.99),
         loaded.pct(0.99) - baseline.pct(0.99)
     );
+    // The pipeline's results, handed to its producer until acknowledged (one process only:
+    // a pipeline of its own serves no metrics here).
+    if processes == 1 {
+        for (what, before, after) in [
+            ("Kafka round trip", &produced_before, &produced_baseline),
+            ("REST", &produced_baseline, &produced_loaded),
+        ] {
+            println!(
+                "pipeline's result produce, handed to acknowledged, during the {what} pass: p50 {}, p99 {}",
+                produce_quantile(before, after, 0.5),
+                produce_quantile(before, after, 0.99)
+            );
+        }
+    }
     let per_request = |cpu: f64| cpu * 1e6 / loaded.sent.max(1) as f64;
     match &pipeline_proc {
         Some(_) => println!(

@@ -22,6 +22,9 @@ pub struct Metrics {
     pub produce_retries: IntCounter,
     pub in_flight: IntGauge,
     pub process_seconds: Histogram,
+    /// From a record handed to the producer to the broker's acknowledgement, retries
+    /// included.
+    pub produce_seconds: Histogram,
     /// Commit events applied by the materializer, by outcome.
     pub registry_commits: IntCounterVec,
     /// Commit events the watcher published.
@@ -96,6 +99,17 @@ impl Metrics {
             )
             .buckets(vec![
                 1e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 5e-4, 1e-3, 1e-2, 0.1,
+            ]),
+        )
+        .expect("metric");
+        let produce_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "volcano_pipeline_produce_seconds",
+                "From a result or dead letter handed to the producer to the broker's \
+                 acknowledgement, retries included.",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
             ]),
         )
         .expect("metric");
@@ -212,6 +226,7 @@ impl Metrics {
             Box::new(produce_retries.clone()),
             Box::new(in_flight.clone()),
             Box::new(process_seconds.clone()),
+            Box::new(produce_seconds.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -223,6 +238,7 @@ impl Metrics {
             produce_retries,
             in_flight,
             process_seconds,
+            produce_seconds,
             registry_commits,
             registry_published,
             registry_handed_over,

@@ -386,13 +386,19 @@ async fn produce_until_acknowledged(
     shutdown: &watch::Receiver<bool>,
 ) -> Option<(i32, i64)> {
     let mut backoff = Duration::from_millis(50);
+    let handed = Instant::now();
     loop {
         let mut record = FutureRecord::to(&out.topic).payload(&out.payload);
         if let Some(k) = &out.key {
             record = record.key(k);
         }
         match producer.send(record, Duration::from_secs(5)).await {
-            Ok(delivery) => return Some((delivery.partition, delivery.offset)),
+            Ok(delivery) => {
+                METRICS
+                    .produce_seconds
+                    .observe(handed.elapsed().as_secs_f64());
+                return Some((delivery.partition, delivery.offset));
+            }
             Err((e, _)) => {
                 if *shutdown.borrow() {
                     warn!(error = %e, topic = %out.topic, "produce failed during shutdown; record will be redelivered");
