@@ -417,10 +417,11 @@ async fn produce_buckets(addr: SocketAddr) -> Vec<(f64, u64)> {
 /// The bucket bound under which a share `q` of the produces between two readings fell.
 fn produce_quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> String {
     let count = |b: &[(f64, u64)], i: usize| b.get(i).map_or(0, |(_, c)| *c);
-    let total =
-        count(after, after.len().wrapping_sub(1)) - count(before, before.len().wrapping_sub(1));
+    let total = count(after, after.len().wrapping_sub(1))
+        .saturating_sub(count(before, before.len().wrapping_sub(1)));
     for (i, (le, _)) in after.iter().enumerate() {
-        if total > 0 && (count(after, i) - count(before, i)) as f64 >= q * total as f64 {
+        let below = count(after, i).saturating_sub(count(before, i));
+        if total > 0 && below as f64 >= q * total as f64 {
             return format!("≤ {:.1} ms", le * 1e3);
         }
     }
