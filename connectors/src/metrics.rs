@@ -105,8 +105,9 @@ impl Metrics {
         let produce_seconds = Histogram::with_opts(
             HistogramOpts::new(
                 "volcano_pipeline_produce_seconds",
-                "From a result or dead letter handed to the producer to the broker's \
-                 acknowledgement, retries included.",
+                "From a record of the pipeline (a result, its reply-topic copy or a dead \
+                 letter) handed to the producer to the broker's acknowledgement, retries \
+                 included.",
             )
             .buckets(vec![
                 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
