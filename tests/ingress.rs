@@ -354,6 +354,13 @@ async fn tenants_are_kept_apart_by_their_keys_and_bad_input_gets_clear_errors() 
         .find_map(|l| l.strip_prefix("volcano_pipeline_produce_seconds_count "))
         .and_then(|n| n.trim().parse::<u64>().ok());
     assert!(produced.is_some_and(|n| n > 0), "{text}");
+    // Both roles run in this process: calls were answered by the pipeline's hand-off,
+    // before their results' produce.
+    let early = text
+        .lines()
+        .find_map(|l| l.strip_prefix("volcano_ingress_answered_early_total "))
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    assert!(early.is_some_and(|n| n > 0), "{text}");
     let spec = call(addr, "GET", "/api/openapi.json", None, None).await;
     assert_eq!(spec.status, 200);
     assert!(

@@ -54,6 +54,9 @@ pub struct Metrics {
     /// Results the pipeline of the same process handed to the ingress once acknowledged,
     /// stored without the result feed decoding them again.
     pub ingress_results_handed_over: IntCounter,
+    /// API calls answered with a final result the pipeline of the same process handed
+    /// over as soon as it was computed, before the broker had it.
+    pub ingress_answered_early: IntCounter,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -201,6 +204,12 @@ impl Metrics {
             "Results the ingress stored from the results topic.",
         )
         .expect("metric");
+        let ingress_answered_early = IntCounter::new(
+            "volcano_ingress_answered_early_total",
+            "API calls answered with a final result the pipeline of this process handed over \
+             as soon as it was computed, before the broker had it.",
+        )
+        .expect("metric");
         let ingress_results_handed_over = IntCounter::new(
             "volcano_ingress_results_handed_over_total",
             "Results the pipeline of the same process handed to the ingress once the broker \
@@ -214,6 +223,7 @@ impl Metrics {
             Box::new(ingress_waiting.clone()),
             Box::new(ingress_results_stored.clone()),
             Box::new(ingress_results_handed_over.clone()),
+            Box::new(ingress_answered_early.clone()),
             Box::new(durable_started.clone()),
             Box::new(durable_start_seconds.clone()),
             Box::new(durable_steps.clone()),
@@ -253,6 +263,7 @@ impl Metrics {
             ingress_waiting,
             ingress_results_stored,
             ingress_results_handed_over,
+            ingress_answered_early,
         }
     }
 

@@ -499,8 +499,11 @@ impl ResultFeed {
     /// [`super::LocalResult::Answer`]): wakes its API call, if one waits. It is stored when
     /// it comes back acknowledged ([`Self::deliver_local`]).
     pub fn answer_local(&self, result: RequestResult) {
-        if let Some(tx) = self.lock_waiting().remove(&result.request_id) {
-            let _ = tx.send(result);
+        let waiting = self.lock_waiting().remove(&result.request_id);
+        if let Some(tx) = waiting
+            && tx.send(result).is_ok()
+        {
+            METRICS.ingress_answered_early.inc();
         }
     }
 
