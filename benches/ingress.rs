@@ -60,9 +60,40 @@ struct Figures {
     errors: usize,
     lat: Vec<f64>,
     secs: f64,
+    /// The worst latency of each second's requests, for `TIMELINE=1`.
+    worst: Vec<f64>,
 }
 
 impl Figures {
+    /// From each correctly answered request's index and latency (ms), at `rate` per second.
+    fn new(sent: usize, errors: usize, answered: Vec<(usize, f64)>, rate: u64, secs: f64) -> Self {
+        let rate = rate.max(1) as usize;
+        let mut worst = vec![0f64; sent / rate + 1];
+        let mut lat = Vec::with_capacity(answered.len());
+        for (i, ms) in answered {
+            let second = &mut worst[i / rate];
+            *second = second.max(ms);
+            lat.push(ms);
+        }
+        lat.sort_by(f64::total_cmp);
+        Figures {
+            sent,
+            ok: lat.len(),
+            errors,
+            lat,
+            secs,
+            worst,
+        }
+    }
+
+    /// With `TIMELINE=1`, the worst latency of each second's requests.
+    fn print_timeline(&self, what: &str) {
+        if std::env::var_os("TIMELINE").is_some() {
+            let line: Vec<String> = self.worst.iter().map(|ms| format!("{ms:.0}")).collect();
+            println!("worst ms per second of {what}: {}", line.join(" "));
+        }
+    }
+
     fn pct(&self, p: f64) -> f64 {
         if self.lat.is_empty() {
             return f64::NAN;
@@ -241,7 +272,8 @@ async fn http_load(addr: SocketAddr, rate: u64, secs: u64, clients: usize) -> Fi
             let next = Arc::clone(&next);
             tokio::spawn(async move {
                 let mut sender = None;
-                let mut out = (Vec::new(), 0usize, 0usize);
+                // Each correct answer's index and latency; the errors.
+                let mut out = (Vec::new(), 0usize);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= total {
@@ -253,7 +285,7 @@ async fn http_load(addr: SocketAddr, rate: u64, secs: u64, clients: usize) -> Fi
                         sender = connect(addr).await.ok();
                     }
                     let Some(s) = sender.as_mut() else {
-                        out.2 += 1;
+                        out.1 += 1;
                         continue;
                     };
                     let reply = tokio::time::timeout(Duration::from_secs(30), execute(s, i)).await;
@@ -263,15 +295,14 @@ async fn http_load(addr: SocketAddr, rate: u64, secs: u64, clients: usize) -> Fi
                             let expected = format!("\"value\":\"{}\"", i + 1);
                             if String::from_utf8_lossy(&body).contains(&expected) {
                                 out.0.push((i, elapsed));
-                                out.1 += 1;
                             } else {
-                                out.2 += 1;
+                                out.1 += 1;
                             }
                         }
-                        Ok(Ok(_)) => out.2 += 1,
+                        Ok(Ok(_)) => out.1 += 1,
                         // A broken or stuck connection is not reused.
                         _ => {
-                            out.2 += 1;
+                            out.1 += 1;
                             sender = None;
                         }
                     }
@@ -279,29 +310,14 @@ async fn http_load(addr: SocketAddr, rate: u64, secs: u64, clients: usize) -> Fi
             })
         })
         .collect();
-    let mut lat = Vec::with_capacity(total);
-    let (mut ok, mut errors) = (0, 0);
-    let mut worst = vec![0f64; (secs + 1) as usize];
+    let (mut answered, mut errors) = (Vec::with_capacity(total), 0);
     for t in tasks {
-        let (l, o, e) = t.await.unwrap();
-        for (i, ms) in l {
-            let second = &mut worst[i / rate as usize];
-            *second = second.max(ms);
-            lat.push(ms);
-        }
-        ok += o;
+        let (a, e) = t.await.unwrap();
+        answered.extend(a);
         errors += e;
     }
-    print_timeline("POST /api/v1/execute", &worst);
-    let secs = start.elapsed().as_secs_f64();
-    lat.sort_by(f64::total_cmp);
-    Figures {
-        sent: total,
-        ok,
-        errors,
-        lat,
-        secs,
-    }
+    let elapsed = start.elapsed().as_secs_f64();
+    Figures::new(total, errors, answered, rate, elapsed)
 }
 
 /// Open-loop Kafka load: record `i` (`record` gives its key and payload) is produced to `to`
@@ -329,28 +345,21 @@ async fn kafka_load(
     let total = (rate * secs) as usize;
     let start = Instant::now() + Duration::from_millis(500);
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
-    let path = format!("{to} → {from}");
     let reader = tokio::spawn(async move {
-        let mut lat = Vec::with_capacity(total);
-        // The worst latency of each second's requests, for `TIMELINE=1`.
-        let mut worst = vec![0f64; (secs + 1) as usize];
+        let mut latencies = Vec::with_capacity(total);
         let mut stream = consumer.stream();
-        while lat.len() < total {
+        while latencies.len() < total {
             match tokio::time::timeout(Duration::from_secs(30), stream.next()).await {
                 Ok(Some(Ok(m))) => {
                     if let Some(i) = answered(&m).filter(|i| *i < total) {
                         let due = start + interval * i as u32;
-                        let ms = due.elapsed().as_secs_f64() * 1e3;
-                        lat.push(ms);
-                        let second = &mut worst[i / rate as usize];
-                        *second = second.max(ms);
+                        latencies.push((i, due.elapsed().as_secs_f64() * 1e3));
                     }
                 }
                 _ => break,
             }
         }
-        print_timeline(&path, &worst);
-        lat
+        latencies
     });
     let mut sends = futures::stream::FuturesUnordered::new();
     let mut errors = 0;
@@ -375,16 +384,9 @@ async fn kafka_load(
     while let Some(ok) = sends.next().await {
         errors += usize::from(!ok);
     }
-    let mut lat = reader.await.unwrap();
-    let secs = start.elapsed().as_secs_f64();
-    lat.sort_by(f64::total_cmp);
-    Figures {
-        sent: total,
-        ok: lat.len(),
-        errors,
-        lat,
-        secs,
-    }
+    let latencies = reader.await.unwrap();
+    let elapsed = start.elapsed().as_secs_f64();
+    Figures::new(total, errors, latencies, rate, elapsed)
 }
 
 /// The cumulative buckets (upper bound in seconds, count) of the pipeline's
@@ -426,14 +428,6 @@ fn produce_quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> Stri
         }
     }
     "–".into()
-}
-
-/// With `TIMELINE=1`, the worst latency of each second's requests on `path`.
-fn print_timeline(path: &str, worst: &[f64]) {
-    if std::env::var_os("TIMELINE").is_some() {
-        let line: Vec<String> = worst.iter().map(|ms| format!("{ms:.0}")).collect();
-        println!("worst ms per second of {path}: {}", line.join(" "));
-    }
 }
 
 /// One broker hop: a record produced and consumed back, its index as the payload.
@@ -570,10 +564,24 @@ fn main() {
     println!();
     println!("| measured | throughput | p50 ms | p99 ms | p999 ms | max ms | errors |");
     println!("|---|---|---|---|---|---|---|");
-    hop.row("one broker hop, produce → consume");
-    baseline.row("Kafka round trip through the pipeline, no HTTP (baseline)");
-    loaded.row("POST /api/v1/execute through the ingress, end to end");
+    let passes = [
+        (&hop, "one broker hop, produce → consume"),
+        (
+            &baseline,
+            "Kafka round trip through the pipeline, no HTTP (baseline)",
+        ),
+        (
+            &loaded,
+            "POST /api/v1/execute through the ingress, end to end",
+        ),
+    ];
+    for (figures, what) in passes {
+        figures.row(what);
+    }
     println!();
+    for (figures, what) in passes {
+        figures.print_timeline(what);
+    }
     println!(
         "p99 over one broker hop: {:+.1} ms (target ≤ +5 ms); over the Kafka round trip: {:+.1} ms; \
          ingress RSS {rss:.0} MiB (peak {peak:.0} MiB)",
