@@ -389,23 +389,28 @@ async fn kafka_load(
     Figures::new(total, errors, latencies, rate, elapsed)
 }
 
-/// The cumulative buckets (upper bound in seconds, count) of the pipeline's
-/// `volcano_pipeline_produce_seconds`, read from the process's `GET /metrics`.
-async fn produce_buckets(addr: SocketAddr) -> Vec<(f64, u64)> {
+/// The process's `GET /metrics` text (empty when it cannot be read).
+async fn metrics_text(addr: SocketAddr) -> String {
     let Ok(mut sender) = connect(addr).await else {
-        return Vec::new();
+        return String::new();
     };
     let request = hyper::Request::get("/metrics")
         .header("Host", "volcano")
         .body(Full::new(Bytes::new()))
         .unwrap();
     let Ok(response) = sender.send_request(request).await else {
-        return Vec::new();
+        return String::new();
     };
     let body = response.into_body().collect().await.unwrap().to_bytes();
-    String::from_utf8_lossy(&body)
-        .lines()
-        .filter_map(|l| l.strip_prefix("volcano_pipeline_produce_seconds_bucket{le=\""))
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+/// The cumulative buckets (upper bound in seconds, count) of one histogram in a metrics
+/// text: the lines `<name>_bucket{<labels>le="…"} <count>`, `labels` as written before `le`.
+fn buckets(text: &str, name: &str, labels: &str) -> Vec<(f64, u64)> {
+    let prefix = format!("{name}_bucket{{{labels}le=\"");
+    text.lines()
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
         .filter_map(|l| {
             let (le, count) = l.split_once("\"} ")?;
             Some((
@@ -416,8 +421,8 @@ async fn produce_buckets(addr: SocketAddr) -> Vec<(f64, u64)> {
         .collect()
 }
 
-/// The bucket bound under which a share `q` of the produces between two readings fell.
-fn produce_quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> String {
+/// The bucket bound under which a share `q` of the observations between two readings fell.
+fn quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> String {
     let count = |b: &[(f64, u64)], i: usize| b.get(i).map_or(0, |(_, c)| *c);
     let total = count(after, after.len().wrapping_sub(1))
         .saturating_sub(count(before, before.len().wrapping_sub(1)));
@@ -551,13 +556,13 @@ fn main() {
         }
     );
     let hop = runtime.block_on(broker_round_trip(&config, rate, secs));
-    let produced_before = runtime.block_on(produce_buckets(addr));
+    let metrics_before = runtime.block_on(metrics_text(addr));
     let baseline = runtime.block_on(kafka_round_trip(&config, rate, secs));
-    let produced_baseline = runtime.block_on(produce_buckets(addr));
+    let metrics_baseline = runtime.block_on(metrics_text(addr));
     let pipeline_cpu = || pipeline_proc.as_ref().map_or(0.0, |p| cpu_seconds(p.id()));
     let cpu_before = (cpu_seconds(ingress_proc.id()), pipeline_cpu());
     let loaded = runtime.block_on(http_load(addr, rate, secs, clients));
-    let produced_loaded = runtime.block_on(produce_buckets(addr));
+    let metrics_loaded = runtime.block_on(metrics_text(addr));
     let cpu_ingress = cpu_seconds(ingress_proc.id()) - cpu_before.0;
     let cpu_pipeline = pipeline_cpu() - cpu_before.1;
     let (rss, peak) = memory(ingress_proc.id());
@@ -588,18 +593,43 @@ fn main() {
         loaded.pct(0.99) - hop.pct(0.99),
         loaded.pct(0.99) - baseline.pct(0.99)
     );
-    // The pipeline's results, handed to its producer until acknowledged (one process only:
-    // a pipeline of its own serves no metrics here).
+    // Where a call's time goes, from the process's own histograms between the readings
+    // around each pass (one process only: a pipeline of its own serves no metrics here).
     if processes == 1 {
+        let series = [
+            (
+                "the requests' age when the pipeline read them (Kafka timestamp → consumed)",
+                "volcano_pipeline_record_age_seconds",
+                "",
+            ),
+            (
+                "the pipeline's result produce, handed to acknowledged",
+                "volcano_pipeline_produce_seconds",
+                "",
+            ),
+            (
+                "the ingress's answered calls, request read → response",
+                "volcano_ingress_execute_duration_seconds",
+                "outcome=\"answered\",",
+            ),
+        ];
         for (what, before, after) in [
-            ("Kafka round trip", &produced_before, &produced_baseline),
-            ("REST", &produced_baseline, &produced_loaded),
+            ("Kafka round trip", &metrics_before, &metrics_baseline),
+            ("REST", &metrics_baseline, &metrics_loaded),
         ] {
-            println!(
-                "pipeline's result produce, handed to acknowledged, during the {what} pass: p50 {}, p99 {}",
-                produce_quantile(before, after, 0.5),
-                produce_quantile(before, after, 0.99)
-            );
+            for (measure, name, labels) in series {
+                let (before, after) = (buckets(before, name, labels), buckets(after, name, labels));
+                let total = (after.last().map_or(0, |b| b.1))
+                    .saturating_sub(before.last().map_or(0, |b| b.1));
+                if total == 0 {
+                    continue;
+                }
+                println!(
+                    "{what} pass, {measure}: p50 {}, p99 {}",
+                    quantile(&before, &after, 0.5),
+                    quantile(&before, &after, 0.99)
+                );
+            }
         }
     }
     let per_request = |cpu: f64| cpu * 1e6 / loaded.sent.max(1) as f64;

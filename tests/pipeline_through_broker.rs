@@ -324,3 +324,36 @@ async fn bad_requests_get_error_results_that_say_what_is_wrong() {
     assert_eq!(results["good-after"].value.as_deref(), Some("100"));
     pipeline.stop().await;
 }
+
+/// The pipeline measures how old each request is when it reads it, from the record's Kafka
+/// timestamp: a request stamped two minutes ago adds at least two minutes to the histogram.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_s_age_is_measured_from_its_kafka_timestamp() {
+    let config = test_config("record-age");
+    let pipeline = RunningPipeline::start(&config).await;
+    let waiter = ResultWaiter::at_end(&config, WAIT).unwrap();
+    let producer = producer(&config);
+    let age = &volcano_connectors::metrics::METRICS.record_age_seconds;
+    // Other tests of this binary add their own records' ages, never less than zero.
+    let sum_before = age.get_sample_sum();
+    let count_before = age.get_sample_count();
+    let stamped = chrono::Utc::now().timestamp_millis() - 120_000;
+    let bytes = avro::encode_request(&request("old-1", "Calculate 1 + 1")).unwrap();
+    producer
+        .send(
+            rdkafka::producer::FutureRecord::to(&config.kafka.topics.requests)
+                .key("old-1")
+                .payload(&bytes)
+                .timestamp(stamped),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .expect("produce");
+    let results = waiter.wait_for(&["old-1".to_string()], WAIT).await;
+    assert_eq!(results["old-1"].value.as_deref(), Some("2"));
+    assert!(age.get_sample_count() > count_before);
+    let added = age.get_sample_sum() - sum_before;
+    assert!(added >= 120.0, "ages added: {added} s");
+    pipeline.stop().await;
+}

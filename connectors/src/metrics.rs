@@ -25,6 +25,9 @@ pub struct Metrics {
     /// From a record handed to the producer to the broker's acknowledgement, retries
     /// included.
     pub produce_seconds: Histogram,
+    /// How old each request record was when the pipeline read it: from its Kafka timestamp
+    /// (its producer's clock) to now.
+    pub record_age_seconds: Histogram,
     /// Commit events applied by the materializer, by outcome.
     pub registry_commits: IntCounterVec,
     /// Commit events the watcher published.
@@ -114,6 +117,19 @@ impl Metrics {
             )
             .buckets(vec![
                 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+            ]),
+        )
+        .expect("metric");
+        let record_age_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "volcano_pipeline_record_age_seconds",
+                "How old each consumed request was when the pipeline read it, from its Kafka \
+                 timestamp: the time it spent in its producer, the broker and the fetch, or \
+                 in the topic while the pipeline was behind or down.",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15,
+                0.25, 0.5, 1.0, 5.0, 30.0, 300.0,
             ]),
         )
         .expect("metric");
@@ -238,6 +254,7 @@ impl Metrics {
             Box::new(in_flight.clone()),
             Box::new(process_seconds.clone()),
             Box::new(produce_seconds.clone()),
+            Box::new(record_age_seconds.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -250,6 +267,7 @@ impl Metrics {
             in_flight,
             process_seconds,
             produce_seconds,
+            record_age_seconds,
             registry_commits,
             registry_published,
             registry_handed_over,

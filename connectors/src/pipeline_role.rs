@@ -114,6 +114,7 @@ pub async fn run(
                     }
                 };
                 METRICS.consumed.inc();
+                observe_age(&msg);
                 tracker.consumed(msg.topic(), msg.partition(), msg.offset());
                 let consumed_at = Instant::now();
                 let answered = answer(&msg, config, &mut fast_path);
@@ -147,6 +148,16 @@ pub async fn run(
     }
     info!("pipeline stopped");
     Ok(())
+}
+
+/// Records how old `msg` is by its Kafka timestamp; a clock behind the producer's counts 0.
+fn observe_age(msg: &BorrowedMessage<'_>) {
+    if let Some(created) = msg.timestamp().to_millis() {
+        let age_ms = chrono::Utc::now().timestamp_millis() - created;
+        METRICS
+            .record_age_seconds
+            .observe(age_ms.max(0) as f64 / 1e3);
+    }
 }
 
 fn store_acknowledged(
