@@ -28,9 +28,14 @@ use temporalio_common::protos::temporal::api::history::v1::history_event::Attrib
 use volcano_connectors::avro;
 use volcano_connectors::client::ResultWaiter;
 use volcano_connectors::config::VolcanoConfig;
-use volcano_connectors::durable::{Control, Decision, Durable, DurableWorkflow, WorkflowStatus};
+use volcano_connectors::durable::{
+    self, Control, Decision, Durable, DurableWorkflow, WorkflowStatus,
+};
 use volcano_connectors::instance::Roles;
+use volcano_connectors::registry_files;
+use volcano_pipeline::fast_path::FastPath;
 use volcano_pipeline::model::{RequestResult, Status};
+use volcano_pipeline::tools::ToolServices;
 
 const WAIT: Duration = Duration::from_secs(60);
 const BIN: &str = env!("CARGO_BIN_EXE_volcano");
@@ -688,4 +693,69 @@ async fn a_restart_of_the_temporal_server_mid_workflow_still_completes() {
     );
     instance.stop().await;
     temporal.kill();
+}
+
+/// The pipeline's starter shares the worker's Temporal client, so that starts are eager.
+/// The worker connects it first, from its own thread's runtime, and stops first at shutdown:
+/// the starter must still start workflows once that thread is gone, and a worker that comes
+/// back on the same client runs them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_starter_sharing_the_worker_s_client_outlives_the_worker_s_thread() {
+    let flow = "version: 1\nname: twice\npatterns:\n  - '^greet twice$'\nsteps:\n  - name: one\n    tool: greet\n    input:\n      prev: start\n  - name: two\n    tool: greet\n    input:\n      prev: \"{{ steps.one.output }}\"\n";
+    let tool = "version: 1\nname: greet\ntool:\n  kind: template\n  template: \"hello after {{ input.prev }}\"\n";
+    let config = config_for(
+        "shared-client",
+        &[
+            ("workflows/twice.yaml", flow.to_string()),
+            ("tools/greet.yaml", tool.to_string()),
+        ],
+    );
+    volcano_connectors::kafka::ensure_topics(&config, &config.kafka.topics.all())
+        .await
+        .expect("topics");
+    let waiter = ResultWaiter::at_end(&config, Duration::from_secs(10)).expect("waiter");
+    let shared = durable::SharedClient::default();
+    let worker = |shared: &durable::SharedClient| {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let thread = durable::spawn_worker(
+            &config,
+            ToolServices::default(),
+            None,
+            stopped,
+            shared.clone(),
+        )
+        .expect("worker thread");
+        (stop, thread)
+    };
+    let (stop, thread) = worker(&shared);
+    let since = Instant::now();
+    while !shared.connected() {
+        assert!(since.elapsed() < WAIT, "the worker never connected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.send(true).unwrap();
+    tokio::task::spawn_blocking(move || thread.join())
+        .await
+        .unwrap()
+        .expect("the worker thread did not panic")
+        .expect("the worker stopped cleanly");
+
+    // The worker's runtime is gone; the starter uses the client it connected.
+    let registry = registry_files::load_registry(&config.stack.config_repo, &Default::default())
+        .expect("registry");
+    let mut fast_path = FastPath::new(registry, 16);
+    let id = uuid::Uuid::now_v7().to_string();
+    let (accepted, job) = fast_path.process_routed(&request(&id, "greet twice"));
+    assert_eq!(accepted.status, Status::Accepted, "{accepted:?}");
+    let starter = durable::Starter::sharing(&config, shared.clone());
+    let started = starter.start(job.expect("a durable job")).await;
+    assert_eq!(started.expect("started"), durable::Started::New);
+
+    let (stop, thread) = worker(&shared);
+    let mut results = waiter.wait_for_final(std::slice::from_ref(&id), WAIT).await;
+    let result = results.remove(&id).expect("a final result");
+    assert_eq!(result.status, Status::Ok, "{result:?}");
+    assert_eq!(result.answer, "hello after hello after start", "{result:?}");
+    stop.send(true).unwrap();
+    let _ = tokio::task::spawn_blocking(move || thread.join()).await;
 }

@@ -252,13 +252,53 @@ impl Durable {
 /// first task back with the start, with no trip through its task queue (measured with the
 /// bare SDK in `benches/durable.rs`: 39 → 56 four-step workflows per second). With no such
 /// worker the start is an ordinary one.
-#[derive(Clone, Default)]
-pub struct SharedClient(Arc<tokio::sync::OnceCell<Durable>>);
+///
+/// The connection's background tasks (gRPC channel, HTTP/2 driver) live on the runtime the
+/// client was created on, whoever asks first: the worker asks from its own thread's runtime,
+/// which stops with the worker at shutdown, while the pipeline may still be draining its
+/// starts. So the connection is made on the runtime that created the `SharedClient` (the
+/// process's main one), which outlives both.
+#[derive(Clone)]
+pub struct SharedClient {
+    client: Arc<tokio::sync::OnceCell<Durable>>,
+    home: Option<tokio::runtime::Handle>,
+}
+
+impl Default for SharedClient {
+    /// A client whose connection will live on the current tokio runtime, if there is one.
+    fn default() -> Self {
+        SharedClient {
+            client: Arc::default(),
+            home: tokio::runtime::Handle::try_current().ok(),
+        }
+    }
+}
 
 impl SharedClient {
     /// The connected client; connects (again, after a failure) when there is none yet.
     pub async fn get(&self, config: &VolcanoConfig) -> Result<&Durable, DurableError> {
-        self.0.get_or_try_init(|| Durable::connect(config)).await
+        self.client
+            .get_or_try_init(|| async {
+                let current = tokio::runtime::Handle::try_current().ok();
+                match &self.home {
+                    Some(home) if current.is_none_or(|c| c.id() != home.id()) => {
+                        let (config, address) = (config.clone(), config.temporal_address());
+                        home.spawn(async move { Durable::connect(&config).await })
+                            .await
+                            .map_err(|e| DurableError::Connect {
+                                address,
+                                message: format!("the connecting task failed: {e}"),
+                            })?
+                    }
+                    _ => Durable::connect(config).await,
+                }
+            })
+            .await
+    }
+
+    /// Whether a connection was made (by either sharer).
+    pub fn connected(&self) -> bool {
+        self.client.initialized()
     }
 }
 
