@@ -22,7 +22,8 @@
 //! `CLIENTS` connections, default 256: with fewer, the client runs out of free connections
 //! once latency grows, and its own queueing shows up as the ingress's tail; `TIMELINE=1`
 //! prints each pass's worst latency per second of the run, to tell a stall at the start
-//! from spikes throughout).
+//! from spikes throughout; `VOLCANO_KAFKA=linger.ms=10,…` sets librdkafka properties for
+//! Volcano's processes only, the baselines keeping the config's).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -505,12 +506,23 @@ fn main() {
     config.ingress.data_dir = Some(dir.join("ingress"));
 
     // The pipeline process watches the repository; the ingress process follows the commits
-    // topic with a registry of its own.
+    // topic with a registry of its own. `VOLCANO_KAFKA` (`key=value,…`) sets librdkafka
+    // properties for Volcano's processes only, to try a setting against unchanged baselines.
     let mut pipeline = config.clone();
+    for (key, value) in std::env::var("VOLCANO_KAFKA")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+    {
+        pipeline
+            .kafka
+            .properties
+            .insert(key.trim().into(), value.trim().into());
+    }
     pipeline.ingress.addr = String::new();
     pipeline.registry.data_dir = Some(dir.join("registry-pipeline"));
     let addr = free_addr();
-    let mut ingress = config.clone();
+    let mut ingress = pipeline.clone();
     ingress.ingress.addr = addr.to_string();
     ingress.registry.watch = false;
     ingress.registry.data_dir = Some(dir.join("registry-ingress"));
