@@ -3,7 +3,8 @@
 //! twice is retried with backoff; a step that fails for good compensates the completed steps
 //! newest first; a redelivered request starts no second workflow; kill -9 of the worker in the
 //! middle of a step, and a restart of the Temporal server in the middle of a workflow, still
-//! end in exactly one final result.
+//! end in exactly one final result. The pipeline's starts are eager on the worker of its
+//! process, and the client they share outlives the worker's thread.
 //!
 //! The steps' side effects go to an HTTP service on loopback that this file runs, so each test
 //! sees what the steps did, in order, with its timing.
@@ -254,6 +255,35 @@ impl Client {
             }
         }
         (scheduled, markers)
+    }
+
+    /// Whether the run's first workflow task was started in the same write as the start
+    /// (an eager start): its scheduled and started events have consecutive task ids. A task
+    /// dispatched through the task queue is started in a later write, after the start's own
+    /// tasks took their ids.
+    async fn first_task_started_with_the_start(&self, id: &str) -> bool {
+        let (mut scheduled, mut started) = (None, None);
+        let mut history = self
+            .durable
+            .client()
+            .get_workflow_handle::<DurableWorkflow>(id.to_string())
+            .fetch_history(WorkflowFetchHistoryOptions::builder().build());
+        while let Some(event) = history.next().await {
+            let event = event.expect("history");
+            match event.attributes {
+                Some(Attributes::WorkflowTaskScheduledEventAttributes(_))
+                    if scheduled.is_none() =>
+                {
+                    scheduled = Some(event.task_id)
+                }
+                Some(Attributes::WorkflowTaskStartedEventAttributes(_)) if started.is_none() => {
+                    started = Some(event.task_id)
+                }
+                _ => {}
+            }
+        }
+        let (scheduled, started) = (scheduled.expect("scheduled"), started.expect("started"));
+        started == scheduled + 1
     }
 
     async fn all_results(&self, id: &str) -> Vec<RequestResult> {
@@ -758,4 +788,52 @@ async fn a_starter_sharing_the_worker_s_client_outlives_the_worker_s_thread() {
     assert_eq!(result.answer, "hello after hello after start", "{result:?}");
     stop.send(true).unwrap();
     let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+}
+
+/// A `volcano run` with the pipeline and the worker starts workflows eagerly: the server
+/// hands the first workflow task back with the start, written in the start's own
+/// transaction (consecutive task ids for the scheduled and started events), with no trip
+/// through the task queue. A start from a client the worker does not share, checked the
+/// same way, is not eager: the check tells the two apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_pipeline_starts_workflows_eagerly_on_the_worker_of_its_process() {
+    let flow = "version: 1\nname: once\npatterns:\n  - '^greet once$'\nsteps:\n  - name: one\n    tool: greet\n    input:\n      prev: start\n";
+    let tool = "version: 1\nname: greet\ntool:\n  kind: template\n  template: \"hello after {{ input.prev }}\"\n";
+    let config = config_for(
+        "eager",
+        &[
+            ("workflows/once.yaml", flow.to_string()),
+            ("tools/greet.yaml", tool.to_string()),
+        ],
+    );
+    let instance = Instance::start(&config).await;
+    let client = Client::new(&config).await;
+    let id = uuid::Uuid::now_v7().to_string();
+    assert_eq!(
+        client.send(&id, "greet once").await.status,
+        Status::Accepted
+    );
+    let result = client.final_result(&id).await;
+    assert_eq!(result.answer, "hello after start", "{result:?}");
+    assert!(
+        client.first_task_started_with_the_start(&id).await,
+        "the pipeline's start was not eager"
+    );
+
+    let registry = registry_files::load_registry(&config.stack.config_repo, &Default::default())
+        .expect("registry");
+    let mut fast_path = FastPath::new(registry, 16);
+    let plain = uuid::Uuid::now_v7().to_string();
+    let (_, job) = fast_path.process_routed(&request(&plain, "greet once"));
+    durable::Starter::new(&config)
+        .start(job.expect("a durable job"))
+        .await
+        .expect("started");
+    let result = client.final_result(&plain).await;
+    assert_eq!(result.status, Status::Ok, "{result:?}");
+    assert!(
+        !client.first_task_started_with_the_start(&plain).await,
+        "a start on a client of its own looked eager"
+    );
+    instance.stop().await;
 }
