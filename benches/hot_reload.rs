@@ -148,7 +148,7 @@ async fn main() {
         .await
         .expect("the instance hands over its registry");
     let waiter = ResultWaiter::at_end(&config, WAIT).unwrap();
-    let producer = kafka::results_producer(&config).unwrap();
+    let producer = kafka::stream_producer(&config).unwrap();
     let topic = config.kafka.topics.requests.clone();
     // Warm up: the first answer also waits for start-up.
     ask(&producer, &waiter, &topic, "Calculate 42 + 58").await;

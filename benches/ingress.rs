@@ -332,7 +332,7 @@ async fn kafka_load(
     record: impl Fn(usize) -> (String, Vec<u8>),
     answered: impl Fn(&BorrowedMessage<'_>) -> Option<usize> + Send + 'static,
 ) -> Figures {
-    let producer = kafka::results_producer(config).unwrap();
+    let producer = kafka::stream_producer(config).unwrap();
     let mut cc = kafka::client_config(config);
     cc.set("group.id", format!("volcano-bench-{from}"));
     cc.set("enable.auto.commit", "false");

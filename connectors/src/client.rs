@@ -158,7 +158,7 @@ pub async fn send(
 ) -> Result<RequestResult, ClientError> {
     let started = Instant::now();
     let waiter = ResultWaiter::at_end(config, timeout)?;
-    let producer = kafka::results_producer(config)?;
+    let producer = kafka::stream_producer(config)?;
     produce_request(&producer, &config.kafka.topics.requests, request).await?;
     let left = timeout.saturating_sub(started.elapsed());
     let mut found = waiter

@@ -2,7 +2,7 @@
 //!
 //! - [`client_config`] applies the user's librdkafka properties unchanged over our defaults.
 //! - [`ensure_topics`] creates missing topics on start.
-//! - [`results_producer`] (streams of results and requests) waits for `acks=all` with one
+//! - [`stream_producer`] (streams of results and requests) waits for `acks=all` with one
 //!   request in flight, in order; [`commits_producer`] is also idempotent.
 //! - [`OffsetTracker`] decides which offset may be stored: the lowest record of a partition
 //!   that is not yet acknowledged, so offsets only ever move past acknowledged work.
@@ -48,8 +48,8 @@ pub fn client_config(config: &VolcanoConfig) -> ClientConfig {
 /// retried produce never written twice, Volcano already absorbs: a record can come twice
 /// anyway when a request is redelivered after a crash, and results are keyed by request id
 /// and deduplicated (the first per key wins). `kafka.properties` can turn it back on.
-pub fn results_producer(config: &VolcanoConfig) -> Result<FutureProducer, KafkaError> {
-    results_producer_config(config).create()
+pub fn stream_producer(config: &VolcanoConfig) -> Result<FutureProducer, KafkaError> {
+    stream_producer_config(config).create()
 }
 
 /// The watcher's producer: one event at a time, each waited for, so batching would only
@@ -64,9 +64,9 @@ fn commits_producer_config(config: &VolcanoConfig) -> ClientConfig {
     c
 }
 
-/// The settings of [`results_producer`], for a caller that adds its own (the ingress sets
+/// The settings of [`stream_producer`], for a caller that adds its own (the ingress sets
 /// its delivery timeout) before creating the producer.
-pub fn results_producer_config(config: &VolcanoConfig) -> ClientConfig {
+pub fn stream_producer_config(config: &VolcanoConfig) -> ClientConfig {
     let mut c = producer_config(config, 5);
     set_default(&mut c, "enable.idempotence", "false");
     set_default(&mut c, "max.in.flight.requests.per.connection", "1");
@@ -265,7 +265,7 @@ mod tests {
     #[test]
     fn stream_producers_keep_order_and_the_users_choice_wins() {
         let mut config = VolcanoConfig::default();
-        let c = results_producer_config(&config);
+        let c = stream_producer_config(&config);
         assert_eq!(c.get("enable.idempotence"), Some("false"));
         // One request in flight: a retried batch cannot overtake the next.
         assert_eq!(c.get("max.in.flight.requests.per.connection"), Some("1"));
@@ -274,7 +274,7 @@ mod tests {
             .kafka
             .properties
             .insert("enable.idempotence".into(), "true".into());
-        let c = results_producer_config(&config);
+        let c = stream_producer_config(&config);
         assert_eq!(c.get("enable.idempotence"), Some("true"));
         // The commit stream is idempotent by default.
         config.kafka.properties.clear();

@@ -90,7 +90,7 @@ pub async fn run(
         revoked: revoked_tx,
     })?;
     consumer.subscribe(&[&topics.requests])?;
-    let producer = kafka::results_producer(config)?;
+    let producer = kafka::stream_producer(config)?;
     info!(topic = %topics.requests, brokers = %config.brokers(), "pipeline consuming");
 
     let mut tracker = OffsetTracker::default();

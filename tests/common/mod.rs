@@ -130,7 +130,7 @@ impl RunningPipeline {
 }
 
 pub fn producer(config: &VolcanoConfig) -> FutureProducer {
-    kafka::results_producer(config).expect("producer")
+    kafka::stream_producer(config).expect("producer")
 }
 
 pub async fn produce_raw(producer: &FutureProducer, topic: &str, key: &str, payload: &[u8]) {

@@ -394,7 +394,7 @@ pub async fn run_worker(
     let runtime = Runtime::from_current_tokio(Default::default())
         .map_err(|e| DurableError::Worker(e.to_string()))?;
     let producer =
-        kafka::results_producer(config).map_err(|e| DurableError::Worker(e.to_string()))?;
+        kafka::stream_producer(config).map_err(|e| DurableError::Worker(e.to_string()))?;
     let mut workers = Vec::new();
     for queue in config.temporal.worker_queues() {
         let activities = StepActivities::new(

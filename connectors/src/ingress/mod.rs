@@ -60,7 +60,7 @@ impl Ingress {
     /// Opens the result store and the producer. The result feed is started by [`serve`].
     pub fn new(config: &VolcanoConfig, registry: RegistryHandle) -> Result<Ingress> {
         let results = ResultFeed::open(config).context("opening the ingress result store")?;
-        let mut cc = kafka::results_producer_config(config);
+        let mut cc = kafka::stream_producer_config(config);
         // librdkafka gives up on a record after this long, so a 503 means "not delivered".
         let timeout = config.ingress.produce_timeout_ms.max(1).to_string();
         kafka::set_default(&mut cc, "message.timeout.ms", &timeout);
