@@ -193,6 +193,15 @@ pub struct PipelineConfig {
     pub max_sessions: usize,
     /// Where `volcano run` serves Prometheus metrics (`GET /metrics`); empty disables it.
     pub metrics_addr: String,
+    /// The requests consumer's `fetch.wait.max.ms`; unset, `kafka.properties`' value or
+    /// [`PipelineConfig::DEFAULT_FETCH_WAIT_MS`]. A real Kafka answers a fetch as soon as
+    /// records come, so this only bounds an idle poll; the embedded broker holds every fetch
+    /// this long, so there it is part of each request's latency and sets the broker's CPU.
+    pub fetch_wait_ms: Option<u64>,
+}
+
+impl PipelineConfig {
+    pub const DEFAULT_FETCH_WAIT_MS: u64 = 10;
 }
 
 impl Default for PipelineConfig {
@@ -204,6 +213,7 @@ impl Default for PipelineConfig {
             shutdown_deadline_ms: 10_000,
             max_sessions: 100_000,
             metrics_addr: "127.0.0.1:9464".into(),
+            fetch_wait_ms: None,
         }
     }
 }

@@ -18,7 +18,7 @@ use rdkafka::consumer::{
 };
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 use volcano_pipeline::durable::DurableJob;
@@ -26,7 +26,7 @@ use volcano_pipeline::fast_path::FastPath;
 use volcano_pipeline::model::{RequestResult, Status};
 
 use crate::avro::{self, DeadLetter};
-use crate::config::VolcanoConfig;
+use crate::config::{PipelineConfig, VolcanoConfig};
 use crate::durable::{Started, Starter};
 use crate::ingress::{AcknowledgedResult, LocalResult};
 use crate::kafka::{self, BrokerError, OffsetTracker};
@@ -78,14 +78,7 @@ pub async fn run(
     let topics = &config.kafka.topics;
     kafka::ensure_topics(config, &topics.all()).await?;
     let (revoked_tx, mut revoked_rx) = mpsc::unbounded_channel();
-    let mut cc = kafka::client_config(config);
-    cc.set("group.id", &config.pipeline.group_id);
-    kafka::set_default(&mut cc, "enable.auto.commit", "true");
-    kafka::set_default(&mut cc, "auto.commit.interval.ms", "1000");
-    // Offsets are stored by us, only after the dependent produce is acknowledged.
-    cc.set("enable.auto.offset.store", "false");
-    kafka::set_default(&mut cc, "auto.offset.reset", "earliest");
-    kafka::set_default(&mut cc, "fetch.wait.max.ms", "10");
+    let cc = consumer_config(config);
     let consumer: StreamConsumer<RebalanceContext> = cc.create_with_context(RebalanceContext {
         revoked: revoked_tx,
     })?;
@@ -158,6 +151,29 @@ fn observe_age(msg: &BorrowedMessage<'_>) {
             .record_age_seconds
             .observe(age_ms.max(0) as f64 / 1e3);
     }
+}
+
+/// The requests consumer's settings: our defaults under the user's `kafka.properties`, and
+/// `pipeline.fetch_wait_ms` over both.
+fn consumer_config(config: &VolcanoConfig) -> ClientConfig {
+    let mut cc = kafka::client_config(config);
+    cc.set("group.id", &config.pipeline.group_id);
+    kafka::set_default(&mut cc, "enable.auto.commit", "true");
+    kafka::set_default(&mut cc, "auto.commit.interval.ms", "1000");
+    // Offsets are stored by us, only after the dependent produce is acknowledged.
+    cc.set("enable.auto.offset.store", "false");
+    kafka::set_default(&mut cc, "auto.offset.reset", "earliest");
+    match config.pipeline.fetch_wait_ms {
+        Some(ms) => {
+            cc.set("fetch.wait.max.ms", ms.to_string());
+        }
+        None => kafka::set_default(
+            &mut cc,
+            "fetch.wait.max.ms",
+            &PipelineConfig::DEFAULT_FETCH_WAIT_MS.to_string(),
+        ),
+    }
+    cc
 }
 
 fn store_acknowledged(
@@ -421,5 +437,37 @@ async fn produce_until_acknowledged(
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pipeline_s_fetch_wait_is_its_own_then_the_user_s_then_ours() {
+        let mut config = VolcanoConfig::default();
+        let wait = |c: &VolcanoConfig| {
+            consumer_config(c)
+                .get("fetch.wait.max.ms")
+                .map(String::from)
+        };
+        assert_eq!(wait(&config).as_deref(), Some("10"));
+        config
+            .kafka
+            .properties
+            .insert("fetch.wait.max.ms".into(), "100".into());
+        assert_eq!(wait(&config).as_deref(), Some("100"));
+        config.pipeline.fetch_wait_ms = Some(5);
+        assert_eq!(wait(&config).as_deref(), Some("5"));
+        // Offsets are always stored by the loop, whatever the properties say.
+        config
+            .kafka
+            .properties
+            .insert("enable.auto.offset.store".into(), "true".into());
+        assert_eq!(
+            consumer_config(&config).get("enable.auto.offset.store"),
+            Some("false")
+        );
     }
 }
