@@ -422,11 +422,16 @@ fn buckets(text: &str, name: &str, labels: &str) -> Vec<(f64, u64)> {
         .collect()
 }
 
+/// Observations between two readings of a histogram's buckets: the `+Inf` bucket's growth.
+fn observed(before: &[(f64, u64)], after: &[(f64, u64)]) -> u64 {
+    let total = |b: &[(f64, u64)]| b.last().map_or(0, |(_, c)| *c);
+    total(after).saturating_sub(total(before))
+}
+
 /// The bucket bound under which a share `q` of the observations between two readings fell.
 fn quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> String {
     let count = |b: &[(f64, u64)], i: usize| b.get(i).map_or(0, |(_, c)| *c);
-    let total = count(after, after.len().wrapping_sub(1))
-        .saturating_sub(count(before, before.len().wrapping_sub(1)));
+    let total = observed(before, after);
     for (i, (le, _)) in after.iter().enumerate() {
         let below = count(after, i).saturating_sub(count(before, i));
         if total > 0 && below as f64 >= q * total as f64 {
@@ -631,9 +636,7 @@ fn main() {
         ] {
             for (measure, name, labels) in series {
                 let (before, after) = (buckets(before, name, labels), buckets(after, name, labels));
-                let total = (after.last().map_or(0, |b| b.1))
-                    .saturating_sub(before.last().map_or(0, |b| b.1));
-                if total == 0 {
+                if observed(&before, &after) == 0 {
                     continue;
                 }
                 println!(

@@ -149,6 +149,35 @@ fn config_for(name: &str, files: &[(&str, String)]) -> VolcanoConfig {
     c
 }
 
+/// A template tool: `hello after <input.prev>`, for workflows whose steps need no service.
+const GREET_TOOL: &str = "version: 1\nname: greet\ntool:\n  kind: template\n  template: \"hello after {{ input.prev }}\"\n";
+
+/// A config whose repository holds `flow` at `path` and the greet tool.
+fn greet_config(name: &str, path: &str, flow: &str) -> VolcanoConfig {
+    config_for(
+        name,
+        &[
+            (path, flow.to_string()),
+            ("tools/greet.yaml", GREET_TOOL.to_string()),
+        ],
+    )
+}
+
+/// Routes `text` with the registry of the config's repository, as the pipeline does, and
+/// starts its workflow through `starter`, bypassing the broker.
+async fn start_from_the_repo(
+    config: &VolcanoConfig,
+    starter: &durable::Starter,
+    id: &str,
+    text: &str,
+) -> Result<durable::Started, durable::DurableError> {
+    let registry = registry_files::load_registry(&config.stack.config_repo, &Default::default())
+        .expect("registry");
+    let (accepted, job) = FastPath::new(registry, 16).process_routed(&request(id, text));
+    assert_eq!(accepted.status, Status::Accepted, "{accepted:?}");
+    starter.start(job.expect("a durable job")).await
+}
+
 fn http_tool(name: &str, method: &str, url: &str) -> String {
     format!(
         "version: 1\nname: {name}\ndescription: Test step.\ntool:\n  kind: http\n  method: {method}\n  url: \"{url}\"\n  timeout_ms: 60000\n"
@@ -206,6 +235,12 @@ impl Client {
         .await;
         let mut results = self.waiter.wait_for(&[id.to_string()], WAIT).await;
         results.remove(id).expect("a first result")
+    }
+
+    /// Sends a request that goes durable (`accepted` first) and returns its final result.
+    async fn run_durable(&self, id: &str, text: &str) -> RequestResult {
+        assert_eq!(self.send(id, text).await.status, Status::Accepted);
+        self.final_result(id).await
     }
 
     async fn final_result(&self, id: &str) -> RequestResult {
@@ -432,11 +467,7 @@ async fn flaky_step_is_retried_with_backoff(local: Option<bool>) {
     let instance = Instance::start(&config).await;
     let client = Client::new(&config).await;
     let id = uuid::Uuid::now_v7().to_string();
-    assert_eq!(
-        client.send(&id, "run the flaky flow").await.status,
-        Status::Accepted
-    );
-    let done = client.final_result(&id).await;
+    let done = client.run_durable(&id, "run the flaky flow").await;
     assert_eq!(done.status, Status::Ok, "{done:?}");
     assert_eq!(done.answer, "balance 42");
 
@@ -732,14 +763,7 @@ async fn a_restart_of_the_temporal_server_mid_workflow_still_completes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_starter_sharing_the_worker_s_client_outlives_the_worker_s_thread() {
     let flow = "version: 1\nname: twice\npatterns:\n  - '^greet twice$'\nsteps:\n  - name: one\n    tool: greet\n    input:\n      prev: start\n  - name: two\n    tool: greet\n    input:\n      prev: \"{{ steps.one.output }}\"\n";
-    let tool = "version: 1\nname: greet\ntool:\n  kind: template\n  template: \"hello after {{ input.prev }}\"\n";
-    let config = config_for(
-        "shared-client",
-        &[
-            ("workflows/twice.yaml", flow.to_string()),
-            ("tools/greet.yaml", tool.to_string()),
-        ],
-    );
+    let config = greet_config("shared-client", "workflows/twice.yaml", flow);
     volcano_connectors::kafka::ensure_topics(&config, &config.kafka.topics.all())
         .await
         .expect("topics");
@@ -771,14 +795,9 @@ async fn a_starter_sharing_the_worker_s_client_outlives_the_worker_s_thread() {
         .expect("the worker stopped cleanly");
 
     // The worker's runtime is gone; the starter uses the client it connected.
-    let registry = registry_files::load_registry(&config.stack.config_repo, &Default::default())
-        .expect("registry");
-    let mut fast_path = FastPath::new(registry, 16);
     let id = uuid::Uuid::now_v7().to_string();
-    let (accepted, job) = fast_path.process_routed(&request(&id, "greet twice"));
-    assert_eq!(accepted.status, Status::Accepted, "{accepted:?}");
     let starter = durable::Starter::sharing(&config, shared.clone());
-    let started = starter.start(job.expect("a durable job")).await;
+    let started = start_from_the_repo(&config, &starter, &id, "greet twice").await;
     assert_eq!(started.expect("started"), durable::Started::New);
 
     let (stop, thread) = worker(&shared);
@@ -798,35 +817,20 @@ async fn a_starter_sharing_the_worker_s_client_outlives_the_worker_s_thread() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_pipeline_starts_workflows_eagerly_on_the_worker_of_its_process() {
     let flow = "version: 1\nname: once\npatterns:\n  - '^greet once$'\nsteps:\n  - name: one\n    tool: greet\n    input:\n      prev: start\n";
-    let tool = "version: 1\nname: greet\ntool:\n  kind: template\n  template: \"hello after {{ input.prev }}\"\n";
-    let config = config_for(
-        "eager",
-        &[
-            ("workflows/once.yaml", flow.to_string()),
-            ("tools/greet.yaml", tool.to_string()),
-        ],
-    );
+    let config = greet_config("eager", "workflows/once.yaml", flow);
     let instance = Instance::start(&config).await;
     let client = Client::new(&config).await;
     let id = uuid::Uuid::now_v7().to_string();
-    assert_eq!(
-        client.send(&id, "greet once").await.status,
-        Status::Accepted
-    );
-    let result = client.final_result(&id).await;
+    let result = client.run_durable(&id, "greet once").await;
     assert_eq!(result.answer, "hello after start", "{result:?}");
     assert!(
         client.first_task_started_with_the_start(&id).await,
         "the pipeline's start was not eager"
     );
 
-    let registry = registry_files::load_registry(&config.stack.config_repo, &Default::default())
-        .expect("registry");
-    let mut fast_path = FastPath::new(registry, 16);
     let plain = uuid::Uuid::now_v7().to_string();
-    let (_, job) = fast_path.process_routed(&request(&plain, "greet once"));
-    durable::Starter::new(&config)
-        .start(job.expect("a durable job"))
+    let own_client = durable::Starter::new(&config);
+    start_from_the_repo(&config, &own_client, &plain, "greet once")
         .await
         .expect("started");
     let result = client.final_result(&plain).await;

@@ -348,18 +348,18 @@ async fn tenants_are_kept_apart_by_their_keys_and_bad_input_gets_clear_errors() 
     let text = metrics.body.as_str().unwrap_or_default();
     assert!(text.contains("volcano_ingress_responses_total"), "{text}");
     assert!(text.contains("volcano_ingress_execute_duration_seconds_bucket"));
+    // A sample's value, by its name and labels as written.
+    let sample = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+    };
     // The pipeline of this process timed its results' produces until acknowledged.
-    let produced = text
-        .lines()
-        .find_map(|l| l.strip_prefix("volcano_pipeline_produce_seconds_count "))
-        .and_then(|n| n.trim().parse::<u64>().ok());
+    let produced = sample("volcano_pipeline_produce_seconds_count");
     assert!(produced.is_some_and(|n| n > 0), "{text}");
     // Both roles run in this process: calls were answered by the pipeline's hand-off,
     // before their results' produce.
-    let early = text
-        .lines()
-        .find_map(|l| l.strip_prefix("volcano_ingress_answered_early_total "))
-        .and_then(|n| n.trim().parse::<u64>().ok());
+    let early = sample("volcano_ingress_answered_early_total");
     assert!(early.is_some_and(|n| n > 0), "{text}");
     let spec = call(addr, "GET", "/api/openapi.json", None, None).await;
     assert_eq!(spec.status, 200);
