@@ -1,11 +1,16 @@
 //! The unit table of the `unit_convert` tool: exact decimal factors, affine temperatures.
 //!
 //! Every unit maps a value to its quantity's base unit (metre, kilogram, litre, kelvin,
-//! second, byte, metre per second) as `base = (value + offset) × num / den`. Factors are
+//! second, byte, metre per second, square metre, joule, pascal, watt) as
+//! `base = (value + offset) × num / den`. Factors are
 //! exact decimals or exact fractions (a km/h is 5/18 m/s, a °F is 5/9 K), so conversions do
 //! one division at the end and are exact wherever the result is. Names are looked up by
 //! symbol with case first (`MB` is a megabyte, `Mb` a megabit), then case-insensitively by
 //! name, plural or symbol ("kilometres", "Miles", "°f").
+//!
+//! A name goes in only if it means one unit to the people who write it: where a word is
+//! read two ways ("gigs", food "Calories", "mb" as millibar) it is left out and a comment
+//! at its unit says why, so that an unknown unit is reported rather than a wrong answer.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -27,6 +32,10 @@ pub enum Quantity {
     Duration,
     DataSize,
     Speed,
+    Area,
+    Energy,
+    Pressure,
+    Power,
 }
 
 impl Quantity {
@@ -39,6 +48,10 @@ impl Quantity {
             Quantity::Duration => "duration",
             Quantity::DataSize => "data size",
             Quantity::Speed => "speed",
+            Quantity::Area => "area",
+            Quantity::Energy => "energy",
+            Quantity::Pressure => "pressure",
+            Quantity::Power => "power",
         }
     }
 }
@@ -139,6 +152,8 @@ const UNITS: &[UnitDef] = &[
     unit("ounce", Mass, "0.028349523125", &[], &["oz"]),
     unit("pound", Mass, "0.45359237", &[], &["lb", "lbs"]),
     unit("stone", Mass, "6.35029318", &[], &["st"]),
+    // "ton" alone is the US short ton, as US users mean it; the metric one is "tonne" or
+    // "metric ton", the British one "long ton" or "imperial ton".
     unit("short ton", Mass, "907.18474", &["us ton", "ton"], &[]),
     unit("long ton", Mass, "1016.0469088", &["imperial ton"], &[]),
     // Volume, in litres.
@@ -161,14 +176,17 @@ const UNITS: &[UnitDef] = &[
     ),
     unit("teaspoon", Volume, "0.00492892159375", &[], &["tsp"]),
     unit("tablespoon", Volume, "0.01478676478125", &[], &["tbsp"]),
+    // Bare "fluid ounce", "cup", "pint", "quart" and "gallon" are the US units, as before;
+    // the imperial ones are asked for by name ("imperial pint", "uk pint").
     unit(
         "fluid ounce",
         Volume,
         "0.0295735295625",
-        &["fl oz"],
-        &["floz"],
+        &["fl oz", "fl. oz", "us fluid ounce", "us fl oz", "us fl. oz"],
+        &["floz", "fl.oz"],
     ),
-    unit("cup", Volume, "0.2365882365", &[], &[]),
+    unit("cup", Volume, "0.2365882365", &["us cup"], &[]),
+    unit("metric cup", Volume, "0.25", &[], &[]),
     unit("pint", Volume, "0.473176473", &["us pint"], &["pt"]),
     unit("quart", Volume, "0.946352946", &["us quart"], &["qt"]),
     unit("gallon", Volume, "3.785411784", &["us gallon"], &["gal"]),
@@ -178,6 +196,28 @@ const UNITS: &[UnitDef] = &[
         "4.54609",
         &["uk gallon"],
         &["imp gal"],
+    ),
+    // The imperial fluid ounce is 1/160, the pint 1/8 and the quart 1/4 imperial gallon.
+    unit(
+        "imperial fluid ounce",
+        Volume,
+        "0.0284130625",
+        &["uk fluid ounce", "imperial fl oz", "uk fl oz"],
+        &["imp fl oz"],
+    ),
+    unit(
+        "imperial pint",
+        Volume,
+        "0.56826125",
+        &["uk pint"],
+        &["imp pt"],
+    ),
+    unit(
+        "imperial quart",
+        Volume,
+        "1.1365225",
+        &["uk quart"],
+        &["imp qt"],
     ),
     // Temperature, in kelvins: base = (value + offset) × factor.
     UnitDef {
@@ -200,7 +240,13 @@ const UNITS: &[UnitDef] = &[
     // Duration, in seconds; a year is a Julian year (365.25 days), a month a twelfth of it.
     unit("nanosecond", Duration, "0.000000001", &[], &["ns"]),
     unit("microsecond", Duration, "0.000001", &[], &["µs", "us"]),
-    unit("millisecond", Duration, "0.001", &[], &["ms"]),
+    unit(
+        "millisecond",
+        Duration,
+        "0.001",
+        &["msec", "millisec"],
+        &["ms"],
+    ),
     unit("second", Duration, "1", &["sec"], &["s"]),
     unit("minute", Duration, "60", &["min"], &[]),
     unit("hour", Duration, "3600", &["hr"], &["h"]),
@@ -224,6 +270,8 @@ const UNITS: &[UnitDef] = &[
     unit("kilobit", DataSize, "125", &[], &["kbit", "kb"]),
     unit("megabit", DataSize, "125000", &[], &["Mbit", "Mb"]),
     unit("gigabit", DataSize, "125000000", &[], &["Gbit", "Gb"]),
+    // "gigs", "megs" and "k" are left out: a gig is a gigabyte or a gibibyte (or a gigabit
+    // of bandwidth) depending on who says it.
     // Speed, in metres per second.
     unit(
         "metre per second",
@@ -242,6 +290,132 @@ const UNITS: &[UnitDef] = &[
     unit("mile per hour", Speed, "0.44704", &[], &["mph", "mi/h"]),
     unit("foot per second", Speed, "0.3048", &[], &["ft/s", "fps"]),
     unit("knot", Speed, "463/900", &[], &["kn", "kt", "kts"]),
+    // Area, in square metres. The acre and square mile are the international ones (from
+    // the 0.3048 m foot), not the US survey ones. The "are" (100 m²) is left out: "are" is
+    // the verb of "how many acres are in …".
+    unit(
+        "square millimetre",
+        Area,
+        "0.000001",
+        &["square millimeter", "sq millimetre", "sq millimeter"],
+        &["mm²", "mm2", "sq mm", "sq. mm"],
+    ),
+    unit(
+        "square centimetre",
+        Area,
+        "0.0001",
+        &["square centimeter", "sq centimetre", "sq centimeter"],
+        &["cm²", "cm2", "sq cm", "sq. cm"],
+    ),
+    unit(
+        "square metre",
+        Area,
+        "1",
+        &["square meter", "sq metre", "sq meter"],
+        &["m²", "m2", "sq m", "sq. m", "sqm"],
+    ),
+    unit("hectare", Area, "10000", &[], &["ha"]),
+    unit(
+        "square kilometre",
+        Area,
+        "1000000",
+        &["square kilometer", "sq kilometre", "sq kilometer"],
+        &["km²", "km2", "sq km", "sq. km"],
+    ),
+    unit(
+        "square inch",
+        Area,
+        "0.00064516",
+        &["sq inch"],
+        &["in²", "in2", "sq in", "sq. in"],
+    ),
+    unit(
+        "square foot",
+        Area,
+        "0.09290304",
+        &["sq foot"],
+        &["ft²", "ft2", "sq ft", "sq. ft", "sqft"],
+    ),
+    unit(
+        "square yard",
+        Area,
+        "0.83612736",
+        &["sq yard"],
+        &["yd²", "yd2", "sq yd", "sq. yd"],
+    ),
+    unit("acre", Area, "4046.8564224", &[], &["ac"]),
+    unit(
+        "square mile",
+        Area,
+        "2589988.110336",
+        &["sq mile"],
+        &["mi²", "mi2", "sq mi", "sq. mi"],
+    ),
+    // Energy, in joules. The calorie is the thermochemical one (4.184 J) and the kilocalorie
+    // 1000 of them. The food "Calorie" (a kilocalorie) is not told apart: names are matched
+    // case-insensitively, and "calories" on a label and in a lab differ by 1000. The BTU is
+    // the International Table one.
+    unit("joule", Energy, "1", &[], &["J"]),
+    unit("kilojoule", Energy, "1000", &[], &["kJ"]),
+    unit("calorie", Energy, "4.184", &[], &["cal"]),
+    unit("kilocalorie", Energy, "4184", &[], &["kcal"]),
+    unit("watt hour", Energy, "3600", &["watt-hour"], &["Wh"]),
+    unit(
+        "kilowatt hour",
+        Energy,
+        "3600000",
+        &["kilowatt-hour"],
+        &["kWh"],
+    ),
+    unit(
+        "british thermal unit",
+        Energy,
+        "1055.05585262",
+        &["btu"],
+        &["BTU", "Btu"],
+    ),
+    // Pressure, in pascals. A psi is a pound-force (0.45359237 kg × 9.80665 m/s²) per
+    // square inch (0.0254² m²); a mmHg is 13595.1 kg/m³ × 9.80665 m/s² × 0.001 m. The
+    // millibar has no "mb": that is a megabyte.
+    unit("pascal", Pressure, "1", &[], &["Pa"]),
+    unit("hectopascal", Pressure, "100", &[], &["hPa"]),
+    unit("kilopascal", Pressure, "1000", &[], &["kPa"]),
+    unit("bar", Pressure, "100000", &[], &[]),
+    unit("millibar", Pressure, "100", &[], &["mbar"]),
+    unit(
+        "atmosphere",
+        Pressure,
+        "101325",
+        &["standard atmosphere"],
+        &["atm"],
+    ),
+    unit(
+        "pound per square inch",
+        Pressure,
+        "4.4482216152605/0.00064516",
+        &["pound-force per square inch"],
+        &["psi"],
+    ),
+    unit(
+        "millimetre of mercury",
+        Pressure,
+        "133.322387415",
+        &["millimeter of mercury"],
+        &["mmHg", "mm Hg"],
+    ),
+    // Power, in watts. The horsepower is the mechanical one (550 ft·lbf/s); the metric
+    // horsepower (PS, CV, 735.49875 W) is left out, since "hp" means either in Europe.
+    // A lowercase "mw" is the megawatt: there is no milliwatt.
+    unit("watt", Power, "1", &[], &["W"]),
+    unit("kilowatt", Power, "1000", &[], &["kW"]),
+    unit("megawatt", Power, "1000000", &[], &["MW"]),
+    unit(
+        "horsepower",
+        Power,
+        "745.69987158227022",
+        &["mechanical horsepower"],
+        &["hp"],
+    ),
 ];
 
 /// The compiled table with its two name indexes.
@@ -293,9 +467,9 @@ fn exact(literal: &str) -> Decimal {
 }
 
 /// The plural of a unit name: "miles", "feet", "miles per hour", "degrees celsius",
-/// "cubic metres".
+/// "cubic metres", "millimetres of mercury".
 fn plural(name: &str) -> String {
-    let at = match name.find(" per ") {
+    let at = match name.find(" per ").or_else(|| name.find(" of ")) {
         Some(per) => per,
         None if name.starts_with("degree ") || name.starts_with("deg ") => {
             name.find(' ').unwrap_or(name.len())
