@@ -84,6 +84,28 @@ impl Evaluator<'_> {
                 let sum = self.fold(first, rest, add)?;
                 divide(sum, Decimal::from(args.len()))
             }
+            Function::Product => self.fold(first, rest, multiply),
+            Function::Median => {
+                let mut values = vec![first];
+                for arg in rest {
+                    values.push(self.value(arg)?);
+                }
+                values.sort();
+                let middle = values.len() / 2;
+                if values.len() % 2 == 1 {
+                    Ok(values[middle])
+                } else {
+                    divide(add(values[middle - 1], values[middle])?, Decimal::TWO)
+                }
+            }
+            Function::Root => {
+                let degree = match rest.first() {
+                    Some(arg) => self.value(arg)?,
+                    None => Decimal::TWO,
+                };
+                nth_root(first, degree)
+            }
+            Function::Factorial => factorial(first),
         }
     }
 
@@ -97,12 +119,20 @@ impl Evaluator<'_> {
             .try_fold(first, |acc, arg| combine(acc, self.value(arg)?))
     }
 
+    /// `round(x, places)`; negative places round to tens (-1), hundreds (-2), and so on.
     fn round(&self, value: Decimal, places: Option<&Expr>) -> Result<Decimal, CalcError> {
         let places = match places {
-            Some(places) => decimal_places(self.value(places)?)?,
-            None => 0,
+            Some(places) => self.value(places)?,
+            None => Decimal::ZERO,
         };
-        Ok(value.round_dp_with_strategy(places, self.opts.rounding.strategy()))
+        let strategy = self.opts.rounding.strategy();
+        if places.is_sign_negative() && !places.is_zero() {
+            let shift = decimal_places(-places)?;
+            let step = integer_power(Decimal::TEN, Decimal::from(shift))?;
+            let rounded = divide(value, step)?.round_dp_with_strategy(0, strategy);
+            return multiply(rounded, step);
+        }
+        Ok(value.round_dp_with_strategy(decimal_places(places)?, strategy))
     }
 }
 
@@ -196,6 +226,90 @@ fn integer_power(base: Decimal, exponent: Decimal) -> Result<Decimal, CalcError>
 
 /// Square root by Newton's method from an f64 estimate, with a bounded number of steps
 /// (the library's own loop asserts on inputs where it oscillates).
+/// The `degree`th root (a whole number from 2 to 100); odd roots of negatives are negative.
+/// Exact when the root is a decimal of at most 12 places ("cube root of 27" is 3, not
+/// 2.9999…), else Newton's method to the last digit.
+fn nth_root(value: Decimal, degree: Decimal) -> Result<Decimal, CalcError> {
+    let invalid = |reason: String| CalcError::InvalidArgument {
+        function: "root",
+        reason,
+    };
+    if !degree.is_integer() || degree < Decimal::TWO || degree > Decimal::ONE_HUNDRED {
+        return Err(invalid(format!(
+            "which root must be a whole number from 2 to 100, not {degree}"
+        )));
+    }
+    let n = degree.to_u32().unwrap_or(2);
+    if n == 2 {
+        return square_root(value);
+    }
+    let negative = value.is_sign_negative() && !value.is_zero();
+    if negative && n.is_multiple_of(2) {
+        return Err(CalcError::DomainError {
+            function: "even root",
+            value,
+        });
+    }
+    if value.is_zero() {
+        return Ok(Decimal::ZERO);
+    }
+    let magnitude = value.abs();
+    let estimate = magnitude
+        .to_f64()
+        .map(|v| v.powf(1.0 / f64::from(n)))
+        .and_then(Decimal::from_f64_retain)
+        .filter(|r| !r.is_zero())
+        .unwrap_or(Decimal::ONE);
+    let exact = (0..=12).find_map(|places| {
+        let candidate = estimate.round_dp(places);
+        (candidate.checked_powu(u64::from(n)) == Some(magnitude)).then_some(candidate)
+    });
+    let root = match exact {
+        Some(root) => root,
+        None => {
+            // Newton: r ← r − (rⁿ − x) / (n·rⁿ⁻¹).
+            let mut root = estimate;
+            let degree = Decimal::from(n);
+            for _ in 0..MAX_SQRT_STEPS {
+                let below = root
+                    .checked_powu(u64::from(n - 1))
+                    .ok_or(overflow("root"))?;
+                let power = below.checked_mul(root).ok_or(overflow("root"))?;
+                let slope = below.checked_mul(degree).ok_or(overflow("root"))?;
+                let Some(step) = (power - magnitude).checked_div(slope) else {
+                    break;
+                };
+                let next = root - step;
+                if next == root {
+                    break;
+                }
+                root = next;
+            }
+            root
+        }
+    };
+    let root = root.normalize();
+    Ok(if negative { -root } else { root })
+}
+
+/// n! for a whole n from 0 to 27 (28! does not fit an exact decimal).
+fn factorial(value: Decimal) -> Result<Decimal, CalcError> {
+    if !value.is_integer() || value.is_sign_negative() && !value.is_zero() {
+        return Err(CalcError::InvalidArgument {
+            function: "factorial",
+            reason: format!("needs a whole number of at least 0, not {value}"),
+        });
+    }
+    let n = value
+        .to_u32()
+        .filter(|n| *n <= 27)
+        .ok_or(overflow("factorial"))?;
+    (2..=n).try_fold(Decimal::ONE, |acc, k| {
+        acc.checked_mul(Decimal::from(k))
+            .ok_or(overflow("factorial"))
+    })
+}
+
 fn square_root(value: Decimal) -> Result<Decimal, CalcError> {
     if value.is_sign_negative() && !value.is_zero() {
         return Err(CalcError::DomainError {

@@ -92,6 +92,14 @@ pub enum Function {
     Average,
     Min,
     Max,
+    /// `product of 6 and 7`.
+    Product,
+    /// The middle value (the mean of the two middle ones for an even count).
+    Median,
+    /// `root(27, 3)`: the `n`th root; "cube root of 27".
+    Root,
+    /// `5!`, "factorial of 5", "5 factorial": whole numbers from 0 to 27.
+    Factorial,
 }
 
 impl Function {
@@ -108,6 +116,10 @@ impl Function {
             Function::Average => "average",
             Function::Min => "min",
             Function::Max => "max",
+            Function::Product => "product",
+            Function::Median => "median",
+            Function::Root => "root",
+            Function::Factorial => "factorial",
         }
     }
 
@@ -115,9 +127,13 @@ impl Function {
     pub(crate) fn arity(self) -> (usize, usize, &'static str) {
         match self {
             Function::Round => (1, 2, "one or two arguments"),
-            Function::Sum | Function::Average | Function::Min | Function::Max => {
-                (1, usize::MAX, "at least one argument")
-            }
+            Function::Sum
+            | Function::Average
+            | Function::Min
+            | Function::Max
+            | Function::Product
+            | Function::Median => (1, usize::MAX, "at least one argument"),
+            Function::Root => (2, 2, "two arguments (the value and which root)"),
             _ => (1, 1, "one argument"),
         }
     }

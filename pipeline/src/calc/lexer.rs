@@ -116,6 +116,18 @@ impl<'a> Lexer<'a> {
             '(' | '[' => Tok::LParen,
             ')' | ']' => Tok::RParen,
             ',' => Tok::Comma,
+            // "5!": a factorial after a number or a bracket; elsewhere an exclamation.
+            '!' if matches!(
+                self.tokens.last().map(|t| t.tok),
+                Some(Tok::Number(_) | Tok::RParen)
+            ) =>
+            {
+                Tok::Word("factorial")
+            }
+            '!' => {
+                self.at = end;
+                return Ok(());
+            }
             '²' => Tok::Word("squared"),
             '³' => Tok::Word("cubed"),
             '√' => Tok::Word("sqrt"),

@@ -77,7 +77,8 @@ impl Default for CalcOptions {
     fn default() -> Self {
         CalcOptions {
             scale: 10,
-            rounding: Rounding::HalfEven,
+            // People expect halves to round up ("round 2.5" is 3).
+            rounding: Rounding::HalfUp,
         }
     }
 }
@@ -127,9 +128,22 @@ pub fn is_calculator_word(word: &str) -> bool {
     vocabulary::is_expression_word(word)
 }
 
-/// Drops what may close a question or sentence: "?", ".", "!", "=", and spaces.
+/// Drops what may close a question or sentence: "?", ".", "!", "=", and spaces; a "!" right
+/// after a digit or bracket is a factorial ("5!") and stays.
 fn trim_closing_punctuation(text: &str) -> &str {
-    text.trim_end_matches(|c: char| matches!(c, '?' | '.' | '!' | '=') || c.is_whitespace())
+    let mut text = text;
+    loop {
+        let trimmed =
+            text.trim_end_matches(|c: char| matches!(c, '?' | '.' | '=') || c.is_whitespace());
+        let trimmed = match trimmed.strip_suffix('!') {
+            Some(head) if !head.ends_with(|c: char| c.is_ascii_digit() || c == ')') => head,
+            _ => trimmed,
+        };
+        if trimmed.len() == text.len() {
+            return text;
+        }
+        text = trimmed;
+    }
 }
 
 /// Character offset (from 0) of a byte offset in `text`, for error messages.

@@ -8,6 +8,7 @@
 //! input can exhaust the stack.
 
 use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 
 use super::expr::{BinaryOp, Expr, Function, Reference};
 use super::lexer::{Tok, Token};
@@ -29,9 +30,12 @@ const POSTFIX_BP: u8 = 50;
 #[derive(Debug, Clone, Copy)]
 enum OperatorKind {
     Infix(BinaryOp),
+    /// "5 subtracted from 20", "3 less than 10": the operands in the other order.
+    Reversed(BinaryOp),
     Squared,
     Cubed,
     Percent,
+    Factorial,
     RoundedTo,
 }
 
@@ -42,7 +46,11 @@ impl OperatorKind {
             OperatorKind::Infix(BinaryOp::Add | BinaryOp::Subtract) => (ADD_BP, ADD_BP + 1),
             OperatorKind::Infix(BinaryOp::Power) => (POW_BP + 1, POW_BP),
             OperatorKind::Infix(_) => (MUL_BP, MUL_BP + 1),
-            OperatorKind::Squared | OperatorKind::Cubed | OperatorKind::Percent => (POSTFIX_BP, 0),
+            OperatorKind::Reversed(_) => (ADD_BP, ADD_BP + 1),
+            OperatorKind::Squared
+            | OperatorKind::Cubed
+            | OperatorKind::Percent
+            | OperatorKind::Factorial => (POSTFIX_BP, 0),
             OperatorKind::RoundedTo => (ROUNDED_BP, 0),
         }
     }
@@ -51,8 +59,42 @@ impl OperatorKind {
 /// Operators written in words; a longer phrase comes before any phrase it starts with.
 const WORD_OPERATORS: &[(&[&str], OperatorKind)] = &[
     (&["plus"], OperatorKind::Infix(BinaryOp::Add)),
+    (&["added", "to"], OperatorKind::Infix(BinaryOp::Add)),
+    (&["increased", "by"], OperatorKind::Infix(BinaryOp::Add)),
+    (&["more", "than"], OperatorKind::Infix(BinaryOp::Add)),
     (&["minus"], OperatorKind::Infix(BinaryOp::Subtract)),
+    (&["take", "away"], OperatorKind::Infix(BinaryOp::Subtract)),
+    (
+        &["decreased", "by"],
+        OperatorKind::Infix(BinaryOp::Subtract),
+    ),
+    (&["reduced", "by"], OperatorKind::Infix(BinaryOp::Subtract)),
+    (
+        &["subtracted", "from"],
+        OperatorKind::Reversed(BinaryOp::Subtract),
+    ),
+    (
+        &["taken", "away", "from"],
+        OperatorKind::Reversed(BinaryOp::Subtract),
+    ),
+    (
+        &["taken", "from"],
+        OperatorKind::Reversed(BinaryOp::Subtract),
+    ),
+    (
+        &["less", "than"],
+        OperatorKind::Reversed(BinaryOp::Subtract),
+    ),
+    (
+        &["fewer", "than"],
+        OperatorKind::Reversed(BinaryOp::Subtract),
+    ),
     (&["less"], OperatorKind::Infix(BinaryOp::Subtract)),
+    (
+        &["multiplied", "with"],
+        OperatorKind::Infix(BinaryOp::Multiply),
+    ),
+    (&["factorial"], OperatorKind::Factorial),
     (&["times"], OperatorKind::Infix(BinaryOp::Multiply)),
     (&["x"], OperatorKind::Infix(BinaryOp::Multiply)),
     (
@@ -214,6 +256,10 @@ impl<'t, 'a> Parser<'t, 'a> {
             });
         }
         let mut lhs = self.prefix()?;
+        // "1/3 of 90", "3/4 of 200": a written fraction of an amount.
+        if is_fraction(&lhs) && self.eat_word("of") {
+            lhs = Expr::binary(BinaryOp::Multiply, lhs, self.operand()?);
+        }
         while let Some(operator) = self.operator() {
             let (left_bp, right_bp) = operator.kind.binding_power();
             if left_bp < min_bp {
@@ -229,6 +275,8 @@ impl<'t, 'a> Parser<'t, 'a> {
     fn apply(&mut self, kind: OperatorKind, lhs: Expr, right_bp: u8) -> Result<Expr, CalcError> {
         Ok(match kind {
             OperatorKind::Infix(op) => Expr::binary(op, lhs, self.expression(right_bp)?),
+            OperatorKind::Reversed(op) => Expr::binary(op, self.expression(right_bp)?, lhs),
+            OperatorKind::Factorial => Expr::call(Function::Factorial, vec![lhs]),
             OperatorKind::Squared => Expr::binary(BinaryOp::Power, lhs, number(2)),
             OperatorKind::Cubed => Expr::binary(BinaryOp::Power, lhs, number(3)),
             OperatorKind::Percent => Expr::call(Function::Percent, vec![lhs]),
@@ -251,6 +299,10 @@ impl<'t, 'a> Parser<'t, 'a> {
             Tok::Slash => infix(BinaryOp::Divide, 1),
             Tok::Caret => infix(BinaryOp::Power, 1),
             Tok::Percent => Some(self.percent_sign()),
+            // "2 to the 5th", "3 to the fourth power".
+            Tok::Word("to") if self.words_ahead(&["to", "the"]) && self.ordinal_at(2).is_some() => {
+                infix(BinaryOp::Power, 2)
+            }
             Tok::Word(_) => WORD_OPERATORS
                 .iter()
                 .find(|(phrase, _)| self.words_ahead(phrase))
@@ -282,6 +334,52 @@ impl<'t, 'a> Parser<'t, 'a> {
         }
     }
 
+    /// An ordinal at `ahead`: "5th" (a number and its suffix) or "fifth"; its value and how
+    /// many tokens it spans.
+    fn ordinal_at(&self, ahead: usize) -> Option<(u32, usize)> {
+        match self.peek_tok(ahead)? {
+            Tok::Number(value) if self.peek_word_at(ahead + 1).is_some_and(is_ordinal_suffix) => {
+                value.to_u32().map(|v| (v, 2))
+            }
+            Tok::Word(word) => ordinal_word(word).map(|v| (v, 1)),
+            _ => None,
+        }
+    }
+
+    /// After a whole number: "two thirds (of 90)", "3 quarters", "1 and a half".
+    fn number_tail(&mut self, value: Expr) -> Result<Expr, CalcError> {
+        if let Some(denominator) = self.peek_word().and_then(denominator) {
+            self.at += 1;
+            if self.eat_word("of") {
+                let whole = Expr::binary(BinaryOp::Multiply, value, self.operand()?);
+                return Ok(Expr::binary(BinaryOp::Divide, whole, number(denominator)));
+            }
+            return Ok(Expr::binary(BinaryOp::Divide, value, number(denominator)));
+        }
+        if self.words_ahead(&["and", "a", "half"]) {
+            self.at += 3;
+            return Ok(Expr::binary(
+                BinaryOp::Add,
+                value,
+                Expr::Number(Decimal::new(5, 1)),
+            ));
+        }
+        if self.words_ahead(&["and", "a", "quarter"]) {
+            self.at += 3;
+            return Ok(Expr::binary(
+                BinaryOp::Add,
+                value,
+                Expr::Number(Decimal::new(25, 2)),
+            ));
+        }
+        // "the 4th (power)": the suffix of an ordinal says nothing more.
+        if self.peek_word().is_some_and(is_ordinal_suffix) {
+            self.at += 1;
+            self.eat_word("power");
+        }
+        Ok(value)
+    }
+
     /// What can start an operand: a number, a reference, a bracket, a sign or a word form.
     fn prefix(&mut self) -> Result<Expr, CalcError> {
         while self.eat_word("the") {}
@@ -291,7 +389,10 @@ impl<'t, 'a> Parser<'t, 'a> {
             });
         };
         match token.tok {
-            Tok::Number(value) => self.scaled(value),
+            Tok::Number(value) => {
+                let value = self.scaled(value)?;
+                self.number_tail(value)
+            }
             Tok::Ref(reference) => Ok(Expr::Ref(reference)),
             Tok::LParen => {
                 let inner = self.expression(0)?;
@@ -320,7 +421,17 @@ impl<'t, 'a> Parser<'t, 'a> {
 
     fn word_prefix(&mut self, word: &'a str, token: &Token<'_>) -> Result<Expr, CalcError> {
         if starts_number_words(word) {
-            return self.number_words(word);
+            let value = self.number_words(word)?;
+            return self.number_tail(value);
+        }
+        if let Some(degree) = ordinal_word(word) {
+            // "fourth root of 16"; a bare ordinal is a number only after "to the".
+            if self.eat_word("root") {
+                return self.root(degree);
+            }
+            let value = number(degree);
+            self.eat_word("power");
+            return Ok(value);
         }
         if REFERENCE_WORDS.contains(&word) {
             return Ok(Expr::Ref(Reference::Previous));
@@ -335,14 +446,44 @@ impl<'t, 'a> Parser<'t, 'a> {
             "minus" | "negative" | "negate" => Ok(Expr::negate(self.operand()?)),
             "sqrt" => self.function(Function::Sqrt),
             "square" if self.eat_word("root") => self.function(Function::Sqrt),
-            "square" => Ok(Expr::binary(BinaryOp::Power, self.operand()?, number(2))),
-            "cube" => Ok(Expr::binary(BinaryOp::Power, self.operand()?, number(3))),
+            "root" => self.function(Function::Sqrt),
+            "cube" if self.eat_word("root") => self.root(3),
+            "square" => {
+                self.eat_word("of");
+                Ok(Expr::binary(BinaryOp::Power, self.operand()?, number(2)))
+            }
+            "cube" => {
+                self.eat_word("of");
+                Ok(Expr::binary(BinaryOp::Power, self.operand()?, number(3)))
+            }
+            "factorial" => self.function(Function::Factorial),
+            "product" => self.list_function(Function::Product),
+            "median" => self.list_function(Function::Median),
+            // "the difference between 3.6 and 10" is 6.4, whichever comes first.
+            "difference" => Ok(Expr::call(
+                Function::Abs,
+                vec![self.pair(BinaryOp::Subtract)?],
+            )),
+            "quotient" => self.pair(BinaryOp::Divide),
+            "ratio" => self.pair(BinaryOp::Divide),
+            "remainder" => self.remainder(),
+            "largest" | "biggest" | "greatest" | "highest" | "larger" | "bigger" | "greater" => {
+                self.list_function(Function::Max)
+            }
+            "smallest" | "lowest" | "least" | "smaller" | "lesser" => {
+                self.list_function(Function::Min)
+            }
+            "halve" => self.times_fraction(BinaryOp::Divide, 2),
+            "add" if self.eat_word("up") => self.list_function(Function::Sum),
             "abs" => self.function(Function::Abs),
             "absolute" if self.eat_word("value") => self.function(Function::Abs),
             "floor" => self.function(Function::Floor),
             "ceil" | "ceiling" => self.function(Function::Ceil),
             "round" => self.round(),
-            "sum" | "total" => self.list_function(Function::Sum),
+            "sum" | "total" => {
+                self.eat_word("up");
+                self.list_function(Function::Sum)
+            }
             "average" | "avg" | "mean" => self.list_function(Function::Average),
             "min" | "minimum" => self.list_function(Function::Min),
             "max" | "maximum" => self.list_function(Function::Max),
@@ -374,6 +515,12 @@ impl<'t, 'a> Parser<'t, 'a> {
             Some("half") => {
                 self.at += 1;
                 self.times_fraction(BinaryOp::Divide, 2)
+            }
+            // "a third of 90", "a quarter of 80".
+            Some(word) if denominator(word).is_some() => {
+                self.at += 1;
+                let parts = denominator(word).unwrap_or(1);
+                self.times_fraction(BinaryOp::Divide, parts)
             }
             // "an apple": the noun is the problem, not the article.
             Some(word) if !is_known(word) => Err(self.unexpected(&self.tokens[self.at])),
@@ -442,10 +589,59 @@ impl<'t, 'a> Parser<'t, 'a> {
         let args = if self.eat(Tok::LParen) {
             self.call_arguments()?
         } else {
-            self.eat_word("of");
+            let _ = self.eat_word("of") || self.eat_word("between") || self.eat_word("in");
+            let _ = self.eat_words(&["the", "numbers"]) || self.eat_words(&["the", "list"]);
             self.spoken_list()?
         };
         call(function, args)
+    }
+
+    /// "difference between 90 and 35", "quotient of 144 and 12": two operands, in order.
+    fn pair(&mut self, op: BinaryOp) -> Result<Expr, CalcError> {
+        let _ = self.eat_word("of") || self.eat_word("between");
+        let first = self.expression(0)?;
+        if !(self.eat_word("and") || self.eat(Tok::Comma) || self.eat_word("by")) {
+            return Err(match self.tokens.get(self.at) {
+                Some(token) => self.unexpected(token),
+                None => CalcError::UnexpectedEnd { expected: "'and'" },
+            });
+        }
+        Ok(Expr::binary(op, first, self.expression(0)?))
+    }
+
+    /// "remainder of 17 divided by 5", "remainder when 17 is divided by 5", "remainder of
+    /// 17 and 5".
+    fn remainder(&mut self) -> Result<Expr, CalcError> {
+        let _ = self.eat_word("of") || self.eat_word("when");
+        let dividend = self.expression(MUL_BP + 1)?;
+        self.eat_word("is");
+        let divided = self.eat_words(&["divided", "by"])
+            || self.eat(Tok::Slash)
+            || self.eat_word("and")
+            || self.eat_word("by")
+            || self.eat_word("over");
+        if !divided {
+            return Err(match self.tokens.get(self.at) {
+                Some(token) => self.unexpected(token),
+                None => CalcError::UnexpectedEnd {
+                    expected: "'divided by'",
+                },
+            });
+        }
+        Ok(Expr::binary(BinaryOp::Modulo, dividend, self.operand()?))
+    }
+
+    /// "cube root of 27", "4th root of 16", `cube root(27)`.
+    fn root(&mut self, degree: u32) -> Result<Expr, CalcError> {
+        let value = if self.eat(Tok::LParen) {
+            let inner = self.expression(0)?;
+            self.expect(Tok::RParen, "')'")?;
+            inner
+        } else {
+            self.eat_word("of");
+            self.operand()?
+        };
+        Ok(Expr::call(Function::Root, vec![value, number(degree)]))
     }
 
     /// Arguments after `(`, up to and including `)`.
@@ -467,7 +663,9 @@ impl<'t, 'a> Parser<'t, 'a> {
     /// Items separated by commas and "and": "1, 2 and 3", "4 and 9", "1, 2, and 3".
     fn spoken_list(&mut self) -> Result<Vec<Expr>, CalcError> {
         let mut items = vec![self.expression(0)?];
-        while self.eat(Tok::Comma) | self.eat_word("and") {
+        while self.eat(Tok::Comma) | self.eat_word("and") | self.eat_word("or") {
+            // "1, 2, and 3"
+            self.eat_word("and");
             items.push(self.expression(0)?);
         }
         Ok(items)
@@ -482,6 +680,13 @@ impl<'t, 'a> Parser<'t, 'a> {
     /// `round(3.14159, 2)`, "round 3.14159 to 2 decimals", "round to 2 decimals" (the
     /// previous result), "round 2.5".
     fn round(&mut self) -> Result<Expr, CalcError> {
+        // "round down 3.7", "round 3.7 down": floor; "round up": ceiling.
+        if self.eat_word("down") {
+            return self.function(Function::Floor);
+        }
+        if self.eat_word("up") {
+            return self.function(Function::Ceil);
+        }
         if self.eat(Tok::LParen) {
             let args = self.call_arguments()?;
             return call(Function::Round, args);
@@ -491,6 +696,12 @@ impl<'t, 'a> Parser<'t, 'a> {
         } else {
             self.expression(ROUNDED_BP + 1)?
         };
+        if self.eat_word("down") {
+            return Ok(Expr::call(Function::Floor, vec![value]));
+        }
+        if self.eat_word("up") {
+            return Ok(Expr::call(Function::Ceil, vec![value]));
+        }
         if self.eat_word("to") {
             self.round_places(value)
         } else {
@@ -499,36 +710,51 @@ impl<'t, 'a> Parser<'t, 'a> {
     }
 
     /// After "round … to" or "rounded to": "2 decimals", "2 decimal places", "2 dp",
-    /// "the nearest whole number", "the nearest tenth".
+    /// "the nearest whole number", "a whole number", "the nearest tenth", "the nearest ten",
+    /// "the nearest 100", "the nearest 5".
     fn round_places(&mut self, value: Expr) -> Result<Expr, CalcError> {
-        let places = if self.eat_words(&["the", "nearest"]) || self.eat_word("nearest") {
-            number(self.nearest_unit()?)
-        } else {
+        let nearest = self.eat_words(&["the", "nearest"]) || self.eat_word("nearest");
+        if !nearest {
+            let _ = self.eat_word("a") || self.eat_word("the");
+        }
+        if let Some(places) = self.place_word() {
+            return Ok(Expr::call(Function::Round, vec![value, places]));
+        }
+        if !nearest {
             let places = self.operand()?;
             self.eat_place_unit();
-            places
-        };
-        Ok(Expr::call(Function::Round, vec![value, places]))
+            return Ok(Expr::call(Function::Round, vec![value, places]));
+        }
+        // "the nearest 5": to a multiple of the number.
+        let step = self.operand()?;
+        let units = Expr::binary(BinaryOp::Divide, value, step.clone());
+        Ok(Expr::binary(
+            BinaryOp::Multiply,
+            Expr::call(Function::Round, vec![units]),
+            step,
+        ))
     }
 
-    fn nearest_unit(&mut self) -> Result<u32, CalcError> {
-        const UNITS: &[(&[&str], u32)] = &[
+    /// "whole number", "integer", "tenth", "ten", "hundred", "thousand": the decimal places
+    /// to round to (negative for tens and up).
+    fn place_word(&mut self) -> Option<Expr> {
+        const UNITS: &[(&[&str], i64)] = &[
             (&["whole", "number"], 0),
+            (&["whole"], 0),
             (&["integer"], 0),
+            (&["unit"], 0),
+            (&["one"], 0),
             (&["tenth"], 1),
             (&["hundredth"], 2),
             (&["thousandth"], 3),
+            (&["ten"], -1),
+            (&["hundred"], -2),
+            (&["thousand"], -3),
+            (&["million"], -6),
         ];
-        if let Some((words, places)) = UNITS.iter().find(|(words, _)| self.words_ahead(words)) {
-            self.at += words.len();
-            return Ok(*places);
-        }
-        Err(match self.tokens.get(self.at) {
-            Some(token) => self.unexpected(token),
-            None => CalcError::UnexpectedEnd {
-                expected: "'whole number', 'tenth' or 'hundredth'",
-            },
-        })
+        let (words, places) = UNITS.iter().find(|(words, _)| self.words_ahead(words))?;
+        self.at += words.len();
+        Some(Expr::Number(Decimal::from(*places)))
     }
 
     fn eat_place_unit(&mut self) {
@@ -578,6 +804,41 @@ impl<'t, 'a> Parser<'t, 'a> {
 
 fn number(value: u32) -> Expr {
     Expr::Number(Decimal::from(value))
+}
+
+/// A written fraction: `1/3`, `3 / 4` (whole numbers over a whole number).
+fn is_fraction(expr: &Expr) -> bool {
+    matches!(expr, Expr::Binary { op: BinaryOp::Divide, lhs, rhs }
+        if matches!((&**lhs, &**rhs), (Expr::Number(a), Expr::Number(b)) if a.is_integer() && b.is_integer()))
+}
+
+/// "st", "nd", "rd", "th": the suffix of an ordinal written in digits.
+fn is_ordinal_suffix(word: &str) -> bool {
+    matches!(word, "st" | "nd" | "rd" | "th")
+}
+
+/// "second" … "twelfth" as numbers (for "to the fifth", "fourth root").
+fn ordinal_word(word: &str) -> Option<u32> {
+    const ORDINALS: [&str; 11] = [
+        "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+        "eleventh", "twelfth",
+    ];
+    ORDINALS
+        .iter()
+        .position(|w| *w == word)
+        .map(|i| i as u32 + 2)
+}
+
+/// The parts a fraction word divides into: "halves" 2, "third(s)" 3, "quarter(s)" 4, …
+fn denominator(word: &str) -> Option<u32> {
+    let singular = word.strip_suffix('s').unwrap_or(word);
+    match singular {
+        "halve" | "half" => Some(2),
+        "quarter" => Some(4),
+        // "second" is a unit of time far more often than a fraction.
+        "second" => None,
+        other => ordinal_word(other),
+    }
 }
 
 /// A call, once its argument count is checked.
