@@ -14,7 +14,7 @@ use std::time::Instant;
 use chrono::Utc;
 use rust_decimal::Decimal;
 
-use crate::calc::CalcOptions;
+use crate::calc::{CalcOptions, Expr};
 use crate::classify::{Classification, classify};
 use crate::decompose::{self, DecomposeError, Operation, Plan, StepValue};
 use crate::durable::DurableJob;
@@ -72,7 +72,22 @@ impl FastPath {
                 ..
             } => (rule, rule_index, target),
             Classification::Unclassified { candidates } => {
-                let result = unclassified(request, commit, &candidates);
+                // No pattern names a definition; the reader may still understand the request
+                // as arithmetic or a conversion, by its grammar rather than a phrasing.
+                let started = Instant::now();
+                let reading = read_unmatched(&snapshot, &request.text);
+                timings.stage("decompose", started);
+                let (index, plan) = match reading {
+                    Ok(found) => found,
+                    Err(not_understood) => {
+                        let result = unclassified(request, commit, &candidates, &not_understood);
+                        return (timings.into_result(result), None);
+                    }
+                };
+                let name = snapshot.target_name(Target::Tool(index)).to_string();
+                let mut result = self.run_plan(request, &snapshot, index, Some(plan), &mut timings);
+                result.matched_rule = Some(format!("{name}:reading"));
+                result.tool = Some(name);
                 return (timings.into_result(result), None);
             }
         };
@@ -108,7 +123,7 @@ impl FastPath {
             .map(|t| t.tool.kind.as_str())
             .unwrap_or_default();
         if matches!(kind, "calculator" | "unit_convert") {
-            return self.run_plan(request, registry, index, timings);
+            return self.run_plan(request, registry, index, None, timings);
         }
         let Some(tool) = registry.runnable(index) else {
             return RequestResult::error(
@@ -160,18 +175,26 @@ impl FastPath {
         }
     }
 
-    /// Arithmetic and conversions: decompose into steps and execute them in order.
+    /// Arithmetic and conversions: decompose into steps (unless the caller already has)
+    /// and execute them in order.
     fn run_plan(
         &mut self,
         request: &Request,
         registry: &CompiledRegistry,
         index: usize,
+        plan: Option<Plan>,
         timings: &mut Timings,
     ) -> RequestResult {
         let commit = registry.commit.as_str();
-        let started = Instant::now();
-        let plan = decompose::decompose(&request.text);
-        timings.stage("decompose", started);
+        let plan = match plan {
+            Some(plan) => Ok(plan),
+            None => {
+                let started = Instant::now();
+                let plan = decompose::decompose_with(&request.text, &registry.language);
+                timings.stage("decompose", started);
+                plan
+            }
+        };
         let plan = match plan {
             Ok(plan) => plan,
             Err(e) => return RequestResult::error(request, commit, e.kind(), e.to_string()),
@@ -188,16 +211,26 @@ impl FastPath {
                 ),
             );
         }
-        // Conversions use the matched tool when it converts units, else the tenant's first.
-        let converter = match registry.tool(index) {
-            Some(t) if t.tool.kind == "unit_convert" => registry.runnable(index),
-            _ => registry.first_of_kind("unit_convert"),
-        };
+        // Conversions use the matched tool when it converts units, else the tenant's others
+        // in order (one may convert only lengths, another only masses).
+        let matched = registry
+            .tool(index)
+            .filter(|t| t.tool.kind == "unit_convert")
+            .map(|_| index);
+        let converters: Vec<&dyn Tool> = matched
+            .into_iter()
+            .chain(
+                registry
+                    .tools_of_kind("unit_convert")
+                    .filter(|i| Some(*i) != matched),
+            )
+            .filter_map(|i| registry.runnable(i))
+            .collect();
         let previous = self.previous(request);
         let started = Instant::now();
         let mut units: Vec<Option<String>> = vec![None; plan.steps.len()];
         let outputs = decompose::execute(&plan, previous, &self.calc, &mut |i, step, input| {
-            run_step(converter, i, step, input, &mut units)
+            run_step(&converters, i, step, input, &mut units)
         });
         timings.stage("execute", started);
         let values = match outputs {
@@ -210,16 +243,7 @@ impl FastPath {
         };
         let mut r = RequestResult::new(request, Status::Ok, commit);
         r.plan = describe_plan(&plan, &values);
-        // A unit sticks to the chain until an arithmetic step that is not a rounding drops it.
-        let mut unit = None;
-        for (i, step) in plan.steps.iter().enumerate() {
-            match (&units[i], step.operation_name()) {
-                (Some(u), _) => unit = Some(u.clone()),
-                (None, "round") => {}
-                (None, _) => unit = None,
-            }
-        }
-        r.unit = unit;
+        r.unit = result_unit(&plan, &mut units);
         match values.last() {
             Some(&StepValue::Number(v)) => {
                 let shown = normalise(v);
@@ -287,46 +311,142 @@ enum Route {
     Durable(String),
 }
 
-/// Runs one non-arithmetic plan step: conversions through the unit converter; other verbs
-/// have no fast-path tool yet.
+/// Runs one non-arithmetic plan step: conversions through the first converter that takes
+/// its units; other verbs have no fast-path tool yet.
 fn run_step(
-    converter: Option<&dyn Tool>,
+    converters: &[&dyn Tool],
     index: usize,
     step: &decompose::Step,
     input: Option<Decimal>,
     units: &mut [Option<String>],
 ) -> Result<StepValue, DecomposeError> {
     let tool_name = step.tool().to_string();
-    let Operation::Convert { .. } = &step.operation else {
-        return Err(DecomposeError::NeedsTool {
-            step: index,
-            tool: tool_name,
-        });
+    let needs_tool = || DecomposeError::NeedsTool {
+        step: index,
+        tool: tool_name.clone(),
     };
-    let Some(converter) = converter else {
-        return Err(DecomposeError::NeedsTool {
-            step: index,
-            tool: tool_name,
-        });
+    let Operation::Convert { .. } = &step.operation else {
+        return Err(needs_tool());
     };
     let mut ctx = ToolContext::new(&step.text, Utc::now().fixed_offset());
     ctx.step = Some(step);
     ctx.input = input;
-    let out = converter
-        .run(&ctx)
-        .map_err(|e| DecomposeError::ToolFailed {
-            step: index,
-            tool: tool_name.clone(),
-            message: e.to_string(),
-        })?;
-    units[index] = out.unit.clone();
-    out.value
-        .map(StepValue::Number)
-        .ok_or(DecomposeError::ToolFailed {
+    let mut first_error = None;
+    for converter in converters {
+        match converter.run(&ctx) {
+            Ok(out) => {
+                units[index] = out.unit.clone();
+                return out
+                    .value
+                    .map(StepValue::Number)
+                    .ok_or(DecomposeError::ToolFailed {
+                        step: index,
+                        tool: tool_name,
+                        message: "no numeric result".into(),
+                    });
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(match first_error {
+        Some(e) => DecomposeError::ToolFailed {
             step: index,
             tool: tool_name,
-            message: "no numeric result".into(),
-        })
+            message: e.to_string(),
+        },
+        None => needs_tool(),
+    })
+}
+
+/// The reader's plan for a request no pattern matched, served by the tenant's calculator
+/// (arithmetic) or a unit converter (a plan with a conversion); else what it could not read.
+fn read_unmatched(registry: &CompiledRegistry, text: &str) -> Result<(usize, Plan), String> {
+    let plan = decompose::decompose_with(text, &registry.language).map_err(|e| e.to_string())?;
+    let converts = plan
+        .steps
+        .iter()
+        .any(|s| matches!(s.operation, Operation::Convert { .. }));
+    if plan
+        .steps
+        .iter()
+        .any(|s| matches!(s.operation, Operation::Tool { .. }))
+    {
+        return Err(format!("no tool does '{}'", plan.steps[0].text));
+    }
+    let kind = if converts {
+        "unit_convert"
+    } else {
+        "calculator"
+    };
+    let index = registry
+        .tools_of_kind(kind)
+        .next()
+        .ok_or_else(|| format!("the tenant has no {kind} tool"))?;
+    Ok((index, plan))
+}
+
+/// The unit of the plan's answer: a step's own (a conversion's target, or what the reading
+/// says), else what its arithmetic keeps of its inputs' units ("double 3 miles" is in
+/// miles, "3 miles / 2 miles" has none).
+fn result_unit(plan: &Plan, units: &mut [Option<String>]) -> Option<String> {
+    for (i, step) in plan.steps.iter().enumerate() {
+        if units[i].is_some() {
+            continue;
+        }
+        units[i] = match (&step.unit, &step.operation) {
+            (Some(unit), _) => Some(unit.clone()),
+            (None, Operation::Calculate(expr)) => derived_unit(expr, &units[..i]),
+            _ => None,
+        };
+    }
+    units.last().cloned().flatten()
+}
+
+fn derived_unit(expr: &Expr, units: &[Option<String>]) -> Option<String> {
+    use crate::calc::{BinaryOp, Function, Reference};
+    let literal = |e: &Expr| matches!(e, Expr::Number(_));
+    match expr {
+        Expr::Number(_) | Expr::Ref(Reference::Previous) => None,
+        Expr::Ref(Reference::Step(i)) => units.get(*i).cloned().flatten(),
+        Expr::Neg(inner) => derived_unit(inner, units),
+        Expr::Binary { op, lhs, rhs } => {
+            let (a, b) = (derived_unit(lhs, units), derived_unit(rhs, units));
+            match op {
+                BinaryOp::Add | BinaryOp::Subtract | BinaryOp::Modulo => match (a, b) {
+                    (Some(a), Some(b)) if a == b => Some(a),
+                    (Some(a), None) if literal(rhs) => Some(a),
+                    (None, Some(b)) if literal(lhs) => Some(b),
+                    _ => None,
+                },
+                BinaryOp::Multiply => match (a, b) {
+                    (Some(a), None) if literal(rhs) => Some(a),
+                    (None, Some(b)) if literal(lhs) => Some(b),
+                    _ => None,
+                },
+                BinaryOp::Divide => a.filter(|_| literal(rhs)),
+                BinaryOp::PercentOf => b.filter(|_| literal(lhs)),
+                BinaryOp::Power => None,
+            }
+        }
+        Expr::Call { function, args } => match function {
+            Function::Round | Function::Floor | Function::Ceil | Function::Abs => {
+                args.first().and_then(|a| derived_unit(a, units))
+            }
+            Function::Sum
+            | Function::Min
+            | Function::Max
+            | Function::Average
+            | Function::Median => {
+                let first = derived_unit(args.first()?, units)?;
+                args.iter()
+                    .all(|a| derived_unit(a, units).as_ref() == Some(&first))
+                    .then_some(first)
+            }
+            _ => None,
+        },
+    }
 }
 
 fn describe_plan(plan: &Plan, values: &[StepValue]) -> Vec<crate::model::PlanStep> {
@@ -361,17 +481,23 @@ impl Timings {
     }
 }
 
-/// No definition matches: say so and name the closest ones.
-fn unclassified(request: &Request, commit: &str, candidates: &[String]) -> RequestResult {
+/// No definition matches and the reader could not read it: say so, say what the reader
+/// stopped at, and name the closest definitions.
+fn unclassified(
+    request: &Request,
+    commit: &str,
+    candidates: &[String],
+    not_understood: &str,
+) -> RequestResult {
     let mut r = RequestResult::new(request, Status::Unclassified, commit);
-    r.answer = if candidates.is_empty() {
-        "no tool or workflow matches this request".to_string()
-    } else {
-        format!(
-            "no tool or workflow matches this request; closest: {}",
-            candidates.join(", ")
-        )
-    };
+    let mut answer = "no tool or workflow matches this request".to_string();
+    if !not_understood.is_empty() {
+        answer.push_str(&format!(" (not understood: {not_understood})"));
+    }
+    if !candidates.is_empty() {
+        answer.push_str(&format!("; closest: {}", candidates.join(", ")));
+    }
+    r.answer = answer;
     r.route = Some("none: unclassified".into());
     r
 }

@@ -155,6 +155,7 @@ pub enum EntryKind {
     Workflow,
     Routing,
     Security,
+    Language,
 }
 
 /// One definition a tenant sees, and where it comes from.
@@ -559,6 +560,7 @@ impl Store {
                         DefinitionFile::Workflow(w) => (EntryKind::Workflow, w.name.clone()),
                         DefinitionFile::Routing(_) => (EntryKind::Routing, "routing".into()),
                         DefinitionFile::Security(_) => (EntryKind::Security, "security".into()),
+                        DefinitionFile::Language(_) => (EntryKind::Language, "language".into()),
                     };
                     Some(ShowEntry {
                         kind,
@@ -599,6 +601,9 @@ impl Store {
             let config = of(&mine, kind).into_iter().next();
             view.extend(config.or_else(|| of(&base, kind).into_iter().next()));
         }
+        // A tenant's language file extends main's: both are in force.
+        view.extend(of(&base, EntryKind::Language));
+        view.extend(of(&mine, EntryKind::Language));
         Ok(view)
     }
 

@@ -33,6 +33,9 @@ pub enum Operation {
 pub struct Step {
     pub operation: Operation,
     pub text: String,
+    /// The unit of the step's value when the reading knows it and no tool reports one (the
+    /// area of "4 m by 5 m" is in square metres, "120 km at 60 km/h" takes hours).
+    pub unit: Option<String>,
 }
 
 /// A request's steps, in execution order; references point only to earlier steps.
@@ -80,6 +83,22 @@ impl fmt::Display for StepInput {
 }
 
 impl Step {
+    /// Moves every reference to a step of the plan `by` places later: a reading's steps are
+    /// numbered from 0 and placed after the steps before them.
+    pub(crate) fn shift_references(&mut self, by: usize) {
+        let mut shift = |reference: &mut Reference| {
+            if let Reference::Step(index) = reference {
+                *index += by;
+            }
+        };
+        match &mut self.operation {
+            Operation::Calculate(expr) | Operation::Convert { value: expr, .. } => {
+                expr.for_each_reference_mut(&mut shift)
+            }
+            Operation::Tool { input, .. } => input.iter_mut().for_each(shift),
+        }
+    }
+
     /// The tool that executes the step: `calculator`, `unit_convert`, or the verb's tool.
     pub fn tool(&self) -> &str {
         match &self.operation {

@@ -1,10 +1,13 @@
-//! Reading one clause into a [`Step`]: a unit conversion, arithmetic for the calculator,
-//! or an action for the tool its verb names.
+//! Reading one clause (or the whole request) into steps: a construction of `phrases`
+//! (percentages, word problems), arithmetic for the calculator, a unit conversion, or an
+//! action for the tool its verb names.
 
 use crate::calc::{self, CalcError, Expr, Reference};
+use crate::registry::Language;
 
-use super::DecomposeError;
+use super::phrases::{self, Table};
 use super::plan::{Operation, Step};
+use super::{DecomposeError, convert};
 
 /// Words in a tool's arguments that mean "the previous result".
 const REFERENCE_PHRASES: &[&[&str]] = &[
@@ -15,19 +18,132 @@ const REFERENCE_PHRASES: &[&[&str]] = &[
     &["the", "answer"],
 ];
 
-/// Reads the clause at position `index` of the plan.
-pub(crate) fn read_clause(index: usize, clause: &str) -> Result<Step, DecomposeError> {
-    let operation = match conversion(clause) {
-        Some(conversion) => conversion,
-        None => arithmetic_or_tool(clause).map_err(|source| DecomposeError::Calc {
-            step: index,
-            clause: clause.to_string(),
-            source,
-        })?,
-    };
-    Ok(Step {
+/// Openings that only introduce a clause's value: "start with 10", "take 100".
+const VALUE_OPENINGS: &[&str] = &[
+    "let's start with",
+    "lets start with",
+    "starting with",
+    "start with",
+    "start from",
+    "start at",
+    "begin with",
+    "beginning with",
+    "take",
+];
+
+/// The whole request as one reading, if one construction, expression or conversion covers
+/// all of it; no tool steps (those need the clauses).
+pub(crate) fn read_whole(text: &str, language: &Language) -> Option<Vec<Step>> {
+    if let Some(steps) = phrases::read(Table::Percentages, text, language) {
+        return Some(steps);
+    }
+    if let Ok(expr) = calc::parse(text) {
+        return Some(vec![calculation(expr, text)]);
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    convert::read(&words, language).or_else(|| phrases::read(Table::WordProblems, text, language))
+}
+
+/// Words that, opening a clause after the first, work on the result before ("…, minus 6"
+/// is the result less 6, not negative 6).
+const INFIX_OPENINGS: &[&str] = &[
+    "minus",
+    "plus",
+    "times",
+    "divided",
+    "multiplied",
+    "x",
+    "over",
+    "less",
+    "to",
+    "mod",
+    "modulo",
+    "-",
+    "+",
+    "*",
+    "/",
+    "×",
+    "÷",
+    "^",
+];
+
+/// Reads the clause whose first step will be step `index` of the plan.
+pub(crate) fn read_clause(
+    index: usize,
+    clause: &str,
+    language: &Language,
+) -> Result<Vec<Step>, DecomposeError> {
+    let clause = strip_connective(clause);
+    let opens_with_operator = clause
+        .split_whitespace()
+        .next()
+        .is_some_and(|w| INFIX_OPENINGS.iter().any(|o| w.eq_ignore_ascii_case(o)));
+    if index > 0
+        && opens_with_operator
+        && let Ok(expr) = calc::parse(&format!("that {clause}"))
+    {
+        return Ok(vec![calculation(expr, clause)]);
+    }
+    if let Some(steps) = read_whole(clause, language) {
+        return Ok(steps);
+    }
+    if let Some(rest) = strip_opening(clause)
+        && let Ok(expr) = calc::parse(rest)
+    {
+        return Ok(vec![calculation(expr, clause)]);
+    }
+    if let Some(operation) = conversion(clause) {
+        return Ok(vec![Step {
+            operation,
+            text: clause.to_string(),
+            unit: None,
+        }]);
+    }
+    // "times 2", "divided by 4", "squared": an operation on the result before.
+    if let Ok(expr) = calc::parse(&format!("that {clause}")) {
+        return Ok(vec![calculation(expr, clause)]);
+    }
+    let operation = arithmetic_or_tool(clause).map_err(|source| DecomposeError::Calc {
+        step: index,
+        clause: clause.to_string(),
+        source,
+    })?;
+    Ok(vec![Step {
         operation,
         text: clause.to_string(),
+        unit: None,
+    }])
+}
+
+fn calculation(expr: Expr, clause: &str) -> Step {
+    Step {
+        operation: Operation::Calculate(expr),
+        text: clause.to_string(),
+        unit: None,
+    }
+}
+
+/// The clause without a connective that only orders it: "now", "next", "and", "lastly".
+fn strip_connective(clause: &str) -> &str {
+    let mut clause = clause.trim();
+    for word in ["and", "now", "next", "lastly", "finally", "so", "then"] {
+        if let Some(rest) = clause.get(word.len()..)
+            && clause[..word.len()].eq_ignore_ascii_case(word)
+            && rest.starts_with([' ', ','])
+        {
+            clause = rest.trim_start_matches([' ', ',']);
+        }
+    }
+    clause
+}
+
+/// The clause after an opening such as "start with", if it has one.
+fn strip_opening(clause: &str) -> Option<&str> {
+    VALUE_OPENINGS.iter().find_map(|opening| {
+        let head = clause.get(..opening.len())?;
+        let rest = clause.get(opening.len()..)?;
+        (head.eq_ignore_ascii_case(opening) && rest.starts_with(char::is_whitespace))
+            .then(|| rest.trim())
     })
 }
 

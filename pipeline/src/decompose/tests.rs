@@ -103,14 +103,15 @@ fn conversion_then_rounding() {
         plan.steps[0].operation,
         Operation::Convert {
             value: crate::calc::Expr::Number(d("5")),
-            from_unit: Some("km".into()),
+            // The reader resolves the unit it read to the table's name.
+            from_unit: Some("kilometre".into()),
             to_unit: "mile".into(),
         }
     );
     assert_eq!(
         described(text),
         vec![
-            step("unit_convert", "convert", &["5", "km", "mile"]),
+            step("unit_convert", "convert", &["5", "kilometre", "mile"]),
             step("calculator", "round", &["$0", "2"]),
         ]
     );
@@ -196,8 +197,9 @@ fn references_at_the_start_use_the_session_result() {
     );
     assert_eq!(run("add 5 to the result", Some(d("1"))).unwrap(), [d("6")]);
     assert_eq!(
+        // Halves round up, as people expect.
         run("round it to 1 decimal then add this", Some(d("2.25"))).unwrap(),
-        [d("2.2"), d("4.4")]
+        [d("2.3"), d("4.6")]
     );
 }
 
@@ -250,4 +252,224 @@ fn conversions_of_earlier_results() {
     let plan = super::plan_step(1, &plan.steps[1], Some("3.1".into()));
     assert_eq!(plan.inputs, ["$0", "mile"]);
     assert_eq!(plan.output.as_deref(), Some("3.1"));
+}
+
+/// One request per kind of phrasing the reader understands: its answer (and unit).
+fn answer(text: &str) -> (String, Option<String>) {
+    let plan = plan(text);
+    let mut units: Vec<Option<String>> = vec![None; plan.steps.len()];
+    let mut convert = |i: usize, step: &Step, input: Option<Decimal>| {
+        let Operation::Convert {
+            from_unit, to_unit, ..
+        } = &step.operation
+        else {
+            unreachable!("only conversions reach the tool")
+        };
+        let from = crate::tools::units::find(from_unit.as_deref().unwrap()).unwrap();
+        let to = crate::tools::units::find(to_unit).unwrap();
+        units[i] = Some(to.name.to_string());
+        Ok(StepValue::Number(from.convert(input.unwrap(), to).unwrap()))
+    };
+    let values = execute(&plan, None, &CalcOptions::default(), &mut convert)
+        .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+    let last = values.last().and_then(StepValue::number).unwrap();
+    let unit = plan
+        .steps
+        .last()
+        .and_then(|s| s.unit.clone())
+        .or_else(|| units.last().cloned().flatten());
+    (last.round_dp(6).normalize().to_string(), unit)
+}
+
+#[test]
+fn filler_and_politeness_are_not_operations() {
+    for text in [
+        "please convert 90 pounds to kilograms",
+        "hey, can you tell me 90 lbs in kg?",
+        "I need 90 pounds in kilograms please",
+    ] {
+        assert_eq!(
+            answer(text),
+            ("40.823313".into(), Some("kilogram".into())),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn units_as_people_write_them() {
+    let cases = [
+        ("300 yards in metres", "274.32", "metre"),
+        ("2.5 L to ml", "2500", "millilitre"),
+        ("98.6 degrees fahrenheit in celsius", "37", "celsius"),
+        ("16 US fluid ounces in ml", "473.176473", "millilitre"),
+        ("60 mph in meters per second", "26.8224", "metre per second"),
+        ("2 GiB in MB", "2147.483648", "megabyte"),
+        ("how many grams in 8 ounces", "226.796185", "gram"),
+        ("how many minutes in a day", "1440", "minute"),
+        ("how many feet make a mile", "5280", "foot"),
+        ("grams in 2 pounds", "907.18474", "gram"),
+        ("5 feet 10 inches in cm", "177.8", "centimetre"),
+        ("5km to miles", "3.106856", "mile"),
+        ("10 stone is how many kg", "63.502932", "kilogram"),
+    ];
+    for (text, value, unit) in cases {
+        assert_eq!(answer(text), (value.into(), Some(unit.into())), "{text}");
+    }
+}
+
+#[test]
+fn arithmetic_in_words_without_a_command() {
+    for (text, value) in [
+        ("nine times six", "54"),
+        ("one hundred twenty divided by five", "24"),
+        ("4.2 x 3", "12.6"),
+        ("the product of 6 and 7", "42"),
+        ("what's -15 + 40", "25"),
+        ("the difference between 3.6 and 10", "6.4"),
+        ("5 subtracted from 20", "15"),
+        ("3 less than 10", "7"),
+    ] {
+        assert_eq!(answer(text).0, value, "{text}");
+    }
+}
+
+#[test]
+fn named_functions() {
+    for (text, value) in [
+        ("square root of 81", "9"),
+        ("cube root of 27", "3"),
+        ("cube of 4", "64"),
+        ("2 to the 5th", "32"),
+        ("3 to the fourth power", "81"),
+        ("5!", "120"),
+        ("factorial of 6", "720"),
+        ("half of 50", "25"),
+        ("a third of 90", "30"),
+        ("two thirds of 90", "60"),
+        ("max of 4, 9 and 2", "9"),
+        ("the smallest of 7, 3 and 5", "3"),
+        ("absolute value of -7", "7"),
+        ("remainder of 17 divided by 5", "2"),
+        ("the median of 3, 1, 4 and 2", "2.5"),
+    ] {
+        assert_eq!(answer(text).0, value, "{text}");
+    }
+}
+
+#[test]
+fn percentages_in_every_common_form() {
+    for (text, value) in [
+        ("what percent of 80 is 20", "25"),
+        ("20 is what % of 80", "25"),
+        ("take 15 percent off 60", "51"),
+        ("increase 50 by 10%", "55"),
+        ("decrease 200 by 25%", "150"),
+        ("a 15% tip on 80", "12"),
+        ("60 minus 15%", "51"),
+        ("percentage change from 50 to 75", "50"),
+        ("percent decrease from 80 to 60", "25"),
+        ("30 is 20% of what", "150"),
+    ] {
+        assert_eq!(answer(text).0, value, "{text}");
+    }
+}
+
+#[test]
+fn rounding_as_people_expect() {
+    for (text, value) in [
+        ("round 2.71828 to 3 decimals", "2.718"),
+        ("round 1234 to the nearest hundred", "1200"),
+        ("round 1250 to the nearest hundred", "1300"),
+        ("round 7.5 to a whole number", "8"),
+        ("round 2.5", "3"),
+        ("round 17 to the nearest 5", "15"),
+        ("floor of 3.7", "3"),
+        ("round up 3.2", "4"),
+    ] {
+        assert_eq!(answer(text).0, value, "{text}");
+    }
+}
+
+#[test]
+fn chains_with_commas_and_references() {
+    for (text, value) in [
+        ("add 5 and 3, then multiply by 4", "32"),
+        ("start with 10, double it, then add 5", "25"),
+        ("5 plus 3, times 2", "16"),
+        ("2 to the 8th, minus 6, then divide by 10", "25"),
+        ("multiply 6 by 7 and after that subtract 2", "40"),
+        ("take 100, subtract 20, then divide the result by 4", "20"),
+    ] {
+        assert_eq!(answer(text).0, value, "{text}");
+    }
+}
+
+#[test]
+fn word_problems_with_explicit_numbers() {
+    let cases = [
+        ("share 90 between 3 people", "30", None),
+        ("5 boxes of 12 eggs, how many eggs", "60", None),
+        (
+            "each of 8 kids needs 3 pencils, how many in total",
+            "24",
+            None,
+        ),
+        (
+            "a room 4 m by 5 m, what's the area",
+            "20",
+            Some("square metre"),
+        ),
+        ("how many 330 ml cans fill a 2 liter jug", "7", None),
+        ("120 km at 60 km/h, how long", "2", Some("hour")),
+    ];
+    for (text, value, unit) in cases {
+        assert_eq!(
+            answer(text),
+            (value.into(), unit.map(String::from)),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn what_it_cannot_read_is_an_error_never_a_guess() {
+    // A number word swallowed as a thing counted, a percent read as a box: neither.
+    assert_eq!(answer("nine hundred divided by twelve").0, "75");
+    assert_eq!(answer("25 percent of 48").0, "12");
+    for text in [
+        "share 90 between my friends",
+        "split the bill between us",
+        "how many grams in a bucket",
+    ] {
+        // Not read as arithmetic or a conversion: an error, or a step for a tool that does
+        // not exist on the fast path (the answer is then `unclassified`).
+        let understood = decompose(text).is_ok_and(|plan| {
+            plan.steps
+                .iter()
+                .all(|s| !matches!(s.operation, Operation::Tool { .. }))
+        });
+        assert!(!understood, "{text} should not be read");
+    }
+}
+
+#[test]
+fn a_tenant_vocabulary_extends_the_reader() {
+    let config: crate::registry::LanguageConfig = serde_norway::from_str(
+        "version: 1\nfillers: [yo]\nsynonyms: {\"knock off\": take}\nunits: {furlong: 201.168 metre, footy: foot}\n",
+    )
+    .unwrap();
+    assert!(config.problems().is_empty());
+    let language = crate::registry::Language::compile(&config);
+    let plan = decompose_with("yo knock off 10% off 50", &language).unwrap();
+    let values = execute_arithmetic(&plan, None, &CalcOptions::default()).unwrap();
+    assert_eq!(values, [d("45")]);
+    let plan = decompose_with("2 furlongs in metres", &language).unwrap();
+    assert!(matches!(
+        &plan.steps[0].operation,
+        Operation::Convert { from_unit: Some(u), .. } if u == "metre"
+    ));
+    assert!(decompose_with("3 footy in cm", &language).is_ok());
+    // Without the file, the same words are not understood.
+    assert!(decompose("2 furlongs in metres").is_err());
 }

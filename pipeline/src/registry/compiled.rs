@@ -24,6 +24,7 @@ use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 use super::config::{RoutingConfig, SecurityConfig};
 use super::definition::{ToolDef, WorkflowDef};
+use super::language::Language;
 use super::load::{PATTERN_SIZE_LIMIT, check_references};
 use super::{Definitions, Diagnostic};
 use crate::classify::CandidateIndex;
@@ -92,6 +93,8 @@ pub struct CompiledRegistry {
     pub routing: RoutingConfig,
     /// Security settings in force (the branch's file, or the defaults).
     pub security: SecurityConfig,
+    /// The reader's extra vocabulary (main's language file merged with the tenant's).
+    pub language: Language,
     /// The pattern sets; together they hold every rule's pattern once (a tenant's also hold
     /// the patterns of `main` definitions it replaced, which map to [`HIDDEN`]).
     shards: Vec<Shard>,
@@ -350,6 +353,11 @@ fn finish(
         tenant: tenant.to_string(),
         routing: definitions.routing.clone().unwrap_or_default(),
         security: definitions.security.clone().unwrap_or_default(),
+        language: definitions
+            .language
+            .as_ref()
+            .map(Language::compile)
+            .unwrap_or_default(),
         candidates: OnceLock::new(),
         definitions,
         shards: patterns.shards,
@@ -494,6 +502,17 @@ impl CompiledRegistry {
     /// The runnable tool of `definitions.tools[index]`.
     pub fn runnable(&self, index: usize) -> Option<&dyn Tool> {
         self.runnable.0.get(index).map(|t| t.as_ref())
+    }
+
+    /// The indexes of the tools of `kind`, in definition order; durable tools are left
+    /// out (they never answer on the fast path).
+    pub fn tools_of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = usize> + 'a {
+        self.definitions
+            .tools
+            .iter()
+            .enumerate()
+            .filter(move |(_, t)| t.tool.kind == kind && !t.durable)
+            .map(|(index, _)| index)
     }
 
     /// The first tool of `kind` (e.g. `unit_convert`), for plan steps that need one.

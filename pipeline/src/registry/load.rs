@@ -16,6 +16,7 @@ use super::config::{CONFIG_VERSION, RoutingConfig, SecurityConfig};
 use super::definition::{
     DEFINITION_VERSION, MAX_PRIORITY, MIN_PRIORITY, Step, ToolDef, WorkflowDef, build_tool,
 };
+use super::language::LanguageConfig;
 use super::locate::{find_entry, find_text};
 use super::{Definitions, Diagnostic, overlay};
 
@@ -154,6 +155,7 @@ enum FileRole {
     Workflow,
     Routing,
     Security,
+    Language,
 }
 
 fn role(path: &str) -> Result<Option<FileRole>, String> {
@@ -180,7 +182,13 @@ fn role(path: &str) -> Result<Option<FileRole>, String> {
         ("workflows", _) => FileRole::Workflow,
         ("configs", "routing") => FileRole::Routing,
         ("configs", "security") => FileRole::Security,
-        _ => return Err("unknown config file: expected `routing.yaml` or `security.yaml`".into()),
+        ("configs", "language") => FileRole::Language,
+        _ => {
+            return Err(
+                "unknown config file: expected `routing.yaml`, `security.yaml` or `language.yaml`"
+                    .into(),
+            );
+        }
     }))
 }
 
@@ -191,6 +199,7 @@ pub enum DefinitionFile {
     Workflow(WorkflowDef),
     Routing(RoutingConfig),
     Security(SecurityConfig),
+    Language(LanguageConfig),
 }
 
 /// One file parsed and checked on its own, as [`load_files`] does for each file before the
@@ -251,6 +260,12 @@ pub fn load_file(path: &str, content: &str) -> LoadedFile {
                 DefinitionFile::Security(security)
             })
         }
+        FileRole::Language => {
+            parse::<LanguageConfig>(path, content, &mut diagnostics).map(|language| {
+                check_language(&language, path, content, &mut diagnostics);
+                DefinitionFile::Language(language)
+            })
+        }
     };
     LoadedFile {
         definition,
@@ -301,6 +316,7 @@ impl Definitions {
             DefinitionFile::Workflow(workflow) => self.workflows.push(workflow),
             DefinitionFile::Routing(routing) => self.routing = Some(routing),
             DefinitionFile::Security(security) => self.security = Some(security),
+            DefinitionFile::Language(language) => self.language = Some(language),
         }
     }
 }
@@ -855,6 +871,28 @@ fn check_routing(routing: &RoutingConfig, path: &str, content: &str, out: &mut V
             "unclassified_candidates",
             "unclassified_candidates is at most 10".into(),
         );
+    }
+}
+
+/// A language file's entries: phrases non-empty and short, every unit known.
+fn check_language(language: &LanguageConfig, path: &str, content: &str, out: &mut Vec<Diagnostic>) {
+    for (key, message) in language.problems() {
+        // The entry's own line: its phrase is written there (quoted or not).
+        let (line, column) = content
+            .lines()
+            .enumerate()
+            .find_map(|(i, text)| {
+                text.find(key.trim())
+                    .filter(|_| !key.trim().is_empty())
+                    .map(|at| (i + 1, at + 1))
+            })
+            .unwrap_or((1, 1));
+        out.push(Diagnostic::new(
+            path,
+            line,
+            column,
+            format!("'{}' {message}", key.trim()),
+        ));
     }
 }
 

@@ -16,6 +16,7 @@ mod compiled;
 mod config;
 mod definition;
 mod handle;
+mod language;
 mod load;
 mod locate;
 
@@ -36,6 +37,7 @@ pub use definition::{
     ToolBody, ToolDef, WorkflowDef,
 };
 pub use handle::RegistryHandle;
+pub use language::{Language, LanguageConfig, UnitAlias};
 pub use load::{
     DefinitionFile, LoadedFile, assemble, check_duplicate_names, check_references,
     check_step_references, load_file, load_files, load_tenant_files, load_tree, locate_name,
@@ -85,6 +87,8 @@ pub struct Definitions {
     pub routing: Option<RoutingConfig>,
     /// `configs/security.yaml`, when the branch has one.
     pub security: Option<SecurityConfig>,
+    /// `configs/language.yaml`, when the branch has one (a tenant's is merged with main's).
+    pub language: Option<LanguageConfig>,
 }
 
 impl Definitions {
@@ -102,6 +106,7 @@ impl Definitions {
             && self.workflows.is_empty()
             && self.routing.is_none()
             && self.security.is_none()
+            && self.language.is_none()
     }
 }
 
@@ -109,7 +114,8 @@ impl Definitions {
 ///
 /// A tenant definition replaces `main`'s definition of the same name in place (so definition
 /// order, and with it tie-breaking, stays `main`'s) and a new name is appended. A tenant's
-/// `configs/routing.yaml` or `configs/security.yaml` replaces `main`'s file as a whole.
+/// `configs/routing.yaml` or `configs/security.yaml` replaces `main`'s file as a whole; a
+/// tenant's `configs/language.yaml` extends `main`'s.
 pub fn overlay(main: &Definitions, tenant: &Definitions) -> Definitions {
     let mut tools = main.tools.clone();
     let mut workflows = main.workflows.clone();
@@ -133,5 +139,9 @@ pub fn overlay(main: &Definitions, tenant: &Definitions) -> Definitions {
         workflows,
         routing: tenant.routing.clone().or_else(|| main.routing.clone()),
         security: tenant.security.clone().or_else(|| main.security.clone()),
+        language: match (&main.language, &tenant.language) {
+            (None, None) => None,
+            (main, tenant) => Some(LanguageConfig::merged(main.as_ref(), tenant.as_ref())),
+        },
     }
 }

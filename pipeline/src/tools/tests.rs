@@ -135,6 +135,7 @@ mod calculator {
         let step = Step {
             operation: Operation::Calculate(expr),
             text: "divide it by 3".into(),
+            unit: None,
         };
         let mut ctx = ToolContext::new("divide it by 3", now());
         ctx.step = Some(&step);
@@ -295,6 +296,7 @@ mod unit_convert {
                 to_unit: "miles".into(),
             },
             text: "convert it to miles".into(),
+            unit: None,
         };
         let mut ctx = ToolContext::new("convert it to miles", now());
         ctx.step = Some(&step);
@@ -313,6 +315,7 @@ mod unit_convert {
                 to_unit: "m".into(),
             },
             text: "convert 3 ft to m".into(),
+            unit: None,
         };
         ctx.step = Some(&literal);
         assert_eq!(converter.run(&ctx).unwrap().value, Some(dec("0.9144")));
@@ -847,5 +850,299 @@ mod http {
         assert!(crate::tools::http::parse_url("https://api.example.com:99999/").is_err());
         assert!(crate::tools::http::parse_url("https://exa mple.com/").is_err());
         assert!(crate::tools::http::parse_url("https:///path").is_err());
+    }
+}
+
+mod units_table {
+    use super::*;
+    use crate::tools::units::{self, Quantity};
+
+    fn name(written: &str) -> Option<&'static str> {
+        units::find(written).map(|u| u.name)
+    }
+
+    /// `value` converted exactly from one written unit to another.
+    fn conv(value: &str, from: &str, to: &str) -> Decimal {
+        let source = units::find(from).unwrap_or_else(|| panic!("{from}"));
+        let target = units::find(to).unwrap_or_else(|| panic!("{to}"));
+        assert_eq!(source.quantity, target.quantity, "{from} -> {to}");
+        source.convert(dec(value), target).unwrap()
+    }
+
+    fn assert_finds(cases: &[(&str, &str)]) {
+        for &(written, canonical) in cases {
+            assert_eq!(name(written), Some(canonical), "{written}");
+        }
+    }
+
+    #[test]
+    fn new_quantities_have_their_names() {
+        let cases = [
+            (Quantity::Area, "area", "acre"),
+            (Quantity::Energy, "energy", "joule"),
+            (Quantity::Pressure, "pressure", "pascal"),
+            (Quantity::Power, "power", "watt"),
+        ];
+        for (quantity, written, unit) in cases {
+            assert_eq!(quantity.name(), written);
+            assert_eq!(serde_json::to_value(quantity).unwrap(), json!(written));
+            assert_eq!(
+                serde_json::from_value::<Quantity>(json!(written)).unwrap(),
+                quantity
+            );
+            assert_eq!(units::find(unit).unwrap().quantity, quantity, "{unit}");
+        }
+        let some = tool(json!({
+            "kind": "unit_convert",
+            "quantities": ["area", "energy", "pressure", "power"],
+        }));
+        assert!(run(&*some, "1 acre to square feet").is_ok());
+        assert_eq!(
+            run(&*some, "5 km to miles").unwrap_err().kind(),
+            "quantity_not_allowed"
+        );
+    }
+
+    #[test]
+    fn finds_area_units() {
+        assert_finds(&[
+            ("square millimetre", "square millimetre"),
+            ("square millimeters", "square millimetre"),
+            ("mm²", "square millimetre"),
+            ("mm2", "square millimetre"),
+            ("sq mm", "square millimetre"),
+            ("square centimetres", "square centimetre"),
+            ("cm²", "square centimetre"),
+            ("cm2", "square centimetre"),
+            ("sq cm", "square centimetre"),
+            ("square metre", "square metre"),
+            ("square meters", "square metre"),
+            ("Square Metres", "square metre"),
+            ("m²", "square metre"),
+            ("m2", "square metre"),
+            ("sq m", "square metre"),
+            ("sq. m.", "square metre"),
+            ("sqm", "square metre"),
+            ("hectare", "hectare"),
+            ("hectares", "hectare"),
+            ("ha", "hectare"),
+            ("square kilometre", "square kilometre"),
+            ("square kilometers", "square kilometre"),
+            ("km²", "square kilometre"),
+            ("km2", "square kilometre"),
+            ("sq km", "square kilometre"),
+            ("square inch", "square inch"),
+            ("square inches", "square inch"),
+            ("sq in", "square inch"),
+            ("in²", "square inch"),
+            ("square foot", "square foot"),
+            ("square feet", "square foot"),
+            ("sq feet", "square foot"),
+            ("sq ft", "square foot"),
+            ("Sq. Ft.", "square foot"),
+            ("ft²", "square foot"),
+            ("ft2", "square foot"),
+            ("square yards", "square yard"),
+            ("sq yd", "square yard"),
+            ("acre", "acre"),
+            ("acres", "acre"),
+            ("Acres", "acre"),
+            ("square mile", "square mile"),
+            ("square miles", "square mile"),
+            ("sq mi", "square mile"),
+            ("mi²", "square mile"),
+        ]);
+    }
+
+    #[test]
+    fn finds_energy_units() {
+        assert_finds(&[
+            ("joule", "joule"),
+            ("joules", "joule"),
+            ("J", "joule"),
+            ("kilojoules", "kilojoule"),
+            ("kJ", "kilojoule"),
+            ("kj", "kilojoule"),
+            ("calorie", "calorie"),
+            ("calories", "calorie"),
+            ("cal", "calorie"),
+            ("kilocalorie", "kilocalorie"),
+            ("kilocalories", "kilocalorie"),
+            ("kcal", "kilocalorie"),
+            ("watt hour", "watt hour"),
+            ("watt hours", "watt hour"),
+            ("watt-hours", "watt hour"),
+            ("Wh", "watt hour"),
+            ("kilowatt hours", "kilowatt hour"),
+            ("kilowatt-hour", "kilowatt hour"),
+            ("kWh", "kilowatt hour"),
+            ("KWH", "kilowatt hour"),
+            ("british thermal units", "british thermal unit"),
+            ("BTU", "british thermal unit"),
+            ("btu", "british thermal unit"),
+            ("BTUs", "british thermal unit"),
+        ]);
+    }
+
+    #[test]
+    fn finds_pressure_units() {
+        assert_finds(&[
+            ("pascal", "pascal"),
+            ("pascals", "pascal"),
+            ("Pa", "pascal"),
+            ("hectopascals", "hectopascal"),
+            ("hPa", "hectopascal"),
+            ("kilopascals", "kilopascal"),
+            ("kPa", "kilopascal"),
+            ("KPA", "kilopascal"),
+            ("bar", "bar"),
+            ("bars", "bar"),
+            ("millibars", "millibar"),
+            ("mbar", "millibar"),
+            ("atmosphere", "atmosphere"),
+            ("atmospheres", "atmosphere"),
+            ("atm", "atmosphere"),
+            ("pounds per square inch", "pound per square inch"),
+            ("psi", "pound per square inch"),
+            ("PSI", "pound per square inch"),
+            ("millimetres of mercury", "millimetre of mercury"),
+            ("millimeter of mercury", "millimetre of mercury"),
+            ("mmHg", "millimetre of mercury"),
+            ("mm Hg", "millimetre of mercury"),
+        ]);
+    }
+
+    #[test]
+    fn finds_power_units() {
+        assert_finds(&[
+            ("watt", "watt"),
+            ("watts", "watt"),
+            ("W", "watt"),
+            ("kilowatts", "kilowatt"),
+            ("kW", "kilowatt"),
+            ("megawatts", "megawatt"),
+            ("MW", "megawatt"),
+            ("horsepower", "horsepower"),
+            ("hp", "horsepower"),
+            ("HP", "horsepower"),
+        ]);
+    }
+
+    #[test]
+    fn finds_existing_units_as_people_write_them() {
+        assert_finds(&[
+            ("us fluid ounce", "fluid ounce"),
+            ("US fluid ounces", "fluid ounce"),
+            ("fluid ounces", "fluid ounce"),
+            ("fl oz", "fluid ounce"),
+            ("fl. oz", "fluid ounce"),
+            ("fl. oz.", "fluid ounce"),
+            ("fl.oz", "fluid ounce"),
+            ("imperial fluid ounce", "imperial fluid ounce"),
+            ("imperial fluid ounces", "imperial fluid ounce"),
+            ("UK fluid ounces", "imperial fluid ounce"),
+            ("imperial pint", "imperial pint"),
+            ("imperial pints", "imperial pint"),
+            ("UK pints", "imperial pint"),
+            ("imperial quarts", "imperial quart"),
+            ("uk quart", "imperial quart"),
+            ("us cup", "cup"),
+            ("US cups", "cup"),
+            ("cups", "cup"),
+            ("metric cup", "metric cup"),
+            ("metric cups", "metric cup"),
+            ("liters", "litre"),
+            ("litres", "litre"),
+            ("lbs", "pound"),
+            ("pounds", "pound"),
+            ("hrs", "hour"),
+            ("mins", "minute"),
+            ("secs", "second"),
+            ("yrs", "year"),
+            ("msec", "millisecond"),
+            ("msecs", "millisecond"),
+            ("kilometres per hour", "kilometre per hour"),
+            ("meters per second", "metre per second"),
+            ("metres per second", "metre per second"),
+            ("feet per second", "foot per second"),
+            ("knots", "knot"),
+            ("degrees c", "celsius"),
+            ("degrees C", "celsius"),
+            ("degrees f", "fahrenheit"),
+            ("degrees F", "fahrenheit"),
+            ("deg f", "fahrenheit"),
+            ("deg c", "celsius"),
+            ("kilobytes", "kilobyte"),
+            ("megabytes", "megabyte"),
+            ("kilo", "kilogram"),
+            ("kilos", "kilogram"),
+            ("kgs", "kilogram"),
+            ("grams", "gram"),
+            ("tons", "short ton"),
+            ("metric tons", "tonne"),
+            ("tonnes", "tonne"),
+        ]);
+    }
+
+    #[test]
+    fn ambiguous_names_are_left_out() {
+        assert_eq!(name("gigs"), None);
+        assert_eq!(name("megs"), None);
+        assert_eq!(name("are"), None);
+        // "mb" stays a megabyte, not a millibar.
+        assert_eq!(name("mb"), Some("megabyte"));
+    }
+
+    #[test]
+    fn converts_the_new_units_exactly() {
+        assert_eq!(conv("1", "acre", "sq ft"), dec("43560"));
+        assert_eq!(conv("1", "square mile", "acres"), dec("640"));
+        assert_eq!(conv("1", "km²", "ha"), dec("100"));
+        assert_eq!(conv("1", "ha", "m²"), dec("10000"));
+        assert_eq!(conv("1", "sq ft", "sq in"), dec("144"));
+        assert_eq!(conv("1", "sq yd", "sq ft"), dec("9"));
+        assert_eq!(conv("1", "cm²", "mm²"), dec("100"));
+        assert_eq!(conv("1", "kWh", "kJ"), dec("3600"));
+        assert_eq!(conv("1", "kcal", "cal"), dec("1000"));
+        assert_eq!(conv("1", "cal", "J"), dec("4.184"));
+        assert_eq!(conv("1", "BTU", "J"), dec("1055.05585262"));
+        assert_eq!(conv("1", "Wh", "J"), dec("3600"));
+        assert_eq!(conv("1", "atm", "kPa"), dec("101.325"));
+        assert_eq!(conv("1", "bar", "mbar"), dec("1000"));
+        assert_eq!(conv("1", "mbar", "hPa"), dec("1"));
+        assert_eq!(conv("1", "mmHg", "Pa"), dec("133.322387415"));
+        assert_eq!(conv("1", "psi", "Pa").round_dp(9), dec("6894.757293168"));
+        assert_eq!(conv("1", "bar", "psi").round_dp(4), dec("14.5038"));
+        assert_eq!(conv("1", "hp", "W"), dec("745.69987158227022"));
+        assert_eq!(conv("1", "MW", "kW"), dec("1000"));
+        assert_eq!(
+            conv("1", "imperial pint", "us fluid ounces").round_dp(4),
+            dec("19.2152")
+        );
+        assert_eq!(conv("1", "imperial gallon", "uk pints"), dec("8"));
+        assert_eq!(conv("1", "imperial quart", "imperial fl oz"), dec("40"));
+        assert_eq!(conv("1", "imperial fluid ounce", "ml"), dec("28.4130625"));
+        assert_eq!(conv("1", "metric cup", "ml"), dec("250"));
+    }
+
+    #[test]
+    fn the_tool_converts_the_new_units() {
+        let value = |text: &str| {
+            let out = run(&*tool(json!({"kind": "unit_convert"})), text)
+                .unwrap_or_else(|e| panic!("{text}: {e}"));
+            format!("{} {}", out.value.unwrap(), out.unit.unwrap())
+        };
+        assert_eq!(value("1 acre to square feet"), "43560 square foot");
+        assert_eq!(value("2 kWh in kJ"), "7200 kilojoule");
+        assert_eq!(value("1 atm to kPa"), "101.325 kilopascal");
+        assert_eq!(value("100 hp in kW"), "74.569987 kilowatt");
+        assert_eq!(value("30 psi to bar"), "2.068427 bar");
+        assert_eq!(
+            value("how many square feet are in 2 acres?"),
+            "87120 square foot"
+        );
+        let e = run(&*tool(json!({"kind": "unit_convert"})), "5 acres to kWh").unwrap_err();
+        assert_eq!(e.kind(), "incompatible_units");
+        assert_eq!(e.to_string(), "cannot convert acres (area) to kWh (energy)");
     }
 }
