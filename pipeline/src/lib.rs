@@ -5,6 +5,7 @@
 //! one. The connectors crate feeds requests in and carries results out.
 //!
 //! - [`model`]: the request and result records.
+//! - [`answers`]: scoring the fast path's answers against a labelled set of requests.
 //! - [`calc`]: exact decimal arithmetic over expressions in symbols and English words.
 //! - [`decompose`]: splitting a request into ordered steps with references.
 //! - [`extract`]: entity extraction with Duckling's dimensions and value shapes.
@@ -15,6 +16,7 @@
 //! - [`durable`]: the job a durable request carries to its workflow, and how its steps'
 //!   inputs and conditions are evaluated.
 
+pub mod answers;
 pub mod calc;
 pub mod classify;
 pub mod decompose;
