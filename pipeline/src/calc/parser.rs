@@ -106,7 +106,12 @@ const WORD_OPERATORS: &[(&[&str], OperatorKind)] = &[
     (&["mod"], OperatorKind::Infix(BinaryOp::Modulo)),
     (&["modulo"], OperatorKind::Infix(BinaryOp::Modulo)),
     (&["percent", "of"], OperatorKind::Infix(BinaryOp::PercentOf)),
+    (
+        &["per", "cent", "of"],
+        OperatorKind::Infix(BinaryOp::PercentOf),
+    ),
     (&["percent"], OperatorKind::Percent),
+    (&["per", "cent"], OperatorKind::Percent),
     (
         &["to", "the", "power", "of"],
         OperatorKind::Infix(BinaryOp::Power),
@@ -256,11 +261,15 @@ impl<'t, 'a> Parser<'t, 'a> {
             });
         }
         let mut lhs = self.prefix()?;
-        // "1/3 of 90", "3/4 of 200": a written fraction of an amount.
-        if is_fraction(&lhs) && self.eat_word("of") {
-            lhs = Expr::binary(BinaryOp::Multiply, lhs, self.operand()?);
-        }
-        while let Some(operator) = self.operator() {
+        loop {
+            // "1/3 of 90", "3/4 of 200": a written fraction of an amount.
+            if is_fraction(&lhs) && self.eat_word("of") {
+                lhs = Expr::binary(BinaryOp::Multiply, lhs, self.operand()?);
+                continue;
+            }
+            let Some(operator) = self.operator() else {
+                break;
+            };
             let (left_bp, right_bp) = operator.kind.binding_power();
             if left_bp < min_bp {
                 break;
@@ -382,7 +391,8 @@ impl<'t, 'a> Parser<'t, 'a> {
 
     /// What can start an operand: a number, a reference, a bracket, a sign or a word form.
     fn prefix(&mut self) -> Result<Expr, CalcError> {
-        while self.eat_word("the") {}
+        // "its square root": the function of the result before (see `function`).
+        while self.eat_word("the") || self.eat_word("its") {}
         let Some(token) = self.next_token() else {
             return Err(CalcError::UnexpectedEnd {
                 expected: "a number",
@@ -448,13 +458,15 @@ impl<'t, 'a> Parser<'t, 'a> {
             "square" if self.eat_word("root") => self.function(Function::Sqrt),
             "root" => self.function(Function::Sqrt),
             "cube" if self.eat_word("root") => self.root(3),
-            "square" => {
+            "square" | "cube" => {
+                let exponent = number(if word == "square" { 2 } else { 3 });
                 self.eat_word("of");
-                Ok(Expr::binary(BinaryOp::Power, self.operand()?, number(2)))
-            }
-            "cube" => {
-                self.eat_word("of");
-                Ok(Expr::binary(BinaryOp::Power, self.operand()?, number(3)))
+                let base = if self.at == self.tokens.len() {
+                    Expr::Ref(Reference::Previous)
+                } else {
+                    self.operand()?
+                };
+                Ok(Expr::binary(BinaryOp::Power, base, exponent))
             }
             "factorial" => self.function(Function::Factorial),
             "product" => self.list_function(Function::Product),
@@ -474,6 +486,7 @@ impl<'t, 'a> Parser<'t, 'a> {
                 self.list_function(Function::Min)
             }
             "halve" => self.times_fraction(BinaryOp::Divide, 2),
+            "take" => self.take(),
             "add" if self.eat_word("up") => self.list_function(Function::Sum),
             "abs" => self.function(Function::Abs),
             "absolute" if self.eat_word("value") => self.function(Function::Abs),
@@ -575,6 +588,10 @@ impl<'t, 'a> Parser<'t, 'a> {
 
     /// A one-argument function: `sqrt(16)`, `sqrt 16`, `square root of 16`.
     fn function(&mut self, function: Function) -> Result<Expr, CalcError> {
+        // "then take the square root": of the result before.
+        if self.at == self.tokens.len() {
+            return call(function, vec![Expr::Ref(Reference::Previous)]);
+        }
         let args = if self.eat(Tok::LParen) {
             self.call_arguments()?
         } else {
@@ -589,6 +606,13 @@ impl<'t, 'a> Parser<'t, 'a> {
         let args = if self.eat(Tok::LParen) {
             self.call_arguments()?
         } else {
+            let _ = self.eat_words(&["number", "in"])
+                || self.eat_words(&["number", "of"])
+                || self.eat_words(&["value", "in"])
+                || self.eat_words(&["value", "of"])
+                || self.eat_words(&["one", "of"])
+                || self.eat_words(&["number", "out", "of"])
+                || self.eat_words(&["out", "of"]);
             let _ = self.eat_word("of") || self.eat_word("between") || self.eat_word("in");
             let _ = self.eat_words(&["the", "numbers"]) || self.eat_words(&["the", "list"]);
             self.spoken_list()?
@@ -781,6 +805,15 @@ impl<'t, 'a> Parser<'t, 'a> {
         } else {
             self.expression(0)?
         };
+        // "add 10, 20 and 30": a list to sum.
+        if op == BinaryOp::Add && self.peek_tok(0) == Some(Tok::Comma) {
+            let mut items = vec![first];
+            while self.eat(Tok::Comma) | self.eat_word("and") {
+                self.eat_word("and");
+                items.push(self.expression(0)?);
+            }
+            return Ok(Expr::call(Function::Sum, items));
+        }
         let Some(binder) = self.peek_word().filter(|word| is_binder(word)) else {
             return Ok(Expr::binary(op, Expr::Ref(Reference::Previous), first));
         };
@@ -791,6 +824,32 @@ impl<'t, 'a> Parser<'t, 'a> {
         } else {
             Expr::binary(op, first, second)
         })
+    }
+
+    /// "take 63 away from 100", "take 5 from 20", "take away 5" (from the result before),
+    /// "take 100" (a starting value), "take the square root" (of the result before).
+    fn take(&mut self) -> Result<Expr, CalcError> {
+        if self.eat_word("away") {
+            let amount = self.expression(ADD_BP + 1)?;
+            return Ok(Expr::binary(
+                BinaryOp::Subtract,
+                Expr::Ref(Reference::Previous),
+                amount,
+            ));
+        }
+        let first = self.expression(ADD_BP + 1)?;
+        if self.eat_words(&["away", "from"]) || self.eat_word("from") {
+            let whole = self.expression(ADD_BP + 1)?;
+            return Ok(Expr::binary(BinaryOp::Subtract, whole, first));
+        }
+        if self.eat_word("away") {
+            return Ok(Expr::binary(
+                BinaryOp::Subtract,
+                Expr::Ref(Reference::Previous),
+                first,
+            ));
+        }
+        Ok(first)
     }
 
     /// "raise 2 to the power of 10", "raise 2 to 10".

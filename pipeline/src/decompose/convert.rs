@@ -73,8 +73,82 @@ pub(crate) fn read(words: &[&str], language: &Language) -> Option<Vec<Step>> {
     let text = words.join(" ");
     let (amounts, target) = how_many(words, language)
         .or_else(|| unit_in_amount(words, language))
-        .or_else(|| amount_to_unit(words, language))?;
+        .or_else(|| amount_to_unit(words, language))
+        .or_else(|| stated_then_asked(words, language))?;
     Some(steps(&text, amounts, target))
+}
+
+/// Questions about an amount stated just before: "<…> 42.195 km, how many miles is that",
+/// "I weigh 11 stone, what's that in kg". The words before the amount are context ("a
+/// marathon is", "my drive is") and may hold no other number, so there is one amount the
+/// question can mean.
+fn stated_then_asked(words: &[&str], language: &Language) -> Option<(Vec<Amount>, Target)> {
+    // The question starts after the last word that ends a clause (a comma or full stop).
+    let end = words
+        .iter()
+        .rposition(|w| w.ends_with(',') || w.ends_with('.') || w.ends_with(';'))?;
+    let (statement, question) = (&words[..=end], &words[end + 1..]);
+    let statement: Vec<&str> = statement
+        .iter()
+        .map(|w| w.trim_end_matches([',', '.', ';']))
+        .collect();
+    let target = asked_unit(question, language)?;
+    // The amount is the statement's tail; everything before it is context with no number.
+    for start in 0..statement.len() {
+        if let Some(amounts) = amounts(&statement[start..], language) {
+            let context_has_number = statement[..start].iter().any(|w| {
+                w.chars().any(|c| c.is_ascii_digit())
+                    || calc::parse(w).is_ok_and(|e| matches!(e, Expr::Number(_)))
+            });
+            return (!context_has_number).then_some((amounts, target));
+        }
+    }
+    None
+}
+
+/// The unit a follow-up question asks for: "what's that in kg", "what is it in fahrenheit",
+/// "how many miles is that", "in litres?".
+fn asked_unit(question: &[&str], language: &Language) -> Option<Target> {
+    let lower: Vec<String> = question
+        .iter()
+        .map(|w| w.trim_end_matches(['?', '!']).to_ascii_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let words: Vec<&str> = lower.iter().map(String::as_str).collect();
+    let after = |prefix: &[&str]| -> Option<Vec<&str>> {
+        words
+            .starts_with(prefix)
+            .then(|| words[prefix.len()..].to_vec())
+    };
+    for opening in [
+        &["what's", "that", "in"][..],
+        &["whats", "that", "in"],
+        &["what", "is", "that", "in"],
+        &["what's", "it", "in"],
+        &["what", "is", "it", "in"],
+        &["how", "much", "is", "that", "in"],
+        &["how", "much", "is", "it", "in"],
+        &["what", "does", "that", "come", "to", "in"],
+        &["convert", "that", "to"],
+        &["convert", "it", "to"],
+        &["in"],
+    ] {
+        if let Some(rest) = after(opening) {
+            let (len, unit) = unit_at(&rest, 0, language)?;
+            return (len == rest.len()).then_some(unit);
+        }
+    }
+    let rest = after(&["how", "many"])?;
+    let (len, unit) = unit_at(&rest, 0, language)?;
+    matches!(
+        &rest[len..],
+        ["is", "that"]
+            | ["is", "it"]
+            | ["are", "that"]
+            | ["are", "there"]
+            | ["does", "that", "make"]
+    )
+    .then_some(unit)
 }
 
 /// "how many <target> [are there in|make|…] <amount>".
@@ -135,10 +209,8 @@ fn amount_to_unit(words: &[&str], language: &Language) -> Option<(Vec<Amount>, T
 fn target_unit(words: &[&str], language: &Language) -> Option<Target> {
     let mut words = words;
     while let Some(first) = words.first() {
-        if ["how", "many", "what", "the", "?"]
-            .iter()
-            .any(|w| is(first, w))
-        {
+        let punctuation = first.chars().all(|c| c.is_ascii_punctuation());
+        if punctuation || ["how", "many", "what", "the"].iter().any(|w| is(first, w)) {
             words = &words[1..];
         } else {
             break;
@@ -192,11 +264,16 @@ fn amounts(words: &[&str], language: &Language) -> Option<Vec<Amount>> {
         parts.push(part);
         rest = &rest[used..];
     }
-    let first = parts.first()?.unit.alias.unit.quantity;
-    parts
-        .iter()
-        .all(|p| p.unit.alias.unit.quantity == first)
-        .then_some(parts)
+    // A compound amount goes from larger units to smaller ("5 feet 10 inches", "1 hour 30
+    // minutes"); "5 km and 3 km" is two amounts, not one.
+    let descending = parts.windows(2).all(|pair| {
+        let (big, small) = (pair[0].unit.alias.unit, pair[1].unit.alias.unit);
+        big.quantity == small.quantity
+            && big
+                .convert(Decimal::ONE, small)
+                .is_ok_and(|ratio| ratio > Decimal::ONE)
+    });
+    descending.then_some(parts)
 }
 
 /// One "<number> <unit>", the number as short as lets a unit follow.

@@ -101,6 +101,10 @@ const LEADING: &[&str] = &[
     "how cold is",
     "how big is",
     "how fast is",
+    "which is",
+    "which one is",
+    "which number is",
+    "which is the result of",
     "the result of",
     "the value of",
     "the answer to",
@@ -122,6 +126,7 @@ const TRAILING: &[&str] = &[
     "thank you",
     "thx",
     "cheers",
+    "again",
     "for me",
     "real quick",
     "quickly",
@@ -178,9 +183,17 @@ pub(crate) fn normalize<'t>(text: &'t str, language: &Language) -> Cow<'t, str> 
     }
 }
 
-/// Drops filler phrases and punctuation at both ends, repeatedly.
-fn strip_edges<'t>(mut text: &'t str, language: &Language) -> &'t str {
+/// Drops filler phrases and punctuation at both ends, repeatedly; "what … is" around a
+/// request ("can you tell me what 56 plus 89 is") goes too.
+pub(crate) fn strip_edges<'t>(mut text: &'t str, language: &Language) -> &'t str {
     loop {
+        if let Some(inner) = strip_word_prefix(text, "what")
+            && let Some(core) = ["is", "equals", "would be", "comes to", "makes"]
+                .iter()
+                .find_map(|end| strip_word_suffix(inner.trim(), end))
+        {
+            text = core.trim();
+        }
         let before = text.len();
         text = trim_edges(text);
         for phrase in language

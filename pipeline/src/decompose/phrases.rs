@@ -14,7 +14,7 @@
 
 use std::sync::LazyLock;
 
-use regex::{Captures, Regex, RegexSet};
+use regex::{Captures, Regex, RegexSet, RegexSetBuilder};
 use rust_decimal::Decimal;
 
 use crate::calc::{self, BinaryOp, Expr, Function, Reference};
@@ -38,17 +38,26 @@ pub(crate) enum Table {
     WordProblems,
 }
 
-/// An amount (anything the calculator reads as one value).
-const N: &str = r"[-+]?[\w.,/$']+(?:[ -][\w.,/']+)*?";
+/// An amount (anything the calculator reads as one value): words that each end in a letter
+/// or digit, so a comma or full stop after the amount stays outside it.
+///
+/// The classes are ASCII on purpose: amounts are, and Unicode's `\w` would make the set too
+/// large to compile.
+const N: &str = r"[-+]?[0-9a-z_$'](?:[0-9a-z_.,/']*[0-9a-z_])?(?:[ -][0-9a-z_$'](?:[0-9a-z_.,/']*[0-9a-z_])?)*?";
 /// A percentage.
-const P: &str = r"[-+]?[\w.,]+(?:[ -][\w.,]+)*?\s*(?:%|percent|per\s*cent|pct)";
+const P: &str = r"[-+]?[0-9a-z_.,]+(?:[ -][0-9a-z_.,]+)*?\s*(?:%|percent|per\s*cent|pct)";
+/// What may stand before a percentage in a chain: "subtract another 10%".
+const MORE: &str =
+    r"(?:another\s+|a\s+further\s+|a\s+second\s+|an\s+additional\s+|an\s+extra\s+|further\s+)?";
 /// A unit: a word, or "<word> per <word>", or a symbol such as km/h.
-const U: &str = r"[^\s\d,?][^\s,?]*(?:\s+per\s+[^\s,?]+)?";
+const U: &str = r"[^ \t0-9,?][^ \t,?]*(?:[ \t]+per[ \t]+[^ \t,?]+)?";
 /// A trailing question that only asks for the number computed.
 const ASK: &str = r"(?:[,.;:]?\s*(?:so\s+|then\s+)?(?:how\s+many|how\s+much|what(?:'s|\s+is|\s+are)|whats)\b[^0-9]*)?";
 
 fn expand(pattern: &str) -> String {
     let slot = |name: &str, body: &str| format!("(?P<{name}>{body})");
+    // Spaces are ASCII spaces here: Unicode's classes would multiply the set's size.
+    let pattern = pattern.replace(r"\s", r"[ \t]");
     let mut out = format!("(?i)^{pattern}$");
     for (name, body) in [
         ("n", N),
@@ -58,10 +67,12 @@ fn expand(pattern: &str) -> String {
         ("p", P),
         ("u", U),
         ("v", U),
+        ("w", U),
     ] {
         out = out.replace(&format!("<{name}>"), &slot(name, body));
     }
-    out.replace("<ask>", ASK)
+    out.replace("<ask>", &ASK.replace(r"\s", r"[ \t]"))
+        .replace("<more>", &MORE.replace(r"\s", r"[ \t]"))
 }
 
 const PERCENTAGES: &[Construction] = &[
@@ -95,8 +106,22 @@ const PERCENTAGES: &[Construction] = &[
         build: less_percent,
     },
     Construction {
+        // "then take off 20%", "knock 10% off" (the result before), "subtract 15% from 200";
+        // "take 20% of that" is the part, not what is left, and is not read here.
+        pattern: r"(?:take|knock)\s+off\s+<more><p>",
+        build: less_percent,
+    },
+    Construction {
+        pattern: r"(?:take|knock)\s+<more><p>\s+off",
+        build: less_percent,
+    },
+    Construction {
+        pattern: r"(?:deduct|subtract|remove|minus)\s+<more><p>(?:\s+from\s+<n>)?",
+        build: less_percent,
+    },
+    Construction {
         // "decrease 200 by 25%", "reduce 80 by 10 percent"
-        pattern: r"(?:decrease|reduce|lower|cut|drop|discount|shrink|mark\s+down)\s+<n>\s+by\s+<p>",
+        pattern: r"(?:decrease|reduce|lower|cut|drop|discount|shrink|mark\s+down)\s+(?:<n>\s+)?by\s+<more><p>",
         build: less_percent,
     },
     Construction {
@@ -106,37 +131,37 @@ const PERCENTAGES: &[Construction] = &[
     },
     Construction {
         // "increase 50 by 10%", "raise 250 by 12 percent"
-        pattern: r"(?:increase|raise|grow|boost|inflate|mark\s+up|up)\s+<n>\s+by\s+<p>",
+        pattern: r"(?:increase|raise|grow|boost|inflate|mark\s+up|up)\s+(?:<n>\s+)?by\s+<more><p>",
         build: more_percent,
     },
     Construction {
         // "add 15% to 80"
-        pattern: r"add\s+<p>\s+to\s+<n>",
+        pattern: r"add\s+(?:an?\s+)?<more><p>(?:\s+(?:sales\s+)?(?:tax|vat|tip|gratuity|service(?:\s+charge)?|markup|interest))?(?:\s+(?:to|on\s+top\s+of|onto|on)\s+<n>)?<ask>",
         build: more_percent,
     },
     Construction {
         // "80 plus 15%", "50 increased by 10%", "80 with 20% added"
-        pattern: r"<n>\s+(?:plus|\+|increased\s+by|raised\s+by|marked\s+up\s+by|grown\s+by|with|and)\s+(?:an?\s+)?(?:extra\s+|additional\s+)?<p>(?:\s+(?:added|more|extra|increase|markup|on\s+top))?",
+        pattern: r"<n>\s+(?:plus|\+|increased\s+by|raised\s+by|marked\s+up\s+by|grown\s+by|with|and)\s+(?:an?\s+)?(?:extra\s+|additional\s+)?<p>(?:\s+(?:added|more|extra|increase|markup|on\s+top|(?:sales\s+)?tax|vat|tip|gratuity|service(?:\s+charge)?|interest))?<ask>",
         build: more_percent,
     },
     Construction {
         // "a 15% tip on 80", "20% tax on 150", "8% commission of 2500"
-        pattern: r"(?:an?\s+|the\s+)?<p>\s+(?:tip|tax|gratuity|commission|service\s+charge|fee|vat|interest|deposit|cut|share)\s+(?:on|of|for|from)\s+(?:an?\s+|the\s+)?(?:bill\s+of\s+|total\s+of\s+|meal\s+of\s+|sale\s+of\s+|amount\s+of\s+)?<n>(?:\s+(?:bill|meal|total|check|sale))?",
+        pattern: r"(?:an?\s+|the\s+)?<p>\s+(?:tip|tax|gratuity|commission|service\s+charge|fee|vat|interest|deposit|cut|share)\s+(?:on|of|for|from)\s+(?:an?\s+|the\s+)?(?:bill\s+of\s+|total\s+of\s+|meal\s+of\s+|sale\s+of\s+|amount\s+of\s+)?<n>(?:\s+(?:bill|meal|total|check|sale))?<ask>",
         build: part_percent,
     },
     Construction {
         // "tip of 15% on 80"
-        pattern: r"(?:an?\s+|the\s+)?(?:tip|tax|gratuity|commission|fee|interest)\s+of\s+<p>\s+(?:on|of|for)\s+(?:an?\s+|the\s+)?(?:bill\s+of\s+)?<n>(?:\s+(?:bill|meal|total))?",
+        pattern: r"(?:an?\s+|the\s+)?(?:tip|tax|gratuity|commission|fee|interest)\s+of\s+<p>\s+(?:on|of|for)\s+(?:an?\s+|the\s+)?(?:bill\s+of\s+)?<n>(?:\s+(?:bill|meal|total))?<ask>",
         build: part_percent,
     },
     Construction {
         // "percentage change from 50 to 75", "percent increase from 40 to 50"
-        pattern: r"(?:the\s+)?(?:percent(?:age)?|%)\s+(?:change|increase|growth|rise|gain)\s+(?:from|between)\s+<a>\s+(?:to|and)\s+<b>",
+        pattern: r"(?:the\s+)?(?:percent(?:age)?|%)\s+(?:change|increase|growth|rise|gain)\s+(?:going\s+|when\s+going\s+)?(?:from|between)\s+<a>\s+(?:to|and)\s+<b>",
         build: percent_change,
     },
     Construction {
         // "percent decrease from 80 to 60"
-        pattern: r"(?:the\s+)?(?:percent(?:age)?|%)\s+(?:decrease|drop|fall|decline|loss|reduction)\s+(?:from|between)\s+<a>\s+(?:to|and)\s+<b>",
+        pattern: r"(?:the\s+)?(?:percent(?:age)?|%)\s+(?:decrease|drop|fall|decline|loss|reduction)\s+(?:going\s+|when\s+going\s+)?(?:from|between)\s+<a>\s+(?:to|and)\s+<b>",
         build: percent_drop,
     },
     Construction {
@@ -152,6 +177,21 @@ const PERCENTAGES: &[Construction] = &[
     Construction {
         pattern: r"<p>\s+of\s+what(?:\s+number)?\s+is\s+<n>",
         build: whole_of_percent,
+    },
+    Construction {
+        // "population grew from 8000 to 9200, what's the percentage increase"
+        pattern: r"(?:(?:the|my|our|a|an|its|their)\s+)?(?:[a-z]+\s+)?(?:grew|rose|went\s+up|increased|climbed|jumped|has\s+grown|has\s+risen|has\s+increased|goes\s+up|went|goes|changed|moved)\s+from\s+<a>\s+to\s+<b>[,.;]?\s*(?:what(?:'s|\s+is|\s+was)\s+(?:the|that)\s+|by\s+what\s+|as\s+an?\s+)?(?:percent(?:age)?|%)\s+(?:increase|change|growth|rise|gain)?",
+        build: percent_change,
+    },
+    Construction {
+        // "sales fell from 200 to 150, what's the percentage decrease"
+        pattern: r"(?:(?:the|my|our|a|an|its|their)\s+)?(?:[a-z]+\s+)?(?:fell|dropped|went\s+down|decreased|declined|shrank|has\s+fallen|has\s+dropped|has\s+decreased|goes\s+down)\s+from\s+<a>\s+to\s+<b>[,.;]?\s*(?:what(?:'s|\s+is|\s+was)\s+(?:the|that)\s+|by\s+what\s+|as\s+an?\s+)?(?:percent(?:age)?|%)\s+(?:decrease|drop|fall|decline|reduction|change)?",
+        build: percent_drop,
+    },
+    Construction {
+        // "the price is 120 and there's 25% off, what do I pay"
+        pattern: r"(?:the\s+|it\s+)?(?:price|cost|total|bill|it)\s+(?:is|was)\s+<n>\s*(?:,|and|but|with)\s*(?:there's|there\s+is|there\s+was|it's|it\s+is|they\s+give|i\s+get|with)?\s*(?:an?\s+)?<p>\s+(?:off|discount)[,.;]?\s*(?:what\s+do\s+i\s+pay|what's\s+the\s+(?:new\s+|final\s+|sale\s+)?(?:price|total|cost)|what\s+is\s+the\s+(?:new\s+|final\s+|sale\s+)?(?:price|total|cost)|how\s+much\s+(?:do\s+i\s+pay|is\s+it(?:\s+now)?|does\s+it\s+cost))",
+        build: less_percent,
     },
 ];
 
@@ -203,7 +243,7 @@ const WORD_PROBLEMS: &[Construction] = &[
     },
     Construction {
         // "a room 4 m by 5 m, what's the area", "a 12 ft by 10 ft room: area?"
-        pattern: r"(?:an?\s+|the\s+|my\s+)?(?:[a-z]+\s+)?(?:that\s+is\s+|which\s+is\s+|is\s+|measuring\s+|measures\s+|of\s+)?<a>\s*<u>\s*(?:by|x|\*|×)\s*<b>\s*<v>(?:\s+[a-z]+)?[,.;:]?\s*(?:what(?:'s|\s+is)\s+(?:the|its)\s+area|how\s+big\s+is\s+it|(?:the\s+)?area)",
+        pattern: r"(?:an?\s+|the\s+|my\s+|our\s+|his\s+|her\s+|their\s+|this\s+|your\s+)?(?:[a-z]+\s+)?(?:that\s+is\s+|which\s+is\s+|is\s+|measuring\s+|measures\s+|of\s+)?<a>\s*<u>\s*(?:by|x|\*|×)\s*<b>\s*<v>(?:\s+[a-z]+)?[,.;:]?\s*(?:what(?:'s|\s+is)\s+(?:the|its)\s+(?:total\s+)?(?:floor\s+)?area(?:\s+in\s+square\s+[a-z]+)?|how\s+big\s+is\s+it|(?:the\s+|its\s+)?area|how\s+many\s+square\s+[a-z]+\b[^0-9]*)",
         build: area,
     },
     Construction {
@@ -213,28 +253,128 @@ const WORD_PROBLEMS: &[Construction] = &[
     },
     Construction {
         // "how many 330 ml cans fill a 2 liter jug", "… does it take to fill a 2 l bottle"
-        pattern: r"how\s+many\s+<m>\s*-?\s*<u>\s+[a-z]+\s+(?:does\s+it\s+take\s+to\s+fill|do\s+(?:i|you|we)\s+need\s+to\s+fill|(?:will\s+|would\s+|to\s+)?fill(?:\s+up)?|are\s+needed\s+to\s+fill|to\s+fill(?:\s+up)?)\s+(?:an?|the|one)\s+<n>\s*-?\s*<v>(?:\s+[a-z]+)?",
+        pattern: r"how\s+many\s+<m>\s*-?\s*<u>\s+[a-z]+\s+(?:(?:does|would|will)\s+it\s+take\s+to\s+(?:completely\s+|fully\s+)?fill(?:\s+up)?|do\s+(?:i|you|we)\s+need\s+to\s+(?:completely\s+|fully\s+)?fill(?:\s+up)?|(?:will\s+|would\s+|to\s+)?fill(?:\s+up)?|are\s+needed\s+to\s+fill|to\s+fill(?:\s+up)?)\s+(?:an?|the|one)\s+<n>\s*-?\s*<v>(?:\s+[a-z]+)?",
         build: fill,
     },
     Construction {
         // "120 km at 60 km/h, how long", "how long to drive 120 km at 60 km/h"
-        pattern: r"(?:how\s+long\s+(?:does\s+it|will\s+it|would\s+it)\s+take\s+(?:to\s+)?(?:[a-z]+\s+)?|how\s+long\s+to\s+(?:[a-z]+\s+)?|(?:if\s+)?(?:(?:i|you|we|they|he|she|a\s+[a-z]+|the\s+[a-z]+)\s+)?(?:drive|drives|travel|travels|go|goes|walk|walks|cycle|cycles|run|runs|ride|rides|fly|flies|sail|sails|cover|covers)\s+)?<a>\s*<u>\s+at\s+(?:a\s+speed\s+of\s+|an\s+average\s+(?:speed\s+)?of\s+)?<b>\s*<v>(?:[,.;]?\s*(?:how\s+long\b[^0-9]*|how\s+many\s+hours\b[^0-9]*))?",
+        pattern: r"(?:how\s+long\s+(?:does\s+it|will\s+it|would\s+it)\s+take\s+(?:to\s+)?(?:[a-z]+\s+)?|how\s+long\s+to\s+(?:[a-z]+\s+)?|(?:if\s+)?(?:(?:i|you|we|they|he|she|a\s+[a-z]+|the\s+[a-z]+)\s+)?(?:drive|drives|travel|travels|go|goes|walk|walks|cycle|cycles|run|runs|ride|rides|fly|flies|sail|sails|cover|covers)\s+)?<a>\s*<u>\s+at\s+(?:a\s+speed\s+of\s+|an\s+average\s+(?:speed\s+)?of\s+)?<b>\s*<v>(?:[,.;]?\s*(?:how\s+long\b[^0-9]*|how\s+many\s+hours\b[^0-9]*))?(?:[,.;]?\s*in\s+(?P<askunit>[a-z]+))?",
         build: travel_time,
     },
     Construction {
         // "at 60 km/h for 3 hours, how far", "drive 50 mph for 2 hours"
-        pattern: r"(?:(?:if\s+)?(?:(?:i|you|we|they|he|she|a\s+[a-z]+|the\s+[a-z]+)\s+)?(?:drive|drives|travel|travels|go|goes|walk|walks|cycle|cycles|run|runs|ride|rides|fly|flies)\s+)?(?:at\s+)?<b>\s*<v>\s+for\s+<a>\s*<u>(?:[,.;]?\s*(?:how\s+far\b[^0-9]*|what\s+distance\b[^0-9]*))?",
+        pattern: r"(?:(?:if\s+)?(?:(?:i|you|we|they|he|she|a\s+[a-z]+|the\s+[a-z]+)\s+)?(?:drive|drives|travel|travels|go|goes|walk|walks|cycle|cycles|run|runs|ride|rides|fly|flies)\s+)?(?:at\s+)?<b>\s*<v>\s+for\s+<a>\s*<u>(?:[,.;]?\s*(?:how\s+far\b[^0-9]*|what\s+distance\b[^0-9]*|how\s+many\s+(?P<askunit>[^\s0-9,?]+)\s+(?:does|do|did|will|would|is|are|was)\b[^0-9]*))?",
         build: travel_distance,
     },
     Construction {
         // "150 km in 2 hours, what's the average speed"
-        pattern: r"(?:(?:if\s+)?(?:(?:i|you|we|they|he|she|a\s+[a-z]+|the\s+[a-z]+)\s+)?(?:drive|drives|drove|travel|travels|travelled|traveled|go|goes|went|walk|walks|walked|cycle|cycles|cycled|run|runs|ran|ride|rides|rode|fly|flies|flew|cover|covers|covered)\s+)?<a>\s*<u>\s+in\s+<b>\s*<v>[,.;]?\s*(?:what(?:'s|\s+is|\s+was)\s+(?:the\s+|my\s+|its\s+|their\s+|his\s+|her\s+)?(?:average\s+)?speed|how\s+fast\b[^0-9]*)",
+        pattern: r"(?:(?:if\s+)?(?:(?:i|you|we|they|he|she|a\s+[a-z]+|the\s+[a-z]+)\s+)?(?:drive|drives|drove|travel|travels|travelled|traveled|go|goes|went|walk|walks|walked|cycle|cycles|cycled|run|runs|ran|ride|rides|rode|fly|flies|flew|cover|covers|covered)\s+)?<a>\s*<u>\s+in\s+<b>\s*<v>[,.;]?\s*(?:what(?:'s|\s+is|\s+was)\s+(?:the\s+|my\s+|its\s+|their\s+|his\s+|her\s+)?(?:average\s+)?speed(?:\s+in\s+(?P<askunit>[^\s,?]+(?:\s+per\s+[^\s,?]+)?))?|how\s+fast\b[^0-9]*)",
         build: travel_speed,
     },
     Construction {
         // "I have 20 apples and give away 7, how many are left"
         pattern: r"(?:(?:i|we|you|they|he|she|[a-z]+)\s+)?(?:have|has|had|bought|baked|picked|got|made|start\s+with|started\s+with)\s+<n>(?:\s+[a-z]+)?\s*(?:,|and|then|but)\s*(?:(?:i|we|you|they|he|she)\s+)?(?:then\s+)?(?:give\s+away|gave\s+away|gives\s+away|give|gave|gives|eat|ate|eats|sell|sold|sells|lose|lost|loses|use|used|uses|spend|spent|spends|take\s+away|took\s+away|remove|removed|break|broke|drop|dropped)\s+<m>(?:\s+(?:of\s+them|[a-z]+))?(?:\s+away)?[,.;]?\s*(?:how\s+many\b[^0-9]*(?:left|remain|remaining|now|still)[^0-9]*)?",
         build: left_over,
+    },
+    Construction {
+        // "a class of 28 students each needs 4 notebooks"
+        pattern: r"(?:an?\s+|the\s+)?[a-z]+\s+of\s+<n>\s+(?P<k>[a-z]+)\s+(?:each\s+|all\s+)?(?:needs?|gets?|has|have|eats?|takes?|buys?|brings?|uses?|wants?|receives?)\s+(?:each\s+)?<m>(?:\s+(?P<j>[a-z]+))?(?:\s+each)?<ask>",
+        build: groups,
+    },
+    Construction {
+        // "6 packs of 24 water bottles, how many bottles"
+        pattern: r"<n>\s+(?P<k>[a-z]+)\s+(?:of|with|holding|containing)\s+<m>\s+[a-z]+\s+(?P<j>[a-z]+)(?:\s+(?:each|apiece|in\s+each))?<ask>",
+        build: groups,
+    },
+    Construction {
+        // "a recipe needs 3 eggs per cake and I'm making 7 cakes, how many eggs"
+        pattern: r"(?:(?:an?|the|each|one)\s+[a-z]+\s+)?(?:needs|uses|takes|requires|calls\s+for)\s+<m>\s+(?P<k>[a-z]+)\s+(?:per|for\s+each|for\s+every|for\s+one|for\s+a|in\s+each|a)\s+[a-z]+\s*(?:,|and|so)\s*(?:i'm|i\s+am|we're|we\s+are|you're|you\s+are|i|we|you)\s+(?:making|baking|cooking|make|bake|cook|need\s+to\s+make|want\s+to\s+make|have)\s+<n>(?:\s+[a-z]+)?<ask>",
+        build: groups,
+    },
+    Construction {
+        // "36 players split into teams of 4, how many teams"
+        pattern: r"<n>\s+(?P<k>[a-z]+)\s+(?:are\s+)?(?:split|divided|grouped|put|sorted|arranged|shared)\s+(?:equally\s+|evenly\s+)?into\s+[a-z]+\s+of\s+<m><ask>",
+        build: share,
+    },
+    Construction {
+        // "a box holds 18 apples and I have 200 apples, how many boxes do I need"
+        pattern: r"(?:an?|each|one|every)\s+[a-z]+\s+(?:holds|fits|takes|contains|carries|seats|has\s+room\s+for|can\s+hold|can\s+take|can\s+carry|can\s+seat)\s+<m>(?:\s+(?P<k>[a-z]+))?\s*(?:,|and|so|but)\s*(?:i|we|you|they)\s+(?:have|need\s+to\s+(?:pack|move|carry|store|seat)|want\s+to\s+(?:pack|move|carry|store|seat)|have\s+to\s+(?:pack|move|carry|store|seat))\s+<n>(?:\s+(?P<j>[a-z]+))?[,.;]?\s*(?P<q>how\s+many\b[^0-9]*)",
+        build: containers,
+    },
+    Construction {
+        // "pencils come in packs of 10 and I need 47 pencils, how many packs should I buy"
+        pattern: r"(?P<k>[a-z]+)\s+(?:come|comes|are\s+sold|is\s+sold)\s+in\s+[a-z]+\s+of\s+<m>\s*(?:,|and|so|but)\s*(?:i|we|you|they)\s+(?:need|want|have\s+to\s+buy|must\s+buy)\s+<n>(?:\s+(?P<j>[a-z]+))?[,.;]?\s*(?P<q>how\s+many\b[^0-9]*)",
+        build: containers,
+    },
+    Construction {
+        // "I have 100 chairs and each table needs 8, how many complete tables can I set up"
+        pattern: r"(?:i|we|you|they)\s+(?:have|has|got)\s+<n>(?:\s+(?P<k>[a-z]+))?\s*(?:,|and|but)\s*(?:each|every|one|a)\s+[a-z]+\s+(?:needs|takes|holds|uses|gets|seats|fits|requires)\s+<m>(?:\s+(?P<j>[a-z]+))?[,.;]?\s*(?P<q>how\s+many\b[^0-9]*)",
+        build: containers,
+    },
+    Construction {
+        // "I need to fill a 5 litre jug using 330 ml cans, how many cans"
+        pattern: r"(?:to\s+)?fill\s+(?:up\s+)?(?:an?|the|one)\s+<n>\s*-?\s*<v>(?:\s+[a-z]+)?\s+(?:using|with|from)\s+<m>\s*-?\s*<u>\s+[a-z]+[,.;]?\s*how\s+many\b[^0-9]*",
+        build: fill,
+    },
+    Construction {
+        // "how many times do I need to pour a 1 quart jug to fill a 2 gallon bucket"
+        pattern: r"how\s+many\s+times\s+(?:do|would|will|must|should|can)\s+(?:i|you|we)\s+(?:need\s+to\s+|have\s+to\s+)?(?:pour|empty|use|fill|tip)\s+(?:an?|the|one|my)\s+<m>\s*-?\s*<u>\s+[a-z]+\s+(?:to\s+fill|into)\s+(?:up\s+)?(?:an?|the|one|my)\s+<n>\s*-?\s*<v>(?:\s+[a-z]+)?",
+        build: fill,
+    },
+    Construction {
+        // "how many 250 ml glasses can I fill from a 1.5 litre jug" (whole glasses: down)
+        pattern: r"how\s+many\s+<m>\s*-?\s*<u>\s+[a-z]+\s+(?:can|could|will|would)\s+(?:i|you|we)\s+(?:completely\s+|fully\s+)?fill\s+(?:from|with|out\s+of|using)\s+(?:(?:an?|the|one|my)\s+)?<n>\s*-?\s*<v>(?:\s+of\s+[a-z]+|\s+[a-z]+)?",
+        build: fill_from,
+    },
+    Construction {
+        // "I walk at 5 km/h, how long will it take me to walk 12.5 km"
+        pattern: r"(?:(?:i|you|we|they|he|she|a\s+[a-z]+|the\s+[a-z]+)\s+)?(?:drive|drives|travel|travels|go|goes|walk|walks|cycle|cycles|run|runs|ride|rides|fly|flies|sail|sails|move|moves)\s+at\s+(?:a\s+speed\s+of\s+|an\s+average\s+(?:speed\s+)?of\s+)?<b>\s*<v>[,.;]?\s*how\s+long\s+(?:will|would|does|did)\s+it\s+take\s+(?:me|you|us|them|him|her|it)?\s*(?:to\s+(?:[a-z]+\s+)?)?<a>\s*<u>",
+        build: travel_time,
+    },
+    Construction {
+        // "how far do I go at 80 km/h for 3 hours"
+        pattern: r"how\s+far\s+(?:do|does|will|would|can|did)\s+(?:i|you|we|they|he|she|it|a\s+[a-z]+|the\s+[a-z]+)\s+(?:go|get|travel|drive|walk|run|cycle|ride|fly|sail|move)\s+(?:at\s+)?<b>\s*<v>\s+(?:for|in)\s+<a>\s*<u>",
+        build: travel_distance,
+    },
+    Construction {
+        // "I read 35 pages a day, how many pages will I read in 2 weeks"
+        pattern: r"(?:(?:i|you|we|they|he|she|it|a\s+[a-z]+|the\s+[a-z]+)\s+)?[a-z]+\s+<m>\s+[a-z]+\s+(?:a|an|per|each|every)\s+<u>[,.;]?\s*how\s+many\s+(?:[a-z]+\s+)?(?:(?:will|would|do|does|can|could)\s+(?:i|you|we|they|he|she|it)\s+[a-z]+\s+)?(?:in|over|during)\s+(?:a\s+|an\s+|one\s+)?(?:<n>\s*)?<v>",
+        build: rate_over_time,
+    },
+    Construction {
+        // "I have 48 cookies to share equally among 6 kids, how many does each get"
+        pattern: r"(?:i|we|you|they|he|she)\s+(?:have|has|had|got)\s+<n>(?:\s+(?P<k>[a-z]+))?\s+to\s+(?:share|split|divide|distribute)\s+(?:equally\s+|evenly\s+)?(?:between|among|amongst|with)\s+<m>(?:\s+(?P<j>[a-z]+))?<ask>",
+        build: share,
+    },
+    Construction {
+        // "convert it to litres, then split that into 4": the result before, shared
+        pattern: r"(?:split|divide|share)\s+(?:that|it|this|the\s+result)\s+(?:equally\s+|evenly\s+)?(?:into|between|among|by)\s+<m>(?:\s+(?P<j>[a-z]+))?",
+        build: share_previous,
+    },
+    Construction {
+        // "a garden is 12 m long and 8 m wide, how many metres of fence to go round it"
+        pattern: r"(?:an?\s+|the\s+|my\s+|our\s+|this\s+)?(?:[a-z]+\s+)?(?:is\s+|that\s+is\s+|which\s+is\s+|measuring\s+|measures\s+)?<a>\s*<u>\s+long\s*(?:,|and|by)?\s*<b>\s*<v>\s+wide[,.;:]?\s*(?P<q>(?:what(?:'s|\s+is)\s+|how\s+(?:many|much)\s+)[^0-9]*)",
+        build: rectangle,
+    },
+    Construction {
+        // "a tap fills 12 litres per minute, how many minutes to fill a 300 litre tank"
+        pattern: r"(?:(?:i|you|we|they|he|she|it|an?\s+[a-z]+|the\s+[a-z]+|my\s+[a-z]+)\s+)?[a-z]+\s+<m>\s*(?:[a-z]+\s+)?(?:a|an|per|each|every)\s+<u>[,.;]?\s*how\s+(?:many|long)\s+(?P<askunit>[a-z]+)?\s*(?:will\s+it\s+take\s+|does\s+it\s+take\s+|would\s+it\s+take\s+|do\s+(?:i|you|we)\s+need\s+)?(?:to\s+)?(?:fill|finish|read|make|print|produce|complete|do|get\s+through|empty|drain|reach)\s+(?:an?\s+|the\s+|one\s+)?<n>(?:\s*-?\s*[a-z]+)*",
+        build: time_to_total,
+    },
+    Construction {
+        // "my car uses 6 litres per 100 km, how many litres for a 350 km trip"
+        pattern: r"(?:(?:an?|the|my|our|this)\s+[a-z]+\s+)?(?:uses|burns|needs|consumes|takes|drinks|does)\s+<m>\s*<u>\s+(?:per|every|for\s+every|each|in)\s+<a>\s*<v>[,.;]?\s*how\s+(?:much|many)\s+(?:[a-z]+\s+)?(?:for|to\s+[a-z]+|over|on|in)\s+(?:an?\s+|the\s+)?<n>\s*<w>(?:\s+[a-z]+)?(?:[,.;]?\s*in\s+[a-z]+)?",
+        build: consumption,
+    },
+    Construction {
+        // "a recipe for 4 people needs 300 g of flour, how much flour for 10 people"
+        pattern: r"(?:an?\s+|the\s+|my\s+)?[a-z]+\s+for\s+<a>(?:\s+(?P<k>[a-z]+))?\s+(?:needs|uses|takes|requires|calls\s+for|has)\s+<m>\s*(?:<u>\s+)?(?:of\s+[a-z]+)?[,.;]?\s*how\s+(?:much|many)\s+(?:[a-z]+\s+)?(?:for|to\s+(?:make|feed|serve))\s+<n>(?:\s+(?P<j>[a-z]+))?(?:[,.;]?\s*in\s+[a-z]+)?",
+        build: scale_recipe,
+    },
+    Construction {
+        // "I need to carry 50 litres of water and my bucket holds 8 litres, how many trips"
+        pattern: r"(?:to\s+)?(?:carry|move|pour|transport|fetch|bring)\s+<n>\s*<v>(?:\s+of\s+[a-z]+)?\s*(?:,|and|but)\s*(?:my|the|a|each|one|our)\s+[a-z]+\s+(?:holds|takes|carries|fits|can\s+hold|can\s+carry)\s+<m>\s*<u>[,.;]?\s*how\s+many\s+(?:trips|times|loads|runs|journeys|goes)\b[^0-9]*",
+        build: fill,
     },
 ];
 
@@ -248,7 +388,11 @@ struct Compiled {
 fn compile(table: &[Construction]) -> Compiled {
     let patterns: Vec<String> = table.iter().map(|c| expand(c.pattern)).collect();
     Compiled {
-        set: RegexSet::new(&patterns).expect("valid construction patterns"),
+        // The word problems' many optional words make a set larger than the default limit.
+        set: RegexSetBuilder::new(&patterns)
+            .size_limit(64 << 20)
+            .build()
+            .expect("valid construction patterns"),
         regexes: patterns
             .iter()
             .map(|p| Regex::new(p).expect("valid construction pattern"))
@@ -322,6 +466,12 @@ fn is_single_value(expr: &Expr) -> bool {
     match expr {
         Expr::Number(_) | Expr::Ref(_) => true,
         Expr::Neg(inner) => matches!(**inner, Expr::Number(_)),
+        // "two and a half", "1/2", "two thirds": one amount written in parts.
+        Expr::Binary {
+            op: BinaryOp::Add | BinaryOp::Divide,
+            lhs,
+            rhs,
+        } => matches!((&**lhs, &**rhs), (Expr::Number(_), Expr::Number(_))),
         _ => false,
     }
 }
@@ -369,16 +519,25 @@ fn share_percent(c: &Captures<'_>, clause: &str, _: &Language) -> Option<Vec<Ste
     )
 }
 
+/// Slot `name`, or the result before when the construction leaves it out ("decrease by
+/// 10%").
+fn value_or_previous(captures: &Captures<'_>, name: &str) -> Option<Expr> {
+    match captures.name(name) {
+        None => Some(Expr::Ref(Reference::Previous)),
+        Some(_) => value(captures, name),
+    }
+}
+
 /// n − p% of n.
 fn less_percent(c: &Captures<'_>, clause: &str, _: &Language) -> Option<Vec<Step>> {
-    let (n, p) = (value(c, "n")?, percentage(c)?);
+    let (n, p) = (value_or_previous(c, "n")?, percentage(c)?);
     let off = percent_of(p, n.clone());
     one_step(clause, Expr::binary(BinaryOp::Subtract, n, off), None)
 }
 
 /// n + p% of n.
 fn more_percent(c: &Captures<'_>, clause: &str, _: &Language) -> Option<Vec<Step>> {
-    let (n, p) = (value(c, "n")?, percentage(c)?);
+    let (n, p) = (value_or_previous(c, "n")?, percentage(c)?);
     let more = percent_of(p, n.clone());
     one_step(clause, Expr::binary(BinaryOp::Add, n, more), None)
 }
@@ -540,6 +699,7 @@ fn in_unit(
 fn travel_time(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
     let (a, b) = (plain(c, "a")?, plain(c, "b")?);
     let (length, time) = speed_parts(c, "v", language)?;
+    asked_unit_is(c, &time, language)?;
     let (mut steps, distance) = in_unit(
         a,
         c.name("u")?.as_str(),
@@ -556,24 +716,52 @@ fn travel_time(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Ve
     Some(steps)
 }
 
-/// Speed b for time a: a × b, in the speed's length unit.
+/// Speed b for time a: b × a, in the speed's length unit. A time in another unit is
+/// divided by one of the speed's time unit in it (20 minutes at 60 mph is 60 × 20 / 60):
+/// exact, where converting the 20 minutes to a third of an hour would not be.
 fn travel_distance(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
     let (a, b) = (plain(c, "a")?, plain(c, "b")?);
     let (length, time) = speed_parts(c, "v", language)?;
-    let (mut steps, duration) = in_unit(
-        a,
-        c.name("u")?.as_str(),
-        &time,
-        Quantity::Duration,
-        language,
-        clause,
-    )?;
+    asked_unit_is(c, &length, language)?;
+    let given = language.unit(c.name("u")?.as_str())?;
+    if given.unit.quantity != Quantity::Duration || given.factor != Decimal::ONE {
+        return None;
+    }
+    let mut steps = Vec::new();
+    let mut distance = Expr::binary(BinaryOp::Multiply, b, a);
+    if given.unit.name != time {
+        steps.push(one_in(&time, given.unit.name, clause));
+        distance = Expr::binary(BinaryOp::Divide, distance, Expr::Ref(Reference::Step(0)));
+    }
     steps.push(Step {
-        operation: Operation::Calculate(Expr::binary(BinaryOp::Multiply, b, duration)),
+        operation: Operation::Calculate(distance),
         text: clause.to_string(),
         unit: Some(length),
     });
     Some(steps)
+}
+
+/// When the question names a unit (group `askunit`: "how many km", "in hours"), it must be
+/// `unit`, the one the answer comes in; other units are not read rather than converted.
+fn asked_unit_is(c: &Captures<'_>, unit: &str, language: &Language) -> Option<()> {
+    match c.name("askunit") {
+        None => Some(()),
+        Some(asked) => (language.unit(asked.as_str())?.unit.name == unit).then_some(()),
+    }
+}
+
+/// A step converting one `unit` into `into` ("1 hour in minutes"): the exact factor
+/// between two units of time.
+fn one_in(unit: &str, into: &str, clause: &str) -> Step {
+    Step {
+        operation: Operation::Convert {
+            value: number(1),
+            from_unit: Some(unit.to_string()),
+            to_unit: into.to_string(),
+        },
+        text: clause.to_string(),
+        unit: None,
+    }
 }
 
 /// Distance a in time b: a / b, in "<length> per <time>" when the table has that speed.
@@ -588,6 +776,44 @@ fn travel_speed(c: &Captures<'_>, clause: &str, language: &Language) -> Option<V
     {
         return None;
     }
+    if let Some(wanted) = c.name("askunit") {
+        // "… what's my speed in km/h": the distance and time in the target's own units.
+        let target = language.unit(wanted.as_str())?;
+        if target.unit.quantity != Quantity::Speed || target.factor != Decimal::ONE {
+            return None;
+        }
+        let (to_length, to_time) = target.unit.name.split_once(" per ")?;
+        let mut steps = Vec::new();
+        let mut place = |value: Expr, from: &str, to: &str| -> Expr {
+            if from == to {
+                return value;
+            }
+            steps.push(Step {
+                operation: Operation::Convert {
+                    value,
+                    from_unit: Some(from.to_string()),
+                    to_unit: to.to_string(),
+                },
+                text: clause.to_string(),
+                unit: None,
+            });
+            Expr::Ref(Reference::Step(steps.len() - 1))
+        };
+        let distance = place(a, length.unit.name, to_length);
+        let mut speed = Expr::binary(BinaryOp::Divide, distance, b);
+        if time.unit.name != to_time {
+            // Per hour from minutes: times the minutes in an hour, which is exact.
+            steps.push(one_in(to_time, time.unit.name, clause));
+            let factor = Expr::Ref(Reference::Step(steps.len() - 1));
+            speed = Expr::binary(BinaryOp::Multiply, speed, factor);
+        }
+        steps.push(Step {
+            operation: Operation::Calculate(speed),
+            text: clause.to_string(),
+            unit: Some(target.unit.name.to_string()),
+        });
+        return Some(steps);
+    }
     let speed = units::find(&format!("{} per {}", length.unit.name, time.unit.name))?;
     one_step(
         clause,
@@ -596,8 +822,195 @@ fn travel_speed(c: &Captures<'_>, clause: &str, language: &Language) -> Option<V
     )
 }
 
+/// How many containers of m hold n: rounded up when the question is what is needed
+/// ("how many boxes do I need"), down when it is what can be filled ("how many complete
+/// tables"); any other question is not read.
+fn containers(c: &Captures<'_>, clause: &str, _: &Language) -> Option<Vec<Step>> {
+    let (n, m) = (plain(c, "n")?, plain(c, "m")?);
+    let question = c.name("q")?.as_str().to_ascii_lowercase();
+    let has = |words: &[&str]| {
+        question
+            .split(|ch: char| !ch.is_alphanumeric())
+            .any(|w| words.contains(&w))
+    };
+    let whole = if has(&["complete", "full", "whole", "filled", "can", "could"]) {
+        Function::Floor
+    } else if has(&[
+        "need", "needed", "buy", "use", "required", "take", "get", "must", "should",
+    ]) {
+        Function::Ceil
+    } else {
+        return None;
+    };
+    let count = Expr::call(whole, vec![Expr::binary(BinaryOp::Divide, n, m)]);
+    one_step(clause, count, None)
+}
+
+/// How many containers of m u can be filled from n v: rounded down.
+fn fill_from(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
+    let mut steps = fill(c, clause, language)?;
+    if let Some(Step {
+        operation: Operation::Calculate(Expr::Call { function, .. }),
+        ..
+    }) = steps.last_mut()
+    {
+        *function = Function::Floor;
+    }
+    Some(steps)
+}
+
+/// m per u, for n v: m × (n v in u).
+fn rate_over_time(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
+    let m = plain(c, "m")?;
+    let n = match c.name("n") {
+        Some(_) => plain(c, "n")?,
+        None => number(1),
+    };
+    let per = language.unit(c.name("u")?.as_str())?;
+    if per.unit.quantity != Quantity::Duration || per.factor != Decimal::ONE {
+        return None;
+    }
+    let (mut steps, periods) = in_unit(
+        n,
+        c.name("v")?.as_str(),
+        per.unit.name,
+        Quantity::Duration,
+        language,
+        clause,
+    )?;
+    steps.push(Step {
+        operation: Operation::Calculate(Expr::binary(BinaryOp::Multiply, m, periods)),
+        text: clause.to_string(),
+        unit: None,
+    });
+    Some(steps)
+}
+
+/// The result before, divided by m.
+fn share_previous(c: &Captures<'_>, clause: &str, _: &Language) -> Option<Vec<Step>> {
+    let m = plain(c, "m")?;
+    one_step(
+        clause,
+        Expr::binary(BinaryOp::Divide, Expr::Ref(Reference::Previous), m),
+        None,
+    )
+}
+
+/// A rectangle a u long and b v wide: its perimeter when the question is about a fence,
+/// edge or the way round; its area when it asks for the area.
+fn rectangle(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
+    let (a, b) = (plain(c, "a")?, plain(c, "b")?);
+    let (u, v) = (
+        length_unit(c, "u", language)?,
+        length_unit(c, "v", language)?,
+    );
+    if u.name != v.name {
+        return None;
+    }
+    let question = c.name("q")?.as_str().to_ascii_lowercase();
+    let asks = |words: &[&str]| words.iter().any(|w| question.contains(w));
+    if asks(&["area", "square", "carpet", "floor space"]) {
+        let square = units::find(&format!("square {}", u.name))?;
+        return one_step(
+            clause,
+            Expr::binary(BinaryOp::Multiply, a, b),
+            Some(square.name.to_string()),
+        );
+    }
+    if asks(&[
+        "fence",
+        "fencing",
+        "perimeter",
+        "round",
+        "around",
+        "border",
+        "edging",
+        "trim",
+    ]) {
+        let sum = Expr::binary(BinaryOp::Add, a, b);
+        return one_step(
+            clause,
+            Expr::binary(BinaryOp::Multiply, number(2), sum),
+            Some(u.name.to_string()),
+        );
+    }
+    None
+}
+
+/// At m per u, how long for n: n / m, in u (the question's unit must be u).
+fn time_to_total(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
+    let (m, n) = (plain(c, "m")?, plain(c, "n")?);
+    let per = language.unit(c.name("u")?.as_str())?;
+    if per.unit.quantity != Quantity::Duration || per.factor != Decimal::ONE {
+        return None;
+    }
+    if let Some(asked) = c.name("askunit") {
+        let asked = language.unit(asked.as_str())?;
+        if asked.unit.name != per.unit.name {
+            return None;
+        }
+    }
+    one_step(
+        clause,
+        Expr::binary(BinaryOp::Divide, n, m),
+        Some(per.unit.name.to_string()),
+    )
+}
+
+/// m u per a v, for n w (w the same quantity as v): m × (n w in v) / a, in u.
+fn consumption(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
+    let (m, a, n) = (plain(c, "m")?, plain(c, "a")?, plain(c, "n")?);
+    let used = language.unit(c.name("u")?.as_str())?;
+    let per = language.unit(c.name("v")?.as_str())?;
+    if used.factor != Decimal::ONE || per.factor != Decimal::ONE {
+        return None;
+    }
+    let (mut steps, distance) = in_unit(
+        n,
+        c.name("w")?.as_str(),
+        per.unit.name,
+        per.unit.quantity,
+        language,
+        clause,
+    )?;
+    let total = Expr::binary(BinaryOp::Multiply, m, distance);
+    steps.push(Step {
+        operation: Operation::Calculate(Expr::binary(BinaryOp::Divide, total, a)),
+        text: clause.to_string(),
+        unit: Some(used.unit.name.to_string()),
+    });
+    Some(steps)
+}
+
+/// m for a, scaled to n: m × n / a, in m's unit if it has one.
+fn scale_recipe(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
+    let (a, m, n) = (plain(c, "a")?, plain(c, "m")?, plain(c, "n")?);
+    let unit = match c.name("u") {
+        Some(written) => {
+            let alias = language.unit(written.as_str())?;
+            (alias.factor == Decimal::ONE)
+                .then(|| alias.unit.name.to_string())?
+                .into()
+        }
+        None => None,
+    };
+    let scaled = Expr::binary(BinaryOp::Multiply, m, n);
+    one_step(clause, Expr::binary(BinaryOp::Divide, scaled, a), unit)
+}
+
 /// n − m.
 fn left_over(c: &Captures<'_>, clause: &str, _: &Language) -> Option<Vec<Step>> {
     let (n, m) = (plain(c, "n")?, plain(c, "m")?);
     one_step(clause, Expr::binary(BinaryOp::Subtract, n, m), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_construction_compiles() {
+        assert_eq!(COMPILED_PERCENTAGES.regexes.len(), PERCENTAGES.len());
+        assert_eq!(COMPILED_WORD_PROBLEMS.regexes.len(), WORD_PROBLEMS.len());
+    }
 }

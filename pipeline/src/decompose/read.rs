@@ -73,7 +73,7 @@ pub(crate) fn read_clause(
     clause: &str,
     language: &Language,
 ) -> Result<Vec<Step>, DecomposeError> {
-    let clause = strip_connective(clause);
+    let clause = super::normalize::strip_edges(strip_connective(clause), language);
     let opens_with_operator = clause
         .split_whitespace()
         .next()

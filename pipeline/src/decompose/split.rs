@@ -91,6 +91,8 @@ const COMMA_OPERATIONS: &[&str] = &[
     "finally",
     "next",
     "now",
+    "find",
+    "get",
 ];
 
 /// A whitespace-separated chunk of the text, with its byte range.

@@ -312,6 +312,18 @@ fn units_as_people_write_them() {
         ("5 feet 10 inches in cm", "177.8", "centimetre"),
         ("5km to miles", "3.106856", "mile"),
         ("10 stone is how many kg", "63.502932", "kilogram"),
+        (
+            "a marathon is 42.195 km, how many miles is that",
+            "26.218757",
+            "mile",
+        ),
+        (
+            "I weigh 11 stone, what's that in kg",
+            "69.853225",
+            "kilogram",
+        ),
+        ("1 TB = ? GB", "1000", "gigabyte"),
+        ("5 acres in hectares", "2.023428", "hectare"),
     ];
     for (text, value, unit) in cases {
         assert_eq!(answer(text), (value.into(), Some(unit.into())), "{text}");
@@ -370,6 +382,13 @@ fn percentages_in_every_common_form() {
         ("percentage change from 50 to 75", "50"),
         ("percent decrease from 80 to 60", "25"),
         ("30 is 20% of what", "150"),
+        ("7 per cent of 1,200", "84"),
+        ("250 plus 20% VAT, what's the total", "300"),
+        (
+            "population grew from 8000 to 9200, what's the percentage increase",
+            "15",
+        ),
+        ("the price is 120 and there's 25% off, what do I pay", "90"),
     ] {
         assert_eq!(answer(text).0, value, "{text}");
     }
@@ -400,6 +419,13 @@ fn chains_with_commas_and_references() {
         ("2 to the 8th, minus 6, then divide by 10", "25"),
         ("multiply 6 by 7 and after that subtract 2", "40"),
         ("take 100, subtract 20, then divide the result by 4", "20"),
+        ("add 30 to 45, then take 20% of that", "15"),
+        (
+            "start at 1000, decrease by 10%, then decrease that by 10% again",
+            "810",
+        ),
+        ("5 squared plus 12 squared, then take the square root", "13"),
+        ("take 64, find its square root, then add 2", "10"),
     ] {
         assert_eq!(answer(text).0, value, "{text}");
     }
@@ -422,6 +448,41 @@ fn word_problems_with_explicit_numbers() {
         ),
         ("how many 330 ml cans fill a 2 liter jug", "7", None),
         ("120 km at 60 km/h, how long", "2", Some("hour")),
+        (
+            "drive at 60 mph for 20 minutes, how far",
+            "20",
+            Some("mile"),
+        ),
+        (
+            "I ran 10 km in 50 minutes, what's my speed in km/h",
+            "12",
+            Some("kilometre per hour"),
+        ),
+        (
+            "a box holds 18 apples and I have 200 apples, how many boxes do I need",
+            "12",
+            None,
+        ),
+        (
+            "I have 100 chairs and each table needs 8, how many complete tables",
+            "12",
+            None,
+        ),
+        (
+            "how many 250 ml glasses can I fill from a 1.5 litre jug",
+            "6",
+            None,
+        ),
+        (
+            "I read 35 pages a day, how many pages will I read in 2 weeks",
+            "490",
+            None,
+        ),
+        (
+            "36 players split into teams of 4, how many teams",
+            "9",
+            None,
+        ),
     ];
     for (text, value, unit) in cases {
         assert_eq!(
@@ -435,11 +496,14 @@ fn word_problems_with_explicit_numbers() {
 #[test]
 fn what_it_cannot_read_is_an_error_never_a_guess() {
     // A number word swallowed as a thing counted, a percent read as a box: neither.
+    assert_eq!(answer("add 30 to 45, then take 20% of that").0, "15");
     assert_eq!(answer("nine hundred divided by twelve").0, "75");
     assert_eq!(answer("25 percent of 48").0, "12");
     for text in [
         "share 90 between my friends",
         "split the bill between us",
+        // Context with a second amount: which one the question means is not clear.
+        "I ran 5 km and 3 km, what's that in miles",
         "how many grams in a bucket",
     ] {
         // Not read as arithmetic or a conversion: an error, or a step for a tool that does
