@@ -708,3 +708,49 @@ fn a_step_runs_local_when_its_tool_is_in_process_and_nothing_heartbeats() {
     assert!(!step(serde_json::json!({"local": false})).runs_local(Some("template")));
     assert!(step(serde_json::json!({"local": true})).runs_local(Some("http")));
 }
+
+#[test]
+fn a_language_file_with_an_unknown_unit_is_rejected_at_its_line() {
+    let diagnostics = diagnostics_of(
+        "configs/language.yaml",
+        "version: 1\nunits:\n  furlong: 201.168 metre\n  smoot: 1.7 florps\n",
+    );
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert_eq!((diagnostics[0].line, diagnostics[0].column), (4, 3));
+    assert!(
+        diagnostics[0]
+            .message
+            .contains("'florps' is not a known unit"),
+        "{}",
+        diagnostics[0].message
+    );
+    let empty = diagnostics_of("configs/language.yaml", "version: 1\nfillers: [\"\"]\n");
+    assert!(empty[0].message.contains("is empty"), "{empty:?}");
+}
+
+#[test]
+fn a_tenant_language_file_extends_mains() {
+    let main = load_files([(
+        "configs/language.yaml".to_string(),
+        "version: 1\nunits: {furlong: 201.168 metre}\nsynonyms: {calc: calculate}\n".to_string(),
+    )])
+    .unwrap();
+    let tenant = load_files([(
+        "configs/language.yaml".to_string(),
+        "version: 1\nunits: {hand: 4 inch}\nsynonyms: {calc: compute}\n".to_string(),
+    )])
+    .unwrap();
+    let seen = overlay(&main, &tenant);
+    let registry = compile(&seen, "acme", "c1").unwrap();
+    assert!(registry.language.unit("furlongs").is_some());
+    assert!(registry.language.unit("hands").is_some());
+    // The tenant's entry wins where both define the phrase.
+    assert!(
+        registry
+            .language
+            .synonyms
+            .contains(&("calc".to_string(), "compute".to_string()))
+    );
+    let main_only = compile(&main, "main", "c1").unwrap();
+    assert!(main_only.language.unit("hand").is_none());
+}
