@@ -236,6 +236,9 @@ struct Amount {
 
 /// The longest unit name starting at word `at`.
 fn unit_at(words: &[&str], at: usize, language: &Language) -> Option<(usize, Target)> {
+    if words.get(at)?.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
     let longest = MAX_UNIT_WORDS.min(words.len().saturating_sub(at));
     (1..=longest).rev().find_map(|len| {
         let written = words[at..at + len].join(" ");
@@ -291,6 +294,21 @@ fn amount(words: &[&str], language: &Language) -> Option<(usize, Amount)> {
 
 /// An amount in digits or words, without references: "5", "two and a half", "a", "half a".
 fn number(words: &[&str]) -> Option<Expr> {
+    // Cheap refusal first: an amount starts with a digit, a sign, a point or a number word
+    // (this is tried at every split of every candidate).
+    let first = words.first()?;
+    let numeric_start =
+        first.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '-' | '+' | '.'));
+    if !numeric_start {
+        let lower = first.to_ascii_lowercase();
+        let wordy = matches!(
+            lower.as_str(),
+            "a" | "an" | "half" | "per" | "each" | "every" | "quarter"
+        ) || calc::is_calculator_word(&lower);
+        if !wordy {
+            return None;
+        }
+    }
     let text = words.join(" ");
     let lower = text.to_ascii_lowercase();
     match lower.as_str() {

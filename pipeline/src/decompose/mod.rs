@@ -101,24 +101,49 @@ pub fn decompose_with(text: &str, language: &Language) -> Result<Plan, Decompose
     if normalized.trim().is_empty() {
         return Err(DecomposeError::Empty);
     }
-    if let Some(steps) = read::read_whole(&normalized, language) {
-        return assemble(vec![steps]);
-    }
     let clauses = split::clauses(&normalized);
-    if clauses.is_empty() {
-        return Err(DecomposeError::Empty);
-    }
     if clauses.len() > MAX_STEPS {
         return Err(DecomposeError::TooManySteps { limit: MAX_STEPS });
     }
+    // One clause: the whole request is one reading. Several ("…, then …"): each clause is
+    // read on its own, and only when one is not understood (an error, or a verb no
+    // fast-path tool has) is the whole request tried as one reading: a word problem may
+    // hold a comma or an "and" the splitter took for a step.
+    if clauses.len() <= 1 {
+        return match read::read_whole(&normalized, language) {
+            Some(steps) => assemble(vec![steps]),
+            None => read_clauses(&clauses, language).and_then(assemble),
+        };
+    }
+    let readings = read_clauses(&clauses, language);
+    let understood = readings.as_ref().is_ok_and(|readings| {
+        readings
+            .iter()
+            .flatten()
+            .all(|step| !matches!(step.operation, Operation::Tool { .. }))
+    });
+    if !understood && let Some(steps) = read::read_whole(&normalized, language) {
+        return assemble(vec![steps]);
+    }
+    readings.and_then(assemble)
+}
+
+/// Each clause's reading, in order; the first clause that cannot be read is the error.
+fn read_clauses(
+    clauses: &[&str],
+    language: &Language,
+) -> Result<Vec<Vec<plan::Step>>, DecomposeError> {
+    if clauses.is_empty() {
+        return Err(DecomposeError::Empty);
+    }
     let mut readings = Vec::with_capacity(clauses.len());
     let mut first_step = 0;
-    for clause in &clauses {
+    for clause in clauses {
         let reading = read::read_clause(first_step, clause, language)?;
         first_step += reading.len();
         readings.push(reading);
     }
-    assemble(readings)
+    Ok(readings)
 }
 
 /// One plan from the readings of consecutive clauses: each reading's steps are numbered on

@@ -7,6 +7,7 @@
 //! is not filler stays, and the grammar that reads the result must account for every word.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use crate::registry::Language;
@@ -110,12 +111,58 @@ const LEADING: &[&str] = &[
     "the answer to",
 ];
 
-/// [`LEADING`], longest phrase first, so "what is the result of" wins over "what is".
-static LEADING_LONGEST_FIRST: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
-    let mut phrases = LEADING.to_vec();
-    phrases.sort_by_key(|p| std::cmp::Reverse(p.len()));
-    phrases
-});
+/// [`LEADING`] by first word, each list longest phrase first ("what is the result of"
+/// wins over "what is"): a request is compared only with the phrases that start like it.
+static LEADING_BY_FIRST_WORD: LazyLock<HashMap<&'static str, Vec<&'static str>>> =
+    LazyLock::new(|| index_by(LEADING, |phrase| phrase.split(' ').next()));
+
+/// [`TRAILING`] by last word, longest first.
+static TRAILING_BY_LAST_WORD: LazyLock<HashMap<&'static str, Vec<&'static str>>> =
+    LazyLock::new(|| index_by(TRAILING, |phrase| phrase.rsplit(' ').next()));
+
+fn index_by(
+    phrases: &[&'static str],
+    key: impl Fn(&'static str) -> Option<&'static str>,
+) -> HashMap<&'static str, Vec<&'static str>> {
+    let mut index: HashMap<&'static str, Vec<&'static str>> = HashMap::new();
+    for phrase in phrases {
+        if let Some(word) = key(phrase) {
+            index.entry(word).or_default().push(phrase);
+        }
+    }
+    for list in index.values_mut() {
+        list.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    }
+    index
+}
+
+/// The first (or last) word of `text`, lowercased into `buffer`: letters, digits and
+/// apostrophes ("what's"), or one symbol ("=").
+fn edge_word<'b>(text: &str, last: bool, buffer: &'b mut String) -> &'b str {
+    buffer.clear();
+    let is_word = |c: char| c.is_alphanumeric() || c == '\'';
+    let word = if last {
+        let start = text
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !is_word(*c))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        &text[start..]
+    } else {
+        let end = text.find(|c: char| !is_word(c)).unwrap_or(text.len());
+        &text[..end]
+    };
+    let word = match (word.is_empty(), last) {
+        (false, _) => word,
+        (true, true) => text
+            .chars()
+            .next_back()
+            .map_or("", |c| &text[text.len() - c.len_utf8()..]),
+        (true, false) => text.chars().next().map_or("", |c| &text[..c.len_utf8()]),
+    };
+    buffer.extend(word.chars().flat_map(char::to_lowercase));
+    buffer
+}
 
 /// Phrases that may close a request: "… please", "… thanks", "… for me".
 const TRAILING: &[&str] = &[
@@ -196,11 +243,13 @@ pub(crate) fn strip_edges<'t>(mut text: &'t str, language: &Language) -> &'t str
         }
         let before = text.len();
         text = trim_edges(text);
+        let mut word = String::new();
+        let leading = LEADING_BY_FIRST_WORD.get(edge_word(text, false, &mut word));
         for phrase in language
             .fillers
             .iter()
             .map(String::as_str)
-            .chain(LEADING_LONGEST_FIRST.iter().copied())
+            .chain(leading.into_iter().flatten().copied())
         {
             if let Some(rest) = strip_word_prefix(text, phrase) {
                 text = rest;
@@ -208,11 +257,12 @@ pub(crate) fn strip_edges<'t>(mut text: &'t str, language: &Language) -> &'t str
             }
         }
         text = trim_edges(text);
+        let trailing = TRAILING_BY_LAST_WORD.get(edge_word(text, true, &mut word));
         for phrase in language
             .fillers
             .iter()
             .map(String::as_str)
-            .chain(TRAILING.iter().copied())
+            .chain(trailing.into_iter().flatten().copied())
         {
             if let Some(rest) = strip_word_suffix(text, phrase) {
                 text = rest;
@@ -228,6 +278,12 @@ pub(crate) fn strip_edges<'t>(mut text: &'t str, language: &Language) -> &'t str
 /// `text` without `phrase` at its start, when the phrase ends at a word boundary and
 /// something follows it.
 fn strip_word_prefix<'t>(text: &'t str, phrase: &str) -> Option<&'t str> {
+    // Most phrases differ in the first letter: the cheap test first (every request is
+    // tried against every phrase).
+    let first = *text.as_bytes().first()?;
+    if !phrase.as_bytes().first()?.eq_ignore_ascii_case(&first) {
+        return None;
+    }
     let head = text.get(..phrase.len())?;
     if !head.eq_ignore_ascii_case(phrase) {
         return None;
@@ -241,6 +297,10 @@ fn strip_word_prefix<'t>(text: &'t str, phrase: &str) -> Option<&'t str> {
 }
 
 fn strip_word_suffix<'t>(text: &'t str, phrase: &str) -> Option<&'t str> {
+    let last = *text.as_bytes().last()?;
+    if !phrase.as_bytes().last()?.eq_ignore_ascii_case(&last) {
+        return None;
+    }
     let at = text.len().checked_sub(phrase.len())?;
     let tail = text.get(at..)?;
     if !tail.eq_ignore_ascii_case(phrase) {

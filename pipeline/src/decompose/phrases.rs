@@ -407,6 +407,8 @@ static COMPILED_WORD_PROBLEMS: LazyLock<Compiled> = LazyLock::new(|| compile(WOR
 /// (references local to them).
 pub(crate) fn read(table: Table, clause: &str, language: &Language) -> Option<Vec<Step>> {
     let (constructions, compiled) = match table {
+        // Every percentage construction names one: a request that does not is not scanned.
+        Table::Percentages if !mentions_percent(clause) => return None,
         Table::Percentages => (PERCENTAGES, &*COMPILED_PERCENTAGES),
         Table::WordProblems => (WORD_PROBLEMS, &*COMPILED_WORD_PROBLEMS),
     };
@@ -422,6 +424,15 @@ pub(crate) fn read(table: Table, clause: &str, language: &Language) -> Option<Ve
         }
     }
     None
+}
+
+/// Whether the clause holds "%", "percent", "per cent" or "pct" in any case.
+fn mentions_percent(clause: &str) -> bool {
+    clause.contains('%')
+        || clause
+            .as_bytes()
+            .windows(3)
+            .any(|w| w.eq_ignore_ascii_case(b"per") || w.eq_ignore_ascii_case(b"pct"))
 }
 
 /// A word problem's nouns ("boxes", "people") are things counted, never a number word, an
