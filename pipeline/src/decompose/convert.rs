@@ -21,6 +21,11 @@ use super::plan::{Operation, Step};
 
 /// Most words one unit's name spans ("imperial fluid ounces per hour" is five).
 const MAX_UNIT_WORDS: usize = 5;
+/// Most words a conversion request may have: the reading tries every split of the words,
+/// so a bound keeps a long text from costing more than a short one would.
+const MAX_WORDS: usize = 48;
+/// Most words one amount may span ("two million three hundred and forty thousand").
+const MAX_AMOUNT_WORDS: usize = 12;
 
 /// Words that may open a conversion without meaning more than "convert".
 const VERBS: &[&str] = &[
@@ -66,6 +71,9 @@ const HOW_MANY_LINKS: &[&str] = &[
 /// A conversion of the whole `words`, as plan steps (references local to them), if the
 /// words are one.
 pub(crate) fn read(words: &[&str], language: &Language) -> Option<Vec<Step>> {
+    if words.len() > MAX_WORDS {
+        return None;
+    }
     let words = match words.first() {
         Some(first) if VERBS.iter().any(|v| first.eq_ignore_ascii_case(v)) => &words[1..],
         _ => words,
@@ -281,7 +289,7 @@ fn amounts(words: &[&str], language: &Language) -> Option<Vec<Amount>> {
 
 /// One "<number> <unit>", the number as short as lets a unit follow.
 fn amount(words: &[&str], language: &Language) -> Option<(usize, Amount)> {
-    for split in 1..words.len() {
+    for split in 1..words.len().min(MAX_AMOUNT_WORDS + 1) {
         let Some(value) = number(&words[..split]) else {
             continue;
         };

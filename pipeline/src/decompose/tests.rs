@@ -537,3 +537,15 @@ fn a_tenant_vocabulary_extends_the_reader() {
     // Without the file, the same words are not understood.
     assert!(decompose("2 furlongs in metres").is_err());
 }
+
+#[test]
+fn a_long_text_costs_no_more_than_its_length() {
+    // Conversions try every split of the words; the reading is bounded, so these finish
+    // at once (unbounded, the first took minutes: the suite's time is the check). Neither
+    // is a request anyone understands.
+    let conversions = "1 km to ".repeat(500);
+    let numbers = "1 ".repeat(2000);
+    for text in [conversions.as_str(), numbers.as_str()] {
+        assert!(decompose(text).is_err(), "{}", &text[..20]);
+    }
+}
