@@ -48,17 +48,7 @@ fn the_tuning_set_gets_no_wrong_number_and_holds_its_floor() {
 fn the_dev_set_gets_no_wrong_number_and_holds_its_floor() {
     let report = report_of("answers_dev.jsonl");
     assert_eq!(report.all.total(), 300);
-    let wrong: Vec<String> = report
-        .scored
-        .iter()
-        .filter(|s| s.outcome == Outcome::Wrong)
-        .map(|s| {
-            format!(
-                "{:?} → {:?} {:?}",
-                s.case.text, s.result.value, s.result.unit
-            )
-        })
-        .collect();
+    let wrong = wrong_answers(&report);
     assert!(wrong.is_empty(), "wrong answers:\n{}", wrong.join("\n"));
     println!("{}", report.table());
     assert!(report.all.right >= 298, "{}", report.table());

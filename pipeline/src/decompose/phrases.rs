@@ -522,12 +522,7 @@ fn percent_of(p: Expr, n: Expr) -> Expr {
 /// n / m × 100.
 fn share_percent(c: &Captures<'_>, clause: &str, _: &Language) -> Option<Vec<Step>> {
     let (n, m) = (value(c, "n")?, value(c, "m")?);
-    let ratio = Expr::binary(BinaryOp::Divide, n, m);
-    one_step(
-        clause,
-        Expr::binary(BinaryOp::Multiply, ratio, number(100)),
-        None,
-    )
+    one_step(clause, percent_of_base(n, m), None)
 }
 
 /// Slot `name`, or the result before when the construction leaves it out ("decrease by
@@ -562,25 +557,21 @@ fn part_percent(c: &Captures<'_>, clause: &str, _: &Language) -> Option<Vec<Step
 /// (b − a) / a × 100.
 fn percent_change(c: &Captures<'_>, clause: &str, _: &Language) -> Option<Vec<Step>> {
     let (a, b) = (value(c, "a")?, value(c, "b")?);
-    let change = Expr::binary(BinaryOp::Subtract, b, a.clone());
-    let ratio = Expr::binary(BinaryOp::Divide, change, a);
-    one_step(
-        clause,
-        Expr::binary(BinaryOp::Multiply, ratio, number(100)),
-        None,
-    )
+    let rise = Expr::binary(BinaryOp::Subtract, b, a.clone());
+    one_step(clause, percent_of_base(rise, a), None)
 }
 
 /// (a − b) / a × 100: a decrease as a positive percentage.
 fn percent_drop(c: &Captures<'_>, clause: &str, _: &Language) -> Option<Vec<Step>> {
     let (a, b) = (value(c, "a")?, value(c, "b")?);
-    let change = Expr::binary(BinaryOp::Subtract, a.clone(), b);
-    let ratio = Expr::binary(BinaryOp::Divide, change, a);
-    one_step(
-        clause,
-        Expr::binary(BinaryOp::Multiply, ratio, number(100)),
-        None,
-    )
+    let fall = Expr::binary(BinaryOp::Subtract, a.clone(), b);
+    one_step(clause, percent_of_base(fall, a), None)
+}
+
+/// `part` as a percentage of `base`: part / base × 100.
+fn percent_of_base(part: Expr, base: Expr) -> Expr {
+    let ratio = Expr::binary(BinaryOp::Divide, part, base);
+    Expr::binary(BinaryOp::Multiply, ratio, number(100))
 }
 
 /// n × 100 / p.
