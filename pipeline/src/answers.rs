@@ -3,8 +3,9 @@
 //! One JSON object per line: `{"category", "text", "value", "unit", "tolerance"}`, each
 //! request with one exact answer. A request is answered *right* when the result is `ok`,
 //! its value is within the tolerance of the label, and its unit is the labelled one (units
-//! are compared by what they mean, so "metre" and "m" agree; a label with no unit, or with
-//! a unit the table does not know, such as "people", checks the value only). It is *wrong*
+//! are compared by what they mean, so "metre" and "m" agree; a label with a unit the table
+//! does not know, such as "people", checks the value only, and a label with no unit wants
+//! none of the table's: "7 millilitre" for a count of cans is wrong). It is *wrong*
 //! when the result is `ok` with another value or unit, and *declined* otherwise
 //! (`unclassified`, an error, or no value). Wrong answers are the ones that matter most: a
 //! declined request says so, a wrong one misleads.
@@ -75,7 +76,10 @@ pub fn score(case: &AnswerCase, result: &RequestResult) -> Outcome {
 
 /// Whether the answer's unit is the labelled one; see the module head.
 fn unit_agrees(expected: &str, actual: Option<&str>) -> bool {
-    let Some(wanted) = units::find(expected).filter(|_| !expected.trim().is_empty()) else {
+    if expected.trim().is_empty() {
+        return actual.and_then(units::find).is_none();
+    }
+    let Some(wanted) = units::find(expected) else {
         return true;
     };
     actual

@@ -396,7 +396,7 @@ fn result_unit(plan: &Plan, units: &mut [Option<String>]) -> Option<String> {
             continue;
         }
         units[i] = match (&step.unit, &step.operation) {
-            (Some(unit), _) => Some(unit.clone()),
+            (Some(unit), _) => Some(unit.clone()).filter(|u| !u.is_empty()),
             (None, Operation::Calculate(expr)) => derived_unit(expr, &units[..i]),
             _ => None,
         };

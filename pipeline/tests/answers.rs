@@ -1,7 +1,8 @@
-//! The fast path on realistic phrasing: the dev set (`benches/data/answers_dev.jsonl`,
-//! written by a helper who never saw the code) and the tuning set (`answers_tune.jsonl`, a
-//! second writer) answered with the example repository's registry. It holds the floor the README reports: no wrong number, and at least the right
-//! answers measured when the reader landed. (The blind set, `answers_blind.jsonl`, is
+//! The fast path on realistic phrasing, answered with the example repository's registry:
+//! the dev set (`benches/data/answers_dev.jsonl`, written by a helper who never saw the
+//! code), the tuning set (`answers_tune.jsonl`, a second writer) and the first blind set
+//! (`answers_blind.jsonl`, tuned on in a third round). Each is held to the floor the
+//! README reports: no wrong number, and at least the right answers measured. (The final set, `answers_final.jsonl`, is
 //! scored by `cargo bench -p volcano-pipeline --bench answers` only, so no test tunes it.)
 
 use std::path::Path;
@@ -41,7 +42,18 @@ fn the_tuning_set_gets_no_wrong_number_and_holds_its_floor() {
     assert_eq!(report.all.total(), 200);
     let wrong = wrong_answers(&report);
     assert!(wrong.is_empty(), "wrong answers:\n{}", wrong.join("\n"));
-    assert!(report.all.right >= 193, "{}", report.table());
+    assert!(report.all.right >= 196, "{}", report.table());
+}
+
+#[test]
+fn the_blind_set_gets_no_wrong_number_and_holds_its_floor() {
+    // Unseen until the reader's second round was done (194 right at that first run), then
+    // tuned on in a third round; answers_final.jsonl is the set kept unseen since.
+    let report = report_of("answers_blind.jsonl");
+    assert_eq!(report.all.total(), 200);
+    let wrong = wrong_answers(&report);
+    assert!(wrong.is_empty(), "wrong answers:\n{}", wrong.join("\n"));
+    assert!(report.all.right >= 200, "{}", report.table());
 }
 
 #[test]

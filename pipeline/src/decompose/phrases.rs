@@ -193,6 +193,16 @@ const PERCENTAGES: &[Construction] = &[
         pattern: r"(?:the\s+|it\s+)?(?:price|cost|total|bill|it)\s+(?:is|was)\s+<n>\s*(?:,|and|but|with)\s*(?:there's|there\s+is|there\s+was|it's|it\s+is|they\s+give|i\s+get|with)?\s*(?:an?\s+)?<p>\s+(?:off|discount)[,.;]?\s*(?:what\s+do\s+i\s+pay|what's\s+the\s+(?:new\s+|final\s+|sale\s+)?(?:price|total|cost)|what\s+is\s+the\s+(?:new\s+|final\s+|sale\s+)?(?:price|total|cost)|how\s+much\s+(?:do\s+i\s+pay|is\s+it(?:\s+now)?|does\s+it\s+cost))",
         build: less_percent,
     },
+    Construction {
+        // "a tank holds 50 litres and is 40% full, how many litres are in it"
+        pattern: r"(?:an?\s+|the\s+|my\s+|our\s+)?[a-z]+\s+(?:holds|takes|has\s+room\s+for|can\s+hold|fits)\s+<n>\s*(?:<u>\s*)?(?:,|and)\s*(?:it\s+)?(?:is|'s|is\s+only|is\s+now)\s+<p>\s+full[,.;]?\s*how\s+(?:many|much)\b[^0-9]*",
+        build: part_percent_in_unit,
+    },
+    Construction {
+        // "the bill is 85.50 and I want to leave an 18% tip, how much is the tip"
+        pattern: r"(?:the\s+|my\s+|our\s+)?(?:[a-z]+\s+)?(?:bill|total|meal|check|tab)\s+(?:is|was|comes\s+to|came\s+to)\s+<n>\s*[,.;]?\s*(?:and\s+|so\s+)?(?:i|we)\s+(?:want\s+to\s+|would\s+like\s+to\s+|'d\s+like\s+to\s+|will\s+|'ll\s+)?(?:leave|give|add|pay|tip)\s+(?:an?\s+)?<p>(?:\s+tip)?\s*[-,.;]?\s*how\s+much\s+is\s+(?:the|that|my)\s+tip",
+        build: part_percent,
+    },
 ];
 
 const WORD_PROBLEMS: &[Construction] = &[
@@ -338,7 +348,7 @@ const WORD_PROBLEMS: &[Construction] = &[
     },
     Construction {
         // "I read 35 pages a day, how many pages will I read in 2 weeks"
-        pattern: r"(?:(?:i|you|we|they|he|she|it|a\s+[a-z]+|the\s+[a-z]+)\s+)?[a-z]+\s+<m>\s+[a-z]+\s+(?:a|an|per|each|every)\s+<u>[,.;]?\s*how\s+many\s+(?:[a-z]+\s+)?(?:(?:will|would|do|does|can|could)\s+(?:i|you|we|they|he|she|it)\s+[a-z]+\s+)?(?:in|over|during)\s+(?:a\s+|an\s+|one\s+)?(?:<n>\s*)?<v>",
+        pattern: r"(?:(?:i|you|we|they|he|she|it|a\s+[a-z]+|the\s+[a-z]+)\s+)?[a-z]+\s+<m>\s+[a-z]+\s+(?:a|an|per|each|every)\s+<u>[,.;]?\s*how\s+many\s+(?:[a-z]+\s+)?(?:(?:will|would|do|does|can|could)\s+(?:i|you|we|they|he|she|it)\s+[a-z]+\s+)?(?:in|over|during)\s+(?:a\s+|an\s+|one\s+)?(?:<n>\s+)?<v>",
         build: rate_over_time,
     },
     Construction {
@@ -363,7 +373,7 @@ const WORD_PROBLEMS: &[Construction] = &[
     },
     Construction {
         // "my car uses 6 litres per 100 km, how many litres for a 350 km trip"
-        pattern: r"(?:(?:an?|the|my|our|this)\s+[a-z]+\s+)?(?:uses|burns|needs|consumes|takes|drinks|does)\s+<m>\s*<u>\s+(?:per|every|for\s+every|each|in)\s+<a>\s*<v>[,.;]?\s*how\s+(?:much|many)\s+(?:[a-z]+\s+)?(?:for|to\s+[a-z]+|over|on|in)\s+(?:an?\s+|the\s+)?<n>\s*<w>(?:\s+[a-z]+)?(?:[,.;]?\s*in\s+[a-z]+)?",
+        pattern: r"(?:(?:an?|the|my|our|this)\s+[a-z]+\s+)?(?:uses|burns|needs|consumes|takes|drinks|does)\s+<m>\s*<u>\s+(?:per|every|for\s+every|each|in)\s+<a>\s*<v>[,.;]?\s*how\s+(?:much|many)\s+(?:[a-z]+\s+)?(?:(?:does|do|will|would)\s+(?:it|i|you|we|they|the\s+[a-z]+)\s+(?:need|use|burn|take|consume)\s+)?(?:for|to\s+[a-z]+|over|on|in)\s+(?:an?\s+|the\s+)?<n>\s*<w>(?:\s+[a-z]+)?(?:[,.;]?\s*in\s+[a-z]+)?",
         build: consumption,
     },
     Construction {
@@ -375,6 +385,31 @@ const WORD_PROBLEMS: &[Construction] = &[
         // "I need to carry 50 litres of water and my bucket holds 8 litres, how many trips"
         pattern: r"(?:to\s+)?(?:carry|move|pour|transport|fetch|bring)\s+<n>\s*<v>(?:\s+of\s+[a-z]+)?\s*(?:,|and|but)\s*(?:my|the|a|each|one|our)\s+[a-z]+\s+(?:holds|takes|carries|fits|can\s+hold|can\s+carry)\s+<m>\s*<u>[,.;]?\s*how\s+many\s+(?:trips|times|loads|runs|journeys|goes)\b[^0-9]*",
         build: fill,
+    },
+    Construction {
+        // "a pizza cut into 8 slices shared by 4 people, how many slices each"
+        pattern: r"(?:an?\s+|the\s+|my\s+)?[a-z]+\s+(?:cut|split|divided|broken)\s+into\s+<n>\s+(?P<k>[a-z]+)\s*(?:,|and)?\s*(?:is\s+|are\s+)?(?:shared|split|divided)\s+(?:equally\s+|evenly\s+)?(?:by|between|among|amongst)\s+<m>(?:\s+(?P<j>[a-z]+))?<ask>",
+        build: share,
+    },
+    Construction {
+        // "3 packs of 6 bottles plus 4 loose bottles, how many bottles total"
+        pattern: r"<n>\s+(?P<k>[a-z]+)\s+(?:of|with)\s+<m>(?:\s+(?P<j>[a-z]+))?\s+(?:plus|and|with|\+)\s+(?:another\s+|an\s+extra\s+)?<a>\s+(?:loose|extra|more|single|spare|other|separate|individual)?\s*[a-z]+<ask>",
+        build: groups_plus,
+    },
+    Construction {
+        // "a square garden with sides of 9 m, what's the area"
+        pattern: r"(?:an?\s+|the\s+|my\s+|our\s+)?square\s+(?:[a-z]+\s+)?(?:with\s+(?:sides|a\s+side|each\s+side)\s+of|of\s+side|with\s+side|measuring|that\s+is|which\s+is|is|of)\s+<a>\s*<u>(?:\s+(?:on\s+each\s+side|each\s+side|per\s+side|a\s+side|on\s+a\s+side|long|wide))?[,.;:]?\s*(?P<q>(?:what(?:'s|\s+is)\s+|how\s+(?:many|much)\s+)[^0-9]*)",
+        build: square_shape,
+    },
+    Construction {
+        // "a recipe needs 200 g of flour per batch, how much flour for 3 batches"
+        pattern: r"(?:(?:an?|the|my|each|one)\s+)?[a-z]+\s+(?:needs|uses|takes|requires|calls\s+for)\s+<m>\s*(?:<u>\s+)?(?:of\s+[a-z]+\s+)?(?:per|for\s+each|for\s+every|for\s+one|for\s+a|each|a)\s+(?P<k>[a-z]+)[,.;]?\s*how\s+(?:much|many)\s+(?:[a-z]+\s+)?(?:(?:do|will|would)\s+(?:i|you|we)\s+need\s+)?(?:for|to\s+make|in)\s+<n>(?:\s+(?P<j>[a-z]+))?",
+        build: per_item,
+    },
+    Construction {
+        // "3 friends share 2.4 kg of sweets equally, how many grams each"
+        pattern: r"<m>\s+(?P<k>[a-z]+)\s+(?:share|split)\s+<n>\s*<u>(?:\s+of\s+[a-z]+)?(?:\s+(?:equally|evenly))?[,.;]?\s*how\s+(?:many|much)\s+(?P<askunit>[^\s0-9,?]+)?\s*(?:each|does\s+each\s+(?:one\s+|person\s+)?(?:get|have)|for\s+each(?:\s+[a-z]+)?|per\s+[a-z]+)",
+        build: share_amount,
     },
 ];
 
@@ -501,6 +536,12 @@ fn percentage(captures: &Captures<'_>) -> Option<Expr> {
     is_single_value(&expr).then_some(expr)
 }
 
+/// The unit of a count ("7 cans", "490 pages"): explicitly none, so that the unit of the
+/// amounts it was computed from does not carry over.
+fn counted() -> Option<String> {
+    Some(String::new())
+}
+
 fn number(value: i64) -> Expr {
     Expr::Number(Decimal::from(value))
 }
@@ -552,6 +593,22 @@ fn more_percent(c: &Captures<'_>, clause: &str, _: &Language) -> Option<Vec<Step
 fn part_percent(c: &Captures<'_>, clause: &str, _: &Language) -> Option<Vec<Step>> {
     let (n, p) = (value(c, "n")?, percentage(c)?);
     one_step(clause, percent_of(p, n), None)
+}
+
+/// p% of n, in n's unit when it has one ("50 litres, 40% full" is 20 litres).
+fn part_percent_in_unit(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
+    let (n, p) = (value(c, "n")?, percentage(c)?);
+    let unit = match c.name("u") {
+        Some(written) => {
+            let alias = language.unit(written.as_str())?;
+            (alias.factor == Decimal::ONE).then(|| alias.unit.name.to_string())
+        }
+        None => None,
+    };
+    if c.name("u").is_some() && unit.is_none() {
+        return None;
+    }
+    one_step(clause, percent_of(p, n), unit)
 }
 
 /// (b − a) / a × 100.
@@ -651,7 +708,7 @@ fn fill(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>
         Step {
             operation: Operation::Calculate(count),
             text: clause.to_string(),
-            unit: None,
+            unit: counted(),
         },
     ])
 }
@@ -883,7 +940,7 @@ fn rate_over_time(c: &Captures<'_>, clause: &str, language: &Language) -> Option
     steps.push(Step {
         operation: Operation::Calculate(Expr::binary(BinaryOp::Multiply, m, periods)),
         text: clause.to_string(),
-        unit: None,
+        unit: counted(),
     });
     Some(steps)
 }
@@ -909,10 +966,16 @@ fn rectangle(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<
     if u.name != v.name {
         return None;
     }
-    let question = c.name("q")?.as_str().to_ascii_lowercase();
+    shape(clause, a, b, u, c.name("q")?.as_str())
+}
+
+/// A rectangle a by b (in `unit`): its area when the question asks for area (or square
+/// units, carpet), its perimeter when it asks for a fence, edge or the way round.
+fn shape(clause: &str, a: Expr, b: Expr, unit: &units::Unit, question: &str) -> Option<Vec<Step>> {
+    let question = question.to_ascii_lowercase();
     let asks = |words: &[&str]| words.iter().any(|w| question.contains(w));
     if asks(&["area", "square", "carpet", "floor space"]) {
-        let square = units::find(&format!("square {}", u.name))?;
+        let square = units::find(&format!("square {}", unit.name))?;
         return one_step(
             clause,
             Expr::binary(BinaryOp::Multiply, a, b),
@@ -933,7 +996,7 @@ fn rectangle(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<
         return one_step(
             clause,
             Expr::binary(BinaryOp::Multiply, number(2), sum),
-            Some(u.name.to_string()),
+            Some(unit.name.to_string()),
         );
     }
     None
@@ -998,6 +1061,69 @@ fn scale_recipe(c: &Captures<'_>, clause: &str, language: &Language) -> Option<V
     };
     let scaled = Expr::binary(BinaryOp::Multiply, m, n);
     one_step(clause, Expr::binary(BinaryOp::Divide, scaled, a), unit)
+}
+
+/// n groups of m, and a more: n × m + a.
+fn groups_plus(c: &Captures<'_>, clause: &str, _: &Language) -> Option<Vec<Step>> {
+    let (n, m, a) = (plain(c, "n")?, plain(c, "m")?, plain(c, "a")?);
+    let groups = Expr::binary(BinaryOp::Multiply, n, m);
+    one_step(clause, Expr::binary(BinaryOp::Add, groups, a), None)
+}
+
+/// A square of side a u: its area or perimeter, as [`rectangle`] decides by the question.
+fn square_shape(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
+    let a = plain(c, "a")?;
+    let u = length_unit(c, "u", language)?;
+    shape(clause, a.clone(), a, u, c.name("q")?.as_str())
+}
+
+/// m (in u, if written) per item, for n items: m × n.
+fn per_item(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
+    let (m, n) = (plain(c, "m")?, plain(c, "n")?);
+    let unit = match c.name("u") {
+        Some(written) => {
+            let alias = language.unit(written.as_str())?;
+            Some(alias.unit.name.to_string()).filter(|_| alias.factor == Decimal::ONE)
+        }
+        None => None,
+    };
+    if c.name("u").is_some() && unit.is_none() {
+        return None;
+    }
+    one_step(clause, Expr::binary(BinaryOp::Multiply, m, n), unit)
+}
+
+/// m people share n u: n / m, in the unit asked for (converted) or u.
+fn share_amount(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
+    let (m, n) = (plain(c, "m")?, plain(c, "n")?);
+    let given = language.unit(c.name("u")?.as_str())?;
+    if given.factor != Decimal::ONE {
+        return None;
+    }
+    let target = match c.name("askunit") {
+        Some(asked) => {
+            let asked = language.unit(asked.as_str())?;
+            if asked.factor != Decimal::ONE {
+                return None;
+            }
+            asked.unit
+        }
+        None => given.unit,
+    };
+    let (mut steps, amount) = in_unit(
+        n,
+        c.name("u")?.as_str(),
+        target.name,
+        target.quantity,
+        language,
+        clause,
+    )?;
+    steps.push(Step {
+        operation: Operation::Calculate(Expr::binary(BinaryOp::Divide, amount, m)),
+        text: clause.to_string(),
+        unit: Some(target.name.to_string()),
+    });
+    Some(steps)
 }
 
 /// n − m.

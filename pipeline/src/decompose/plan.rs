@@ -34,7 +34,8 @@ pub struct Step {
     pub operation: Operation,
     pub text: String,
     /// The unit of the step's value when the reading knows it and no tool reports one (the
-    /// area of "4 m by 5 m" is in square metres, "120 km at 60 km/h" takes hours).
+    /// area of "4 m by 5 m" is in square metres, "120 km at 60 km/h" takes hours); an
+    /// empty unit says the value has none (a count of cans), whatever its inputs had.
     pub unit: Option<String>,
 }
 

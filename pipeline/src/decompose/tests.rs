@@ -277,7 +277,8 @@ fn answer(text: &str) -> (String, Option<String>) {
         .steps
         .last()
         .and_then(|s| s.unit.clone())
-        .or_else(|| units.last().cloned().flatten());
+        .or_else(|| units.last().cloned().flatten())
+        .filter(|u| !u.is_empty());
     (last.round_dp(6).normalize().to_string(), unit)
 }
 
