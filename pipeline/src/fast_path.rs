@@ -328,9 +328,12 @@ fn run_step(
     let Operation::Convert { .. } = &step.operation else {
         return Err(needs_tool());
     };
+    // "convert it to ml": the unit is that of the step it converts.
+    let input_unit = referenced_step(step).and_then(|k| units.get(k).cloned().flatten());
     let mut ctx = ToolContext::new(&step.text, Utc::now().fixed_offset());
     ctx.step = Some(step);
     ctx.input = input;
+    ctx.input_unit = input_unit.as_deref();
     let mut first_error = None;
     for converter in converters {
         match converter.run(&ctx) {
@@ -358,6 +361,18 @@ fn run_step(
         },
         None => needs_tool(),
     })
+}
+
+/// The earlier step a conversion's value is, when it is one (`$k`).
+fn referenced_step(step: &decompose::Step) -> Option<usize> {
+    match &step.operation {
+        Operation::Convert {
+            value: Expr::Ref(crate::calc::Reference::Step(k)),
+            from_unit: None,
+            ..
+        } => Some(*k),
+        _ => None,
+    }
 }
 
 /// The reader's plan for a request no pattern matched, served by the tenant's calculator
@@ -620,6 +635,33 @@ mod tests {
             reply_topic: None,
             headers: Default::default(),
         }
+    }
+
+    #[test]
+    fn requests_no_pattern_matches_are_read_and_answered_by_the_tenant_s_tools() {
+        let mut fp = FastPath::new(example_registry(), 10);
+        let r = fp.process(&request("hey, what's one hundred twenty divided by five?"));
+        assert_eq!(
+            (r.status, r.value.as_deref(), r.matched_rule.as_deref()),
+            (Status::Ok, Some("24"), Some("arithmetic:reading")),
+            "{r:?}"
+        );
+        // A starting amount keeps its unit through the chain: the conversion after it
+        // knows what it converts, and halving keeps millilitres.
+        let r = fp.process(&request("take 3 cups, convert to ml, then halve it"));
+        assert_eq!(r.value.as_deref(), Some("354.88235475"), "{r:?}");
+        assert_eq!(r.unit.as_deref(), Some("millilitre"));
+        // A count has no unit, whatever its amounts had.
+        let r = fp.process(&request("how many 330 ml cans fill a 2 liter jug"));
+        assert_eq!(
+            (r.value.as_deref(), r.unit.as_deref()),
+            (Some("7"), None),
+            "{r:?}"
+        );
+        // What the reader cannot read is unclassified, and says where it stopped.
+        let r = fp.process(&request("tell me a story about volcanoes"));
+        assert_eq!(r.status, Status::Unclassified, "{r:?}");
+        assert!(r.answer.contains("not understood"), "{}", r.answer);
     }
 
     #[test]

@@ -356,7 +356,13 @@ impl<'t, 'a> Parser<'t, 'a> {
     }
 
     /// After a whole number: "two thirds (of 90)", "3 quarters", "1 and a half".
-    fn number_tail(&mut self, value: Expr) -> Result<Expr, CalcError> {
+    /// `written_with_multiplier`: the number was "2 hundred", "7 thousand", so "and fifty"
+    /// continues it (after a bare "200", "and five" is a second operand).
+    fn number_tail(
+        &mut self,
+        value: Expr,
+        written_with_multiplier: bool,
+    ) -> Result<Expr, CalcError> {
         if let Some(denominator) = self.peek_word().and_then(denominator) {
             self.at += 1;
             if self.eat_word("of") {
@@ -384,7 +390,19 @@ impl<'t, 'a> Parser<'t, 'a> {
         // "the 4th (power)": the suffix of an ordinal says nothing more.
         if self.peek_word().is_some_and(is_ordinal_suffix) {
             self.at += 1;
+            // "the 4th power of 3".
+            if self.eat_words(&["power", "of"]) {
+                return Ok(Expr::binary(BinaryOp::Power, self.operand()?, value));
+            }
             self.eat_word("power");
+        }
+        // "2 hundred and fifty": a number in digits continued in words.
+        if written_with_multiplier && self.peek_word() == Some("and") && self.small_number_at(1) {
+            self.at += 1;
+            let word = self.peek_word().unwrap_or_default();
+            self.at += 1;
+            let rest = self.number_words(word)?;
+            return Ok(Expr::binary(BinaryOp::Add, value, rest));
         }
         Ok(value)
     }
@@ -400,8 +418,9 @@ impl<'t, 'a> Parser<'t, 'a> {
         };
         match token.tok {
             Tok::Number(value) => {
+                let with_multiplier = self.peek_word().and_then(multiplier).is_some();
                 let value = self.scaled(value)?;
-                self.number_tail(value)
+                self.number_tail(value, with_multiplier)
             }
             Tok::Ref(reference) => Ok(Expr::Ref(reference)),
             Tok::LParen => {
@@ -432,7 +451,7 @@ impl<'t, 'a> Parser<'t, 'a> {
     fn word_prefix(&mut self, word: &'a str, token: &Token<'_>) -> Result<Expr, CalcError> {
         if starts_number_words(word) {
             let value = self.number_words(word)?;
-            return self.number_tail(value);
+            return self.number_tail(value, false);
         }
         if let Some(degree) = ordinal_word(word) {
             // "fourth root of 16"; a bare ordinal is a number only after "to the".
@@ -440,6 +459,10 @@ impl<'t, 'a> Parser<'t, 'a> {
                 return self.root(degree);
             }
             let value = number(degree);
+            // "the fourth power of 3".
+            if self.eat_words(&["power", "of"]) {
+                return Ok(Expr::binary(BinaryOp::Power, self.operand()?, value));
+            }
             self.eat_word("power");
             return Ok(value);
         }
@@ -704,12 +727,16 @@ impl<'t, 'a> Parser<'t, 'a> {
     /// `round(3.14159, 2)`, "round 3.14159 to 2 decimals", "round to 2 decimals" (the
     /// previous result), "round 2.5".
     fn round(&mut self) -> Result<Expr, CalcError> {
-        // "round down 3.7", "round 3.7 down": floor; "round up": ceiling.
-        if self.eat_word("down") {
-            return self.function(Function::Floor);
-        }
-        if self.eat_word("up") {
-            return self.function(Function::Ceil);
+        // "round down 3.7", "round 3.7 down": floor; "round up": ceiling; "round up 4.01 to
+        // the nearest whole number", "round down 2.678 to 2 decimals".
+        for (word, function) in [("down", Function::Floor), ("up", Function::Ceil)] {
+            if self.eat_word(word) {
+                let value = self.expression(ROUNDED_BP + 1)?;
+                if !self.eat_word("to") {
+                    return Ok(Expr::call(function, vec![value]));
+                }
+                return self.directed_places(function, value);
+            }
         }
         if self.eat(Tok::LParen) {
             let args = self.call_arguments()?;
@@ -759,6 +786,30 @@ impl<'t, 'a> Parser<'t, 'a> {
         ))
     }
 
+    /// Floor or ceiling at the places that follow "to": a whole number, or n decimals
+    /// (x scaled up by 10ⁿ, floored or ceiled, scaled back: exact in decimals).
+    fn directed_places(&mut self, function: Function, value: Expr) -> Result<Expr, CalcError> {
+        let nearest = self.eat_words(&["the", "nearest"]) || self.eat_word("nearest");
+        if !nearest {
+            let _ = self.eat_word("a") || self.eat_word("the");
+        }
+        let places = match self.place_word() {
+            Some(places) => places,
+            None => {
+                let places = self.operand()?;
+                self.eat_place_unit();
+                places
+            }
+        };
+        let scale = Expr::binary(BinaryOp::Power, number(10), places);
+        let scaled = Expr::binary(BinaryOp::Multiply, value, scale.clone());
+        Ok(Expr::binary(
+            BinaryOp::Divide,
+            Expr::call(function, vec![scaled]),
+            scale,
+        ))
+    }
+
     /// "whole number", "integer", "tenth", "ten", "hundred", "thousand": the decimal places
     /// to round to (negative for tens and up).
     fn place_word(&mut self) -> Option<Expr> {
@@ -767,7 +818,6 @@ impl<'t, 'a> Parser<'t, 'a> {
             (&["whole"], 0),
             (&["integer"], 0),
             (&["unit"], 0),
-            (&["one"], 0),
             (&["tenth"], 1),
             (&["hundredth"], 2),
             (&["thousandth"], 3),
@@ -829,7 +879,7 @@ impl<'t, 'a> Parser<'t, 'a> {
     /// "take 63 away from 100", "take 5 from 20", "take away 5" (from the result before),
     /// "take 100" (a starting value), "take the square root" (of the result before).
     fn take(&mut self) -> Result<Expr, CalcError> {
-        if self.eat_word("away") {
+        if self.eat_word("away") || self.eat_word("off") {
             let amount = self.expression(ADD_BP + 1)?;
             return Ok(Expr::binary(
                 BinaryOp::Subtract,

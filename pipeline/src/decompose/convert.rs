@@ -159,6 +159,28 @@ fn asked_unit(question: &[&str], language: &Language) -> Option<Target> {
     .then_some(unit)
 }
 
+/// A starting amount with its unit ("3 cups", "250 g") as a step whose value keeps that
+/// unit, so that "convert to ml" after it knows what it converts.
+pub(crate) fn amount_step(words: &[&str], clause: &str, language: &Language) -> Option<Step> {
+    if words.len() > MAX_AMOUNT_WORDS + MAX_UNIT_WORDS {
+        return None;
+    }
+    let (used, amount) = amount(words, language)?;
+    if used != words.len() {
+        return None;
+    }
+    let unit = amount.unit.alias.unit.name.to_string();
+    Some(Step {
+        operation: Operation::Convert {
+            value: scaled(amount.value, amount.unit.alias.factor),
+            from_unit: Some(unit.clone()),
+            to_unit: unit,
+        },
+        text: clause.to_string(),
+        unit: None,
+    })
+}
+
 /// "how many <target> [are there in|make|…] <amount>".
 fn how_many(words: &[&str], language: &Language) -> Option<(Vec<Amount>, Target)> {
     if !(is(words.first()?, "how") && is(words.get(1)?, "many")) {
@@ -294,7 +316,17 @@ fn amount(words: &[&str], language: &Language) -> Option<(usize, Amount)> {
             continue;
         };
         if let Some((len, unit)) = unit_at(words, split, language) {
-            return Some((split + len, Amount { value, unit }));
+            // "half a cup of butter": what is measured says nothing more.
+            let mut used = split + len;
+            if words.get(used).is_some_and(|w| is(w, "of"))
+                && words.get(used + 1).is_some_and(|w| {
+                    w.chars().all(char::is_alphabetic)
+                        && unit_at(words, used + 1, language).is_none()
+                })
+            {
+                used += 2;
+            }
+            return Some((used, Amount { value, unit }));
         }
     }
     None

@@ -86,6 +86,7 @@ const LEADING: &[&str] = &[
     "what's the result of",
     "what is the result of",
     "what is the value of",
+    "do",
     "what's the value of",
     "what do you get if you",
     "what do you get when you",
@@ -179,6 +180,10 @@ const TRAILING: &[&str] = &[
     "quickly",
     "exactly",
     "equals what",
+    "as a decimal",
+    "as a decimal number",
+    "in decimal form",
+    "in decimals",
     "equal what",
     "is what",
     "is equal to what",
@@ -220,6 +225,10 @@ pub(crate) fn normalize<'t>(text: &'t str, language: &Language) -> Cow<'t, str> 
         if let Some(replaced) = replace_phrase(&text, phrase, meaning) {
             text = Cow::Owned(replaced);
         }
+    }
+    // "which is biggest: 0.45, 0.5": a colon after a word only introduces what follows.
+    if text.contains(": ") {
+        text = Cow::Owned(text.replace(": ", " "));
     }
     let trimmed = strip_edges(&text, language);
     let unglued = unglue_units(trimmed);

@@ -38,14 +38,19 @@ pub(crate) enum Table {
     WordProblems,
 }
 
-/// An amount (anything the calculator reads as one value): words that each end in a letter
-/// or digit, so a comma or full stop after the amount stays outside it.
+/// An amount (anything the calculator reads as one value): it starts with a digit, a sign,
+/// a number word or a reference ("it", "that"), and each of its words ends in a letter or
+/// digit, so a comma or full stop after it stays outside. Starting so, it cannot swallow
+/// the words of context before it ("I read 35" is no amount).
 ///
 /// The classes are ASCII on purpose: amounts are, and Unicode's `\w` would make the set too
 /// large to compile.
-const N: &str = r"[-+]?[0-9a-z_$'](?:[0-9a-z_.,/']*[0-9a-z_])?(?:[ -][0-9a-z_$'](?:[0-9a-z_.,/']*[0-9a-z_])?)*?";
+const N: &str = r"(?:[-+]?[0-9.$](?:[0-9a-z_.,/']*[0-9a-z_])?|(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|dozen|a|an|half|it|that|this|the)\b)(?:[ -][0-9a-z_$'](?:[0-9a-z_.,/']*[0-9a-z_])?)*?";
 /// A percentage.
 const P: &str = r"[-+]?[0-9a-z_.,]+(?:[ -][0-9a-z_.,]+)*?\s*(?:%|percent|per\s*cent|pct)";
+/// A few words of context before a construction ("our town's population", "if I"): words
+/// only, so no amount can hide in them.
+const CONTEXT: &str = r"(?:[a-z']+\s+){0,4}?";
 /// What may stand before a percentage in a chain: "subtract another 10%".
 const MORE: &str =
     r"(?:another\s+|a\s+further\s+|a\s+second\s+|an\s+additional\s+|an\s+extra\s+|further\s+)?";
@@ -73,6 +78,7 @@ fn expand(pattern: &str) -> String {
     }
     out.replace("<ask>", &ASK.replace(r"\s", r"[ \t]"))
         .replace("<more>", &MORE.replace(r"\s", r"[ \t]"))
+        .replace("<context>", &CONTEXT.replace(r"\s", r"[ \t]"))
 }
 
 const PERCENTAGES: &[Construction] = &[
@@ -180,12 +186,12 @@ const PERCENTAGES: &[Construction] = &[
     },
     Construction {
         // "population grew from 8000 to 9200, what's the percentage increase"
-        pattern: r"(?:(?:the|my|our|a|an|its|their)\s+)?(?:[a-z]+\s+)?(?:grew|rose|went\s+up|increased|climbed|jumped|has\s+grown|has\s+risen|has\s+increased|goes\s+up|went|goes|changed|moved)\s+from\s+<a>\s+to\s+<b>[,.;]?\s*(?:what(?:'s|\s+is|\s+was)\s+(?:the|that)\s+|by\s+what\s+|as\s+an?\s+)?(?:percent(?:age)?|%)\s+(?:increase|change|growth|rise|gain)?",
+        pattern: r"<context>(?:grew|rose|went\s+up|increased|climbed|jumped|has\s+grown|has\s+risen|has\s+increased|goes\s+up|went|goes|changed|moved)\s+from\s+<a>\s+to\s+<b>[,.;]?\s*(?:what(?:'s|\s+is|\s+was)\s+(?:the|that)\s+|by\s+what\s+|as\s+an?\s+)?(?:percent(?:age)?|%)(?:\s+(?:increase|change|growth|rise|gain))?(?:\s+(?:did|has|does|is)\s+(?:it|that|this|the\s+[a-z]+)\s+(?:grow|grown|rise|risen|increase|increased|go\s+up|gone\s+up|change|changed))?",
         build: percent_change,
     },
     Construction {
         // "sales fell from 200 to 150, what's the percentage decrease"
-        pattern: r"(?:(?:the|my|our|a|an|its|their)\s+)?(?:[a-z]+\s+)?(?:fell|dropped|went\s+down|decreased|declined|shrank|has\s+fallen|has\s+dropped|has\s+decreased|goes\s+down)\s+from\s+<a>\s+to\s+<b>[,.;]?\s*(?:what(?:'s|\s+is|\s+was)\s+(?:the|that)\s+|by\s+what\s+|as\s+an?\s+)?(?:percent(?:age)?|%)\s+(?:decrease|drop|fall|decline|reduction|change)?",
+        pattern: r"<context>(?:fell|dropped|went\s+down|decreased|declined|shrank|has\s+fallen|has\s+dropped|has\s+decreased|goes\s+down)\s+from\s+<a>\s+to\s+<b>[,.;]?\s*(?:what(?:'s|\s+is|\s+was)\s+(?:the|that)\s+|by\s+what\s+|as\s+an?\s+)?(?:percent(?:age)?|%)(?:\s+(?:decrease|drop|fall|decline|reduction|change))?(?:\s+(?:did|has|does|is)\s+(?:it|that|this|the\s+[a-z]+)\s+(?:fall|fallen|drop|dropped|decrease|decreased|shrink|shrunk|go\s+down|gone\s+down))?",
         build: percent_drop,
     },
     Construction {
@@ -202,6 +208,26 @@ const PERCENTAGES: &[Construction] = &[
         // "the bill is 85.50 and I want to leave an 18% tip, how much is the tip"
         pattern: r"(?:the\s+|my\s+|our\s+)?(?:[a-z]+\s+)?(?:bill|total|meal|check|tab)\s+(?:is|was|comes\s+to|came\s+to)\s+<n>\s*[,.;]?\s*(?:and\s+|so\s+)?(?:i|we)\s+(?:want\s+to\s+|would\s+like\s+to\s+|'d\s+like\s+to\s+|will\s+|'ll\s+)?(?:leave|give|add|pay|tip)\s+(?:an?\s+)?<p>(?:\s+tip)?\s*[-,.;]?\s*how\s+much\s+is\s+(?:the|that|my)\s+tip",
         build: part_percent,
+    },
+    Construction {
+        // "a jacket is priced at 120 with 30% off, what's the sale price"
+        pattern: r"<context>(?:is\s+|was\s+)?(?:priced\s+at|costs?|costing|sells?\s+for|marked\s+at)\s+<n>\s*(?:,|and|but|with)\s*(?:there's\s+|there\s+is\s+|it's\s+|it\s+is\s+|a\s+|an\s+)?<p>\s+(?:off|discount)[,.;]?\s*(?:what(?:'s|\s+is)\s+(?:the|its)\s+(?:new\s+|final\s+|sale\s+|discounted\s+)?(?:price|total|cost)|how\s+much\s+(?:is\s+it(?:\s+now)?|does\s+it\s+cost(?:\s+now)?|do\s+i\s+pay))",
+        build: less_percent,
+    },
+    Construction {
+        // "what's the total if I add 20% tax to 45"
+        pattern: r"(?:the\s+)?total\s+if\s+(?:i|we|you)\s+add\s+(?:an?\s+)?<p>(?:\s+(?:sales\s+)?(?:tax|vat|tip|gratuity|service(?:\s+charge)?))?\s+(?:to|on)\s+(?:an?\s+|the\s+)?(?:bill\s+of\s+|total\s+of\s+)?<n>",
+        build: more_percent,
+    },
+    Construction {
+        // "if I leave a 15% tip on a bill of 48, what's the total"
+        pattern: r"(?:if\s+)?(?:i|we|you)\s+(?:leave|add|give|pay)\s+(?:an?\s+)?<p>\s+(?:tip|tax|gratuity|service\s+charge)\s+on\s+(?:an?\s+|the\s+)?(?:bill\s+of\s+|total\s+of\s+|meal\s+of\s+)?<n>[,.;]?\s*(?:what(?:'s|\s+is)\s+the\s+total|how\s+much\s+(?:in\s+total|altogether|do\s+(?:i|we|you)\s+pay))",
+        build: more_percent,
+    },
+    Construction {
+        // "my test score was 42 out of 60, what percentage is that"
+        pattern: r"<context>(?:was|is|got|scored|of|made)\s+<n>\s+(?:out\s+of|of)\s+<m>(?:\s+[a-z]+)?[,.;]?\s*what\s+(?:percent(?:age)?|%)\s+(?:is\s+that|was\s+that|is\s+it|did\s+(?:i|you|we|he|she|they)\s+(?:get|score))",
+        build: share_percent,
     },
 ];
 
@@ -348,7 +374,7 @@ const WORD_PROBLEMS: &[Construction] = &[
     },
     Construction {
         // "I read 35 pages a day, how many pages will I read in 2 weeks"
-        pattern: r"(?:(?:i|you|we|they|he|she|it|a\s+[a-z]+|the\s+[a-z]+)\s+)?[a-z]+\s+<m>\s+[a-z]+\s+(?:a|an|per|each|every)\s+<u>[,.;]?\s*how\s+many\s+(?:[a-z]+\s+)?(?:(?:will|would|do|does|can|could)\s+(?:i|you|we|they|he|she|it)\s+[a-z]+\s+)?(?:in|over|during)\s+(?:a\s+|an\s+|one\s+)?(?:<n>\s+)?<v>",
+        pattern: r"<context>[a-z]+\s+<m>\s+[a-z]+\s+(?:a|an|per|each|every)\s+<u>[,.;]?\s*how\s+many\s+(?:[a-z]+\s+)?(?:(?:will|would|do|does|can|could)\s+(?:i|you|we|they|he|she|it)\s+[a-z]+\s+)?(?:in|over|during)\s+(?:a\s+|an\s+|one\s+)?(?:<n>\s+)?<v>",
         build: rate_over_time,
     },
     Construction {
@@ -368,7 +394,7 @@ const WORD_PROBLEMS: &[Construction] = &[
     },
     Construction {
         // "a tap fills 12 litres per minute, how many minutes to fill a 300 litre tank"
-        pattern: r"(?:(?:i|you|we|they|he|she|it|an?\s+[a-z]+|the\s+[a-z]+|my\s+[a-z]+)\s+)?[a-z]+\s+<m>\s*(?:[a-z]+\s+)?(?:a|an|per|each|every)\s+<u>[,.;]?\s*how\s+(?:many|long)\s+(?P<askunit>[a-z]+)?\s*(?:will\s+it\s+take\s+|does\s+it\s+take\s+|would\s+it\s+take\s+|do\s+(?:i|you|we)\s+need\s+)?(?:to\s+)?(?:fill|finish|read|make|print|produce|complete|do|get\s+through|empty|drain|reach)\s+(?:an?\s+|the\s+|one\s+)?<n>(?:\s*-?\s*[a-z]+)*",
+        pattern: r"<context>[a-z]+\s+<m>\s*(?:[a-z]+\s+)?(?:a|an|per|each|every)\s+<u>[,.;]?\s*how\s+(?:many\s+(?P<askunit>[a-z]+)|long)\s+(?:will\s+it\s+take\s+|does\s+it\s+take\s+|would\s+it\s+take\s+|do\s+(?:i|you|we)\s+need\s+)?(?:to\s+)?(?:fill|finish|read|make|print|produce|complete|do|get\s+through|empty|drain|reach)\s+(?:an?\s+|the\s+|one\s+)?<n>(?:\s*-?\s*[a-z]+)*",
         build: time_to_total,
     },
     Construction {
@@ -410,6 +436,41 @@ const WORD_PROBLEMS: &[Construction] = &[
         // "3 friends share 2.4 kg of sweets equally, how many grams each"
         pattern: r"<m>\s+(?P<k>[a-z]+)\s+(?:share|split)\s+<n>\s*<u>(?:\s+of\s+[a-z]+)?(?:\s+(?:equally|evenly))?[,.;]?\s*how\s+(?:many|much)\s+(?P<askunit>[^\s0-9,?]+)?\s*(?:each|does\s+each\s+(?:one\s+|person\s+)?(?:get|have)|for\s+each(?:\s+[a-z]+)?|per\s+[a-z]+)",
         build: share_amount,
+    },
+    Construction {
+        // "each bus holds 45 people, how many buses do we need for 200 students"
+        pattern: r"(?:an?|each|one|every)\s+[a-z]+\s+(?:holds|fits|takes|carries|seats|can\s+hold|can\s+take|can\s+carry|can\s+seat)\s+<m>(?:\s+(?P<k>[a-z]+))?[,.;]?\s*(?P<q>how\s+many\s+[a-z]+\s+(?:do|will|would|should|must)\s+(?:i|we|you|they)\s+need)\s+(?:for|to\s+(?:carry|move|seat|take|pack|hold|fit))\s+<n>(?:\s+(?P<j>[a-z]+))?",
+        build: containers,
+    },
+    Construction {
+        // "a running track lap is 400 m, how many laps make 10 km"
+        pattern: r"<context>(?:is|are|measures|covers)\s+<m>\s*<u>(?:\s+long)?[,.;]?\s*how\s+many\s+(?P<k>[a-z]+)\s+(?:make|makes|in|are\s+in|is|equal|to\s+(?:make|cover|reach|run|walk|swim|ride|do))\s+(?:an?\s+|one\s+)?<n>\s*<v>",
+        build: laps,
+    },
+    Construction {
+        // "a recipe uses 3 eggs for 2 dozen muffins, how many eggs for 6 dozen"
+        pattern: r"<context>(?:needs|uses|takes|requires|calls\s+for)\s+<m>\s*(?:<u>\s+)?(?:of\s+[a-z]+\s+|[a-z]+\s+)?(?:for|to\s+make)\s+<a>(?:\s+(?P<k>[a-z]+))?[,.;]?\s*how\s+(?:much|many)\s+(?:[a-z]+\s+)?(?:(?:do|will|would)\s+(?:i|you|we)\s+need\s+)?(?:for|to\s+make)\s+<n>(?:\s+(?P<j>[a-z]+))?",
+        build: scale_recipe,
+    },
+    Construction {
+        // "what's the perimeter of a rectangle 7 cm wide and 11 cm long"
+        pattern: r"(?:the\s+)?(?P<q>perimeter|area)\s+of\s+(?:an?\s+|the\s+)?(?:[a-z]+\s+)?(?:that\s+is\s+|which\s+is\s+|measuring\s+)?<a>\s*<u>\s+(?:wide|long|high|by)\s*(?:and|by|,)?\s*<b>\s*<v>(?:\s+(?:long|wide|high))?",
+        build: rectangle,
+    },
+    Construction {
+        // "my garden is 12 m by 8 m, how much fencing do I need to go round"
+        pattern: r"<context><a>\s*<u>\s*(?:by|x|\*|×)\s*<b>\s*<v>(?:\s+[a-z]+)?[,.;:]?\s*(?P<q>(?:how\s+(?:much|many)|what)\s+[^0-9]*(?:fence|fencing|perimeter|round|around|border|edging|trim)[^0-9]*)",
+        build: rectangle,
+    },
+    Construction {
+        // "a square tile has 30 cm sides, what's its area"
+        pattern: r"(?:an?\s+|the\s+|my\s+)?square\s+(?:[a-z]+\s+)?(?:has|with)\s+<a>\s*<u>\s+sides?[,.;:]?\s*(?P<q>(?:what(?:'s|\s+is)\s+|how\s+(?:many|much)\s+)[^0-9]*)",
+        build: square_shape,
+    },
+    Construction {
+        // "travelling at 60 mph for 3.5 hours, how far do I go"
+        pattern: r"(?:travelling|traveling|driving|going|walking|cycling|running|flying|riding|sailing|moving)\s+at\s+(?:a\s+speed\s+of\s+)?<b>\s*<v>\s+for\s+<a>\s*<u>(?:[,.;]?\s*(?:how\s+far\b[^0-9]*|what\s+distance\b[^0-9]*|how\s+many\s+(?P<askunit>[^\s0-9,?]+)\s+(?:does|do|did|will|would|is|are|was|can)\b[^0-9]*))?",
+        build: travel_distance,
     },
 ];
 
@@ -1122,6 +1183,29 @@ fn share_amount(c: &Captures<'_>, clause: &str, language: &Language) -> Option<V
         operation: Operation::Calculate(Expr::binary(BinaryOp::Divide, amount, m)),
         text: clause.to_string(),
         unit: Some(target.name.to_string()),
+    });
+    Some(steps)
+}
+
+/// Laps of m u in n v: n v in u, divided by m (a count).
+fn laps(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
+    let (m, n) = (plain(c, "m")?, plain(c, "n")?);
+    let lap = language.unit(c.name("u")?.as_str())?;
+    if lap.factor != Decimal::ONE {
+        return None;
+    }
+    let (mut steps, total) = in_unit(
+        n,
+        c.name("v")?.as_str(),
+        lap.unit.name,
+        lap.unit.quantity,
+        language,
+        clause,
+    )?;
+    steps.push(Step {
+        operation: Operation::Calculate(Expr::binary(BinaryOp::Divide, total, m)),
+        text: clause.to_string(),
+        unit: counted(),
     });
     Some(steps)
 }

@@ -28,6 +28,10 @@ const VALUE_OPENINGS: &[&str] = &[
     "start at",
     "begin with",
     "beginning with",
+    "i have",
+    "we have",
+    "i've got",
+    "i got",
     "take",
 ];
 
@@ -87,10 +91,15 @@ pub(crate) fn read_clause(
     if let Some(steps) = read_whole(clause, language) {
         return Ok(steps);
     }
-    if let Some(rest) = strip_opening(clause)
-        && let Ok(expr) = calc::parse(rest)
-    {
-        return Ok(vec![calculation(expr, clause)]);
+    if let Some(rest) = strip_opening(clause) {
+        if let Ok(expr) = calc::parse(rest) {
+            return Ok(vec![calculation(expr, clause)]);
+        }
+        // "take 3 cups, convert to ml": a starting amount with its unit.
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        if let Some(step) = convert::amount_step(&words, clause, language) {
+            return Ok(vec![step]);
+        }
     }
     if let Some(operation) = conversion(clause) {
         return Ok(vec![Step {

@@ -365,6 +365,10 @@ fn named_functions() {
         ("absolute value of -7", "7"),
         ("remainder of 17 divided by 5", "2"),
         ("the median of 3, 1, 4 and 2", "2.5"),
+        ("what is the 4th power of 3", "81"),
+        ("7 thousand minus 2 hundred and fifty", "6750"),
+        ("which is biggest: 0.45, 0.405, 0.5 or 0.399", "0.5"),
+        ("7/8 as a decimal", "0.875"),
     ] {
         assert_eq!(answer(text).0, value, "{text}");
     }
@@ -390,6 +394,18 @@ fn percentages_in_every_common_form() {
             "15",
         ),
         ("the price is 120 and there's 25% off, what do I pay", "90"),
+        (
+            "if I leave a 15% tip on a bill of 48, what's the total",
+            "55.2",
+        ),
+        (
+            "my test score was 42 out of 60, what percentage is that",
+            "70",
+        ),
+        (
+            "our town's population went from 1200 to 1470, by what percent did it grow",
+            "22.5",
+        ),
     ] {
         assert_eq!(answer(text).0, value, "{text}");
     }
@@ -406,6 +422,9 @@ fn rounding_as_people_expect() {
         ("round 17 to the nearest 5", "15"),
         ("floor of 3.7", "3"),
         ("round up 3.2", "4"),
+        ("round up 4.01 to the nearest whole number", "5"),
+        ("round down 2.678 to 2 decimals", "2.67"),
+        ("round 16.25 to one decimal place", "16.3"),
     ] {
         assert_eq!(answer(text).0, value, "{text}");
     }
