@@ -37,7 +37,7 @@ fn init_writes_one_branch_per_content_directory() {
     let subjects: Vec<&str> = main_log.lines().collect();
     assert_eq!(
         subjects.first(),
-        Some(&"Add the README and the routing and security configs")
+        Some(&"Add the README and the language, routing and security configs")
     );
     assert_eq!(subjects.last(), Some(&"Add workflows"));
     assert!(subjects.contains(&"Add arithmetic tools"), "{subjects:?}");
