@@ -357,3 +357,58 @@ async fn a_request_s_age_is_measured_from_its_kafka_timestamp() {
     assert!(added >= 120.0, "ages added: {added} s");
     pipeline.stop().await;
 }
+
+/// A producer names Volcano's own topics, or a name the operator's pattern refuses, as its
+/// reply topic: each request gets an `ERROR` result that says why, nothing is written to
+/// those topics, and the requests after it are answered and committed past.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_topic_of_volcano_s_own_is_refused_and_nothing_stalls() {
+    let mut config = test_config("reply");
+    config.pipeline.reply_topic_pattern = r"^replies\.".into();
+    let pipeline = RunningPipeline::start(&config).await;
+    let waiter = ResultWaiter::at_end(&config, WAIT).unwrap();
+    let producer = producer(&config);
+    let topics = config.kafka.topics.clone();
+    let mut sends = Vec::new();
+    for (id, reply) in [
+        ("into-commits", topics.commits.as_str()),
+        ("into-requests", topics.requests.as_str()),
+        ("outside-pattern", "elsewhere"),
+    ] {
+        let mut r = request(id, "Calculate 42 + 58");
+        r.reply_topic = Some(reply.to_string());
+        sends.push(r);
+    }
+    sends.push(request("after", "Calculate 1 + 1"));
+    for r in &sends {
+        produce_raw(
+            &producer,
+            &topics.requests,
+            &r.id,
+            &avro::encode_request(r).unwrap(),
+        )
+        .await;
+    }
+    let ids: Vec<String> = sends.iter().map(|r| r.id.clone()).collect();
+    let results = waiter.wait_for(&ids, WAIT).await;
+    for id in ["into-commits", "into-requests", "outside-pattern"] {
+        let r = &results[id];
+        assert_eq!(r.status, Status::Error, "{r:?}");
+        assert_eq!(
+            r.error_kind.as_deref(),
+            Some("reply_topic_refused"),
+            "{r:?}"
+        );
+        assert!(r.error_message.as_deref().unwrap().contains("reply_topic"));
+    }
+    assert_eq!(results["after"].value.as_deref(), Some("2"));
+    // The commits topic holds nothing, the requests topic only what the test produced.
+    let commits = read_topic(&config, &topics.commits, 1, Duration::from_secs(3)).await;
+    assert!(
+        commits.is_empty(),
+        "{} records in the commits topic",
+        commits.len()
+    );
+    pipeline.stop().await;
+    assert_committed_to_end(&config, sends.len()).await;
+}

@@ -198,6 +198,10 @@ pub struct PipelineConfig {
     /// records come, so this only bounds an idle poll; the embedded broker holds every fetch
     /// this long, so there it is part of each request's latency and sets the broker's CPU.
     pub fetch_wait_ms: Option<u64>,
+    /// The `reply_topic` a request may name (a regex); Volcano's own topics never. By default
+    /// any legal Kafka topic name; narrow it (e.g. `^replies\.`) to keep producers to a
+    /// namespace the operator has created and granted.
+    pub reply_topic_pattern: String,
 }
 
 impl PipelineConfig {
@@ -214,6 +218,7 @@ impl Default for PipelineConfig {
             max_sessions: 100_000,
             metrics_addr: "127.0.0.1:9464".into(),
             fetch_wait_ms: None,
+            reply_topic_pattern: r"^[A-Za-z0-9._-]{1,249}$".into(),
         }
     }
 }

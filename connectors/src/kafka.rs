@@ -97,6 +97,11 @@ pub enum BrokerError {
     CreateTopic { topic: String, reason: String },
     #[error("kafka client error: {0}")]
     Client(#[from] KafkaError),
+    #[error("invalid {setting}: {reason}")]
+    Config {
+        setting: &'static str,
+        reason: String,
+    },
 }
 
 impl BrokerError {

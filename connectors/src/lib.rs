@@ -6,6 +6,7 @@
 //! - [`instance`]: one `volcano run`: watcher, materializer and pipeline, started in order.
 //! - [`pipeline_role`]: the consumer loop that answers requests and stores offsets after acks.
 //! - [`metrics`]: Prometheus metrics and their `/metrics` endpoint.
+//! - [`reply`]: which `reply_topic` a request may name.
 //! - [`git_registry`]: the watcher (git → commits topic) and the materializer (commits topic →
 //!   RocksDB → the compiled registry the fast path reads).
 //! - [`registry_files`]: the registry fed from the config repository's files.
@@ -29,3 +30,4 @@ pub mod kafka;
 pub mod metrics;
 pub mod pipeline_role;
 pub mod registry_files;
+pub mod reply;

@@ -31,6 +31,7 @@ use crate::durable::{Started, Starter};
 use crate::ingress::{AcknowledgedResult, LocalResult};
 use crate::kafka::{self, BrokerError, OffsetTracker};
 use crate::metrics::METRICS;
+use crate::reply::{self, ReplyPolicy};
 
 /// Logs rebalances and tells the loop which partitions it lost.
 struct RebalanceContext {
@@ -76,6 +77,10 @@ pub async fn run(
     local: Option<crate::ingress::LocalResults>,
 ) -> Result<(), BrokerError> {
     let topics = &config.kafka.topics;
+    let replies = ReplyPolicy::new(config).map_err(|e| BrokerError::Config {
+        setting: "pipeline.reply_topic_pattern",
+        reason: e.to_string(),
+    })?;
     kafka::ensure_topics(config, &topics.all()).await?;
     let (revoked_tx, mut revoked_rx) = mpsc::unbounded_channel();
     let cc = consumer_config(config);
@@ -110,7 +115,7 @@ pub async fn run(
                 observe_age(&msg);
                 tracker.consumed(msg.topic(), msg.partition(), msg.offset());
                 let consumed_at = Instant::now();
-                let answered = answer(&msg, config, &mut fast_path);
+                let answered = answer(&msg, config, &replies, &mut fast_path);
                 let start = answered.job.map(|job| (starter.clone(), job, consumed_at));
                 let local = local.clone().zip(answered.result);
                 acks.push(deliver(producer.clone(), start, answered.outgoing, Origin::of(&msg), shutdown.clone(), local));
@@ -250,7 +255,12 @@ impl Answered {
 }
 
 /// Decodes and answers one record.
-fn answer(msg: &BorrowedMessage<'_>, config: &VolcanoConfig, fast_path: &mut FastPath) -> Answered {
+fn answer(
+    msg: &BorrowedMessage<'_>,
+    config: &VolcanoConfig,
+    replies: &ReplyPolicy,
+    fast_path: &mut FastPath,
+) -> Answered {
     let topics = &config.kafka.topics;
     let bytes = msg.payload().unwrap_or_default();
     let decoded = avro::decode_request(bytes, config.pipeline.max_message_bytes, || {
@@ -269,7 +279,21 @@ fn answer(msg: &BorrowedMessage<'_>, config: &VolcanoConfig, fast_path: &mut Fas
     };
     // Observed when dropped: decoded request to encoded result.
     let _timer = METRICS.process_seconds.start_timer();
-    let (mut result, job) = fast_path.process_routed(&request);
+    let reply = request.reply_topic.clone().filter(|t| !t.is_empty());
+    let refusal = reply.as_deref().and_then(|t| replies.refusal(t));
+    let (mut result, job, reply) = match refusal {
+        // Refused before anything runs: no answer computed, no workflow started.
+        Some(reason) => {
+            warn!(request = %request.id, %reason, "reply topic refused");
+            let commit = fast_path.registry().load(&request.tenant).commit.clone();
+            let refused = RequestResult::error(&request, &commit, reply::REFUSED_KIND, reason);
+            (refused, None, None)
+        }
+        None => {
+            let (result, job) = fast_path.process_routed(&request);
+            (result, job, reply)
+        }
+    };
     result.produced_at = chrono::Utc::now().timestamp_millis();
     METRICS
         .results
@@ -289,7 +313,7 @@ fn answer(msg: &BorrowedMessage<'_>, config: &VolcanoConfig, fast_path: &mut Fas
         key,
         payload,
     }];
-    if let Some(reply) = request.reply_topic.filter(|t| !t.is_empty()) {
+    if let Some(reply) = reply {
         let copy = Outgoing {
             topic: reply,
             key: out[0].key.clone(),
