@@ -503,3 +503,47 @@ async fn kill_9_during_a_replay_or_a_catch_up_then_a_restart_reach_the_same_hash
     let reopened = hash_of(&config_path, &["registry", "hash"]);
     assert_eq!(reopened, expected);
 }
+
+/// Garbage in the commits topic (here a request, as a producer that mistook the topic would
+/// write) before an instance starts: start-up, the watcher and the live follower skip it,
+/// count it, and the instance serves. It used to stop every instance from starting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_record_in_the_commits_topic_is_skipped_at_start() {
+    let config = test_config("garbage");
+    volcano_connectors::kafka::ensure_topics(&config, &config.kafka.topics.all())
+        .await
+        .unwrap();
+    let producer = producer(&config);
+    let garbage = avro::encode_request(&request("not-a-commit", "Calculate 1 + 1")).unwrap();
+    produce_raw(&producer, &config.kafka.topics.commits, "main", &garbage).await;
+    produce_raw(
+        &producer,
+        &config.kafka.topics.commits,
+        "main",
+        b"{not even avro",
+    )
+    .await;
+    let skipped = || {
+        METRICS
+            .registry_commits
+            .with_label_values(&["undecodable"])
+            .get()
+    };
+    let before = skipped();
+
+    let instance = Instance::start(&config).await;
+    let waiter = ResultWaiter::at_end(&config, WAIT).unwrap();
+    let answer = ask_until(
+        &producer,
+        &waiter,
+        &config,
+        "main",
+        "Calculate 42 + 58",
+        |r| r.status == Status::Ok,
+    )
+    .await
+    .0;
+    assert_eq!(answer.value.as_deref(), Some("100"));
+    assert!(skipped() >= before + 2, "both records counted as skipped");
+    instance.stop().await;
+}

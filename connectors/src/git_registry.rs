@@ -122,9 +122,24 @@ pub fn read_commits(
         let message = message?;
         position = message.offset() + 1;
         read += 1;
-        each(&message, decode(&message)?)?;
+        match decode(&message) {
+            Ok(event) => each(&message, event)?,
+            Err(e) => skip_undecodable(&e),
+        }
     }
     Ok(read)
+}
+
+/// What every reader of the commits topic (start-up, the live follower, the watcher's
+/// memory, replay) does with a record that is not a commit event: it was never produced by
+/// a watcher, so skipping it (logged and counted) is the only way forward. Treating it as
+/// fatal would keep every instance from starting again, the topic being kept forever.
+fn skip_undecodable(error: &GitRegistryError) {
+    warn!(%error, "skipping an undecodable record of the commits topic");
+    METRICS
+        .registry_commits
+        .with_label_values(&["undecodable"])
+        .inc();
 }
 
 /// The first and one-past-last offsets of the commits topic: a replay can rebuild the
@@ -448,13 +463,8 @@ impl Materializer {
                 let event = match decode(&message) {
                     Ok(event) => event,
                     Err(e) => {
-                        // Never produced by our watcher; skipping it is the only way forward.
                         batch.events += 1;
-                        warn!(error = %e, "skipping an undecodable commit event");
-                        METRICS
-                            .registry_commits
-                            .with_label_values(&["undecodable"])
-                            .inc();
+                        skip_undecodable(&e);
                         continue;
                     }
                 };
