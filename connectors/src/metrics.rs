@@ -137,7 +137,8 @@ impl Metrics {
             Opts::new(
                 "volcano_registry_commits_total",
                 "Commit events applied by the materializer, by outcome (applied, rejected, \
-                 deleted, duplicate, ignored).",
+                 deleted, duplicate, ignored, undecodable: a record that is no commit event, \
+                 skipped).",
             ),
             &["outcome"],
         )
