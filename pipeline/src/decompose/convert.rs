@@ -277,7 +277,9 @@ fn unit_at(words: &[&str], at: usize, language: &Language) -> Option<(usize, Tar
         Some((
             len,
             Target {
-                written: trimmed.to_lowercase(),
+                written: language
+                    .local_name(trimmed)
+                    .unwrap_or_else(|| trimmed.to_lowercase()),
                 alias,
             },
         ))

@@ -554,6 +554,9 @@ fn a_tenant_vocabulary_extends_the_reader() {
         Operation::Convert { from_unit: Some(u), .. } if u == "metre"
     ));
     assert!(decompose_with("3 footy in cm", &language).is_ok());
+    // A local unit as the target: the answer is in it, named as the file names it.
+    let plan = decompose_with("how many furlongs in 1 km", &language).unwrap();
+    assert_eq!(plan.steps.last().unwrap().unit.as_deref(), Some("furlong"));
     // Without the file, the same words are not understood.
     assert!(decompose("2 furlongs in metres").is_err());
 }

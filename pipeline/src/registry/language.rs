@@ -183,6 +183,16 @@ impl Language {
         }
     }
 
+    /// The tenant's own name of a unit as written ("smoots" → "smoot"), if it is one.
+    pub fn local_name(&self, written: &str) -> Option<String> {
+        let key = lower(written.trim().trim_end_matches(['.', '?', '!', ',']));
+        if self.units.contains_key(&key) {
+            return Some(key);
+        }
+        let one = key.strip_suffix('s')?;
+        self.units.contains_key(one).then(|| one.to_string())
+    }
+
     /// A unit as written, through the tenant's names first and then the unit table.
     pub fn unit(&self, written: &str) -> Option<UnitAlias> {
         if !self.units.is_empty() {
