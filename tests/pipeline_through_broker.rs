@@ -412,3 +412,66 @@ async fn a_reply_topic_of_volcano_s_own_is_refused_and_nothing_stalls() {
     pipeline.stop().await;
     assert_committed_to_end(&config, sends.len()).await;
 }
+
+/// A 1.5 MB request: its dead letter, holding the whole value, would be over the producer's
+/// 1 MB limit and was retried forever, holding its partition. The letter now keeps the
+/// first bytes with the value's size and SHA-256 and the record's headers, and the request
+/// after it is answered and committed past.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_request_s_dead_letter_fits_and_nothing_stalls() {
+    use rdkafka::message::{Header, OwnedHeaders};
+    use rdkafka::producer::FutureRecord;
+    use sha2::{Digest, Sha256};
+
+    let config = test_config("huge");
+    let pipeline = RunningPipeline::start(&config).await;
+    let waiter = ResultWaiter::at_end(&config, WAIT).unwrap();
+    let mut big = volcano_connectors::kafka::client_config(&config);
+    big.set("message.max.bytes", "4000000");
+    let big: rdkafka::producer::FutureProducer = big.create().unwrap();
+    let topic = &config.kafka.topics.requests;
+    let huge = format!("{{\"text\": \"{}\"}}", "9".repeat(1_500_000)).into_bytes();
+    big.send(
+        FutureRecord::to(topic)
+            .key("huge")
+            .payload(&huge)
+            .headers(OwnedHeaders::new().insert(Header {
+                key: "trace",
+                value: Some("t-1"),
+            })),
+        Duration::from_secs(30),
+    )
+    .await
+    .map_err(|(e, _)| e)
+    .expect("the broker takes the request");
+    let after = request("after-huge", "Calculate 2 + 3");
+    produce_raw(
+        &producer(&config),
+        topic,
+        "after-huge",
+        &avro::encode_request(&after).unwrap(),
+    )
+    .await;
+
+    let results = waiter.wait_for(&["after-huge".to_string()], WAIT).await;
+    assert_eq!(results["after-huge"].value.as_deref(), Some("5"));
+    let letters = read_topic(&config, &config.kafka.topics.dlq, 1, WAIT).await;
+    assert_eq!(letters.len(), 1);
+    let letter = avro::decode_dead_letter(rdkafka::Message::payload(&letters[0]).unwrap()).unwrap();
+    assert_eq!(letter.error_kind, "oversized");
+    assert_eq!(letter.original_size, huge.len() as i64);
+    assert!(letter.original_truncated);
+    assert_eq!(
+        letter.original.len(),
+        config.pipeline.dead_letter_max_original_bytes
+    );
+    assert_eq!(letter.original[..], huge[..letter.original.len()]);
+    let sha: String = Sha256::digest(&huge)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(letter.original_sha256, sha);
+    assert_eq!(letter.headers["trace"].as_ref(), b"t-1");
+    pipeline.stop().await;
+    assert_committed_to_end(&config, 2).await;
+}

@@ -10,37 +10,61 @@ use std::sync::LazyLock;
 use apache_avro::headers::{HeaderBuilder, RabinFingerprintHeader};
 use apache_avro::{Schema, from_avro_datum, from_value, write_avro_datum_ref};
 use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
 use volcano_pipeline::model::{Request, RequestResult};
 use volcano_pipeline::registry::CommitEvent;
 
 pub const REQUEST_SCHEMA: &str = include_str!("../../schemas/Request.avsc");
 pub const RESULT_SCHEMA: &str = include_str!("../../schemas/Result.avsc");
 pub const DEAD_LETTER_SCHEMA: &str = include_str!("../../schemas/DeadLetter.avsc");
+/// The dead letters written before `original_size`, `original_sha256`, `original_truncated`
+/// and `headers`: still on the topic, read through schema resolution.
+pub const DEAD_LETTER_SCHEMA_V1: &str = include_str!("../../schemas/history/DeadLetter-1.avsc");
 pub const COMMIT_EVENT_SCHEMA: &str = include_str!("../../schemas/CommitEvent.avsc");
 
 /// Largest allocation the Avro decoder may make for one field: a malformed length prefix must
 /// not make the pipeline allocate gigabytes.
 const MAX_AVRO_ALLOCATION: usize = 16 * 1024 * 1024;
 
-/// A parsed schema and its single-object header.
+/// A parsed schema and its single-object header, and the earlier versions of the schema it
+/// still reads (records written by an earlier release stay on their topics).
 pub struct Codec {
     pub schema: Schema,
     pub header: [u8; 10],
     pub name: &'static str,
+    earlier: Vec<([u8; 10], Schema)>,
 }
 
 impl Codec {
     fn new(name: &'static str, text: &str) -> Codec {
+        Self::with_history(name, text, &[])
+    }
+
+    /// A codec that also reads records written with the `earlier` schemas, resolving them to
+    /// this one (fields added since take their defaults).
+    fn with_history(name: &'static str, text: &str, earlier: &[&str]) -> Codec {
         apache_avro::util::max_allocation_bytes(MAX_AVRO_ALLOCATION);
         // The schemas are compiled in and covered by tests: failing here is a build defect.
-        let schema = Schema::parse_str(text).unwrap_or_else(|e| panic!("schema {name}: {e}"));
-        let header: [u8; 10] = RabinFingerprintHeader::from_schema(&schema)
-            .build_header()
-            .try_into()
-            .expect("single-object header is 10 bytes");
+        let parse = |text: &str| -> (Schema, [u8; 10]) {
+            let schema = Schema::parse_str(text).unwrap_or_else(|e| panic!("schema {name}: {e}"));
+            let header: [u8; 10] = RabinFingerprintHeader::from_schema(&schema)
+                .build_header()
+                .try_into()
+                .expect("single-object header is 10 bytes");
+            (schema, header)
+        };
+        let (schema, header) = parse(text);
+        let earlier = earlier
+            .iter()
+            .map(|text| {
+                let (schema, header) = parse(text);
+                (header, schema)
+            })
+            .collect();
         Codec {
             schema,
             header,
+            earlier,
             name,
         }
     }
@@ -60,7 +84,18 @@ impl Codec {
 
     /// Decodes a single-object message written with this schema.
     pub fn decode<T: for<'de> Deserialize<'de>>(&self, bytes: &[u8]) -> Result<T, DecodeError> {
-        let Some(body) = bytes.strip_prefix(&self.header[..]) else {
+        let earlier = self
+            .earlier
+            .iter()
+            .find_map(|(header, schema)| Some((bytes.strip_prefix(&header[..])?, schema)));
+        let (body, writer) = match bytes.strip_prefix(&self.header[..]) {
+            Some(body) => (Some(body), None),
+            None => match earlier {
+                Some((body, schema)) => (Some(body), Some(schema)),
+                None => (None, None),
+            },
+        };
+        let Some(body) = body else {
             return Err(
                 if bytes.starts_with(&SINGLE_OBJECT_MAGIC) && bytes.len() >= 10 {
                     DecodeError::UnknownSchema {
@@ -76,8 +111,12 @@ impl Codec {
             );
         };
         let mut reader = body;
-        let value = from_avro_datum(&self.schema, &mut reader, None)
-            .map_err(|e| DecodeError::BadAvro(e.to_string()))?;
+        let value = match writer {
+            // Written with an earlier version: resolved to this one.
+            Some(writer) => from_avro_datum(writer, &mut reader, Some(&self.schema)),
+            None => from_avro_datum(&self.schema, &mut reader, None),
+        }
+        .map_err(|e| DecodeError::BadAvro(e.to_string()))?;
         if !reader.is_empty() {
             return Err(DecodeError::BadAvro(format!(
                 "{} trailing bytes after the {} datum",
@@ -93,8 +132,9 @@ const SINGLE_OBJECT_MAGIC: [u8; 2] = [0xC3, 0x01];
 
 pub static REQUEST: LazyLock<Codec> = LazyLock::new(|| Codec::new("Request", REQUEST_SCHEMA));
 pub static RESULT: LazyLock<Codec> = LazyLock::new(|| Codec::new("Result", RESULT_SCHEMA));
-pub static DEAD_LETTER: LazyLock<Codec> =
-    LazyLock::new(|| Codec::new("DeadLetter", DEAD_LETTER_SCHEMA));
+pub static DEAD_LETTER: LazyLock<Codec> = LazyLock::new(|| {
+    Codec::with_history("DeadLetter", DEAD_LETTER_SCHEMA, &[DEAD_LETTER_SCHEMA_V1])
+});
 pub static COMMIT_EVENT: LazyLock<Codec> =
     LazyLock::new(|| Codec::new("CommitEvent", COMMIT_EVENT_SCHEMA));
 
@@ -225,7 +265,8 @@ pub fn decode_result(bytes: &[u8]) -> Result<RequestResult, DecodeError> {
     RESULT.decode(bytes)
 }
 
-/// A message that could not be processed, kept whole in `volcano.dlq`.
+/// A message that could not be processed, kept in `volcano.dlq`: whole, or its first bytes
+/// with its size and SHA-256 when it is too large for a record of its own.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeadLetter {
     #[serde(with = "apache_avro::serde_avro_bytes")]
@@ -238,6 +279,18 @@ pub struct DeadLetter {
     pub error_kind: String,
     pub message: String,
     pub failed_at: i64,
+    /// Size of the whole original value; 0 in letters of the first schema.
+    #[serde(default)]
+    pub original_size: i64,
+    /// SHA-256 of the whole original value, lowercase hex.
+    #[serde(default)]
+    pub original_sha256: String,
+    /// `original` holds only the first bytes of the value.
+    #[serde(default)]
+    pub original_truncated: bool,
+    /// The original record's headers.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, ByteBuf>,
 }
 
 pub fn encode_dead_letter(letter: &DeadLetter) -> Result<Vec<u8>, EncodeError> {
@@ -285,7 +338,53 @@ mod tests {
             error_kind: "invalid_utf8".into(),
             message: "invalid UTF-8 at byte 1".into(),
             failed_at: 5,
+            original_size: 4,
+            original_sha256: "ab".repeat(32),
+            original_truncated: false,
+            headers: [("trace".to_string(), ByteBuf::from(b"t1".to_vec()))].into(),
         }
+    }
+
+    #[test]
+    fn a_dead_letter_of_the_first_schema_still_decodes() {
+        // Written by an earlier release: the fields added since take their defaults.
+        #[derive(Serialize)]
+        struct FirstDeadLetter {
+            #[serde(with = "apache_avro::serde_avro_bytes")]
+            original: Vec<u8>,
+            #[serde(with = "apache_avro::serde_avro_bytes_opt")]
+            original_key: Option<Vec<u8>>,
+            topic: String,
+            partition: i32,
+            offset: i64,
+            error_kind: String,
+            message: String,
+            failed_at: i64,
+        }
+        let first = Codec::new("DeadLetter", DEAD_LETTER_SCHEMA_V1);
+        assert_ne!(first.header, DEAD_LETTER.header);
+        let bytes = first
+            .encode(&FirstDeadLetter {
+                original: b"old".to_vec(),
+                original_key: None,
+                topic: "volcano.requests".into(),
+                partition: 0,
+                offset: 7,
+                error_kind: "bad_json".into(),
+                message: "m".into(),
+                failed_at: 1,
+            })
+            .unwrap();
+        let letter = decode_dead_letter(&bytes).unwrap();
+        assert_eq!(letter.original, b"old");
+        assert_eq!((letter.offset, letter.original_size), (7, 0));
+        assert!(letter.headers.is_empty() && !letter.original_truncated);
+        // A letter of the current schema round-trips with its new fields.
+        let now = dead_letter();
+        assert_eq!(
+            decode_dead_letter(&encode_dead_letter(&now).unwrap()).unwrap(),
+            now
+        );
     }
 
     #[test]

@@ -202,6 +202,10 @@ pub struct PipelineConfig {
     /// any legal Kafka topic name; narrow it (e.g. `^replies\.`) to keep producers to a
     /// namespace the operator has created and granted.
     pub reply_topic_pattern: String,
+    /// The most bytes of a message's value a dead letter keeps; a larger value is cut, and
+    /// the letter records its size and SHA-256. Keep it well under the producer's
+    /// `message.max.bytes` (1,000,000 by default), or the letter itself cannot be produced.
+    pub dead_letter_max_original_bytes: usize,
 }
 
 impl PipelineConfig {
@@ -219,6 +223,7 @@ impl Default for PipelineConfig {
             metrics_addr: "127.0.0.1:9464".into(),
             fetch_wait_ms: None,
             reply_topic_pattern: r"^[A-Za-z0-9._-]{1,249}$".into(),
+            dead_letter_max_original_bytes: 256 * 1024,
         }
     }
 }

@@ -16,9 +16,10 @@ use futures::stream::FuturesUnordered;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
-use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 use volcano_pipeline::durable::DurableJob;
@@ -274,7 +275,8 @@ fn answer(
                 offset = msg.offset(),
                 "dead-lettering undecodable record"
             );
-            return Answered::dead_letter(dead_letter(msg, &topics.dlq, e.kind(), e.to_string()));
+            let letter = dead_letter(msg, config, e.kind(), e.to_string());
+            return Answered::dead_letter(letter);
         }
     };
     // Observed when dropped: decoded request to encoded result.
@@ -303,7 +305,7 @@ fn answer(
         Ok(payload) => payload,
         Err(e) => {
             error!(error = %e, request = %request.id, "result not encodable; dead-lettering");
-            let letter = dead_letter(msg, &topics.dlq, "result_unencodable", e.to_string());
+            let letter = dead_letter(msg, config, "result_unencodable", e.to_string());
             return Answered::dead_letter(letter);
         }
     };
@@ -328,10 +330,39 @@ fn answer(
     }
 }
 
-fn dead_letter(msg: &BorrowedMessage<'_>, dlq: &str, kind: &str, message: String) -> Outgoing {
+/// The dead letter of `msg`: its value (cut to `pipeline.dead_letter_max_original_bytes`,
+/// with the whole value's size and SHA-256, so that the letter always fits the producer's
+/// limit: one that did not was retried forever and held its partition), key, headers, where
+/// it was and why it failed.
+fn dead_letter(
+    msg: &BorrowedMessage<'_>,
+    config: &VolcanoConfig,
+    kind: &str,
+    message: String,
+) -> Outgoing {
     METRICS.dead_letters.with_label_values(&[kind]).inc();
+    let value = msg.payload().unwrap_or_default();
+    let keep = value
+        .len()
+        .min(config.pipeline.dead_letter_max_original_bytes);
+    let sha256: String = Sha256::digest(value)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let headers = msg
+        .headers()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|h| {
+                    let value = h.value.unwrap_or_default().to_vec();
+                    (h.key.to_string(), serde_bytes::ByteBuf::from(value))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let letter = DeadLetter {
-        original: msg.payload().unwrap_or_default().to_vec(),
+        original: value[..keep].to_vec(),
         original_key: msg.key().map(<[u8]>::to_vec),
         topic: msg.topic().to_string(),
         partition: msg.partition(),
@@ -339,10 +370,14 @@ fn dead_letter(msg: &BorrowedMessage<'_>, dlq: &str, kind: &str, message: String
         error_kind: kind.to_string(),
         message,
         failed_at: chrono::Utc::now().timestamp_millis(),
+        original_size: value.len() as i64,
+        original_sha256: sha256,
+        original_truncated: keep < value.len(),
+        headers,
     };
     let payload = avro::encode_dead_letter(&letter).expect("a dead letter always encodes");
     Outgoing {
-        topic: dlq.to_string(),
+        topic: config.kafka.topics.dlq.clone(),
         key: letter.original_key,
         payload,
     }
