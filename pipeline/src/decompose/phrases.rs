@@ -729,12 +729,7 @@ fn area(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>
     if u.name != v.name {
         return None;
     }
-    let square = units::find(&format!("square {}", u.name))?;
-    one_step(
-        clause,
-        Expr::binary(BinaryOp::Multiply, a, b),
-        Some(square.name.to_string()),
-    )
+    shape(clause, a, b, u, "area")
 }
 
 /// How many containers of m u fill one of n v: n v in u, divided by m, rounded up.
