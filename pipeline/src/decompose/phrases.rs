@@ -607,6 +607,21 @@ fn number(value: i64) -> Expr {
     Expr::Number(Decimal::from(value))
 }
 
+/// `steps`, then the calculation that gives the answer.
+fn finish(
+    mut steps: Vec<Step>,
+    clause: &str,
+    expr: Expr,
+    unit: Option<String>,
+) -> Option<Vec<Step>> {
+    steps.push(Step {
+        operation: Operation::Calculate(expr),
+        text: clause.to_string(),
+        unit,
+    });
+    Some(steps)
+}
+
 fn one_step(clause: &str, expr: Expr, unit: Option<String>) -> Option<Vec<Step>> {
     Some(vec![Step {
         operation: Operation::Calculate(expr),
@@ -815,7 +830,7 @@ fn travel_time(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Ve
     let (a, b) = (plain(c, "a")?, plain(c, "b")?);
     let (length, time) = speed_parts(c, "v", language)?;
     asked_unit_is(c, &time, language)?;
-    let (mut steps, distance) = in_unit(
+    let (steps, distance) = in_unit(
         a,
         c.name("u")?.as_str(),
         &length,
@@ -823,12 +838,12 @@ fn travel_time(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Ve
         language,
         clause,
     )?;
-    steps.push(Step {
-        operation: Operation::Calculate(Expr::binary(BinaryOp::Divide, distance, b)),
-        text: clause.to_string(),
-        unit: Some(time),
-    });
-    Some(steps)
+    finish(
+        steps,
+        clause,
+        Expr::binary(BinaryOp::Divide, distance, b),
+        Some(time),
+    )
 }
 
 /// Speed b for time a: b × a, in the speed's length unit. A time in another unit is
@@ -848,12 +863,7 @@ fn travel_distance(c: &Captures<'_>, clause: &str, language: &Language) -> Optio
         steps.push(one_in(&time, given.unit.name, clause));
         distance = Expr::binary(BinaryOp::Divide, distance, Expr::Ref(Reference::Step(0)));
     }
-    steps.push(Step {
-        operation: Operation::Calculate(distance),
-        text: clause.to_string(),
-        unit: Some(length),
-    });
-    Some(steps)
+    finish(steps, clause, distance, Some(length))
 }
 
 /// When the question names a unit (group `askunit`: "how many km", "in hours"), it must be
@@ -985,7 +995,7 @@ fn rate_over_time(c: &Captures<'_>, clause: &str, language: &Language) -> Option
     if per.unit.quantity != Quantity::Duration || per.factor != Decimal::ONE {
         return None;
     }
-    let (mut steps, periods) = in_unit(
+    let (steps, periods) = in_unit(
         n,
         c.name("v")?.as_str(),
         per.unit.name,
@@ -993,12 +1003,12 @@ fn rate_over_time(c: &Captures<'_>, clause: &str, language: &Language) -> Option
         language,
         clause,
     )?;
-    steps.push(Step {
-        operation: Operation::Calculate(Expr::binary(BinaryOp::Multiply, m, periods)),
-        text: clause.to_string(),
-        unit: counted(),
-    });
-    Some(steps)
+    finish(
+        steps,
+        clause,
+        Expr::binary(BinaryOp::Multiply, m, periods),
+        counted(),
+    )
 }
 
 /// The result before, divided by m.
@@ -1086,7 +1096,7 @@ fn consumption(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Ve
     if used.factor != Decimal::ONE || per.factor != Decimal::ONE {
         return None;
     }
-    let (mut steps, distance) = in_unit(
+    let (steps, distance) = in_unit(
         n,
         c.name("w")?.as_str(),
         per.unit.name,
@@ -1095,12 +1105,12 @@ fn consumption(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Ve
         clause,
     )?;
     let total = Expr::binary(BinaryOp::Multiply, m, distance);
-    steps.push(Step {
-        operation: Operation::Calculate(Expr::binary(BinaryOp::Divide, total, a)),
-        text: clause.to_string(),
-        unit: Some(used.unit.name.to_string()),
-    });
-    Some(steps)
+    finish(
+        steps,
+        clause,
+        Expr::binary(BinaryOp::Divide, total, a),
+        Some(used.unit.name.to_string()),
+    )
 }
 
 /// m for a, scaled to n: m × n / a, in m's unit if it has one.
@@ -1166,7 +1176,7 @@ fn share_amount(c: &Captures<'_>, clause: &str, language: &Language) -> Option<V
         }
         None => given.unit,
     };
-    let (mut steps, amount) = in_unit(
+    let (steps, amount) = in_unit(
         n,
         c.name("u")?.as_str(),
         target.name,
@@ -1174,12 +1184,12 @@ fn share_amount(c: &Captures<'_>, clause: &str, language: &Language) -> Option<V
         language,
         clause,
     )?;
-    steps.push(Step {
-        operation: Operation::Calculate(Expr::binary(BinaryOp::Divide, amount, m)),
-        text: clause.to_string(),
-        unit: Some(target.name.to_string()),
-    });
-    Some(steps)
+    finish(
+        steps,
+        clause,
+        Expr::binary(BinaryOp::Divide, amount, m),
+        Some(target.name.to_string()),
+    )
 }
 
 /// Laps of m u in n v: n v in u, divided by m (a count).
@@ -1189,7 +1199,7 @@ fn laps(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>
     if lap.factor != Decimal::ONE {
         return None;
     }
-    let (mut steps, total) = in_unit(
+    let (steps, total) = in_unit(
         n,
         c.name("v")?.as_str(),
         lap.unit.name,
@@ -1197,12 +1207,12 @@ fn laps(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>
         language,
         clause,
     )?;
-    steps.push(Step {
-        operation: Operation::Calculate(Expr::binary(BinaryOp::Divide, total, m)),
-        text: clause.to_string(),
-        unit: counted(),
-    });
-    Some(steps)
+    finish(
+        steps,
+        clause,
+        Expr::binary(BinaryOp::Divide, total, m),
+        counted(),
+    )
 }
 
 /// n − m.
