@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 
 use crate::calc::{self, BinaryOp, Expr, Function, Reference};
 use crate::registry::Language;
-use crate::tools::units::{self, Quantity};
+use crate::tools::units::{self, Quantity, Unit};
 
 use super::plan::{Operation, Step};
 
@@ -674,16 +674,7 @@ fn part_percent(c: &Captures<'_>, clause: &str, _: &Language) -> Option<Vec<Step
 /// p% of n, in n's unit when it has one ("50 litres, 40% full" is 20 litres).
 fn part_percent_in_unit(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
     let (n, p) = (value(c, "n")?, percentage(c)?);
-    let unit = match c.name("u") {
-        Some(written) => {
-            let alias = language.unit(written.as_str())?;
-            (alias.factor == Decimal::ONE).then(|| alias.unit.name.to_string())
-        }
-        None => None,
-    };
-    if c.name("u").is_some() && unit.is_none() {
-        return None;
-    }
+    let unit = optional_unit(c, "u", language)?;
     one_step(clause, percent_of(p, n), unit)
 }
 
@@ -728,10 +719,49 @@ fn groups(c: &Captures<'_>, clause: &str, _: &Language) -> Option<Vec<Step>> {
     one_step(clause, Expr::binary(BinaryOp::Multiply, n, m), None)
 }
 
-/// A length unit from slot `name`.
-fn length_unit(c: &Captures<'_>, name: &str, language: &Language) -> Option<&'static units::Unit> {
+/// The unit slot `name` holds: one of the table's, or a tenant's other name for one. A
+/// local unit defined as an amount ("furlong: 201.168 metre") is not read here: the word
+/// problems do not scale their amounts.
+fn slot_unit(c: &Captures<'_>, name: &str, language: &Language) -> Option<&'static Unit> {
     let alias = language.unit(c.name(name)?.as_str())?;
-    (alias.unit.quantity == Quantity::Length && alias.factor == Decimal::ONE).then_some(alias.unit)
+    (alias.factor == Decimal::ONE).then_some(alias.unit)
+}
+
+/// [`slot_unit`], when it measures `quantity`.
+fn slot_unit_of(
+    c: &Captures<'_>,
+    name: &str,
+    quantity: Quantity,
+    language: &Language,
+) -> Option<&'static Unit> {
+    slot_unit(c, name, language).filter(|unit| unit.quantity == quantity)
+}
+
+/// An optional unit slot's unit name: `Some(None)` when the slot is empty, `None` (not
+/// read) when it holds something that is no unit.
+fn optional_unit(c: &Captures<'_>, name: &str, language: &Language) -> Option<Option<String>> {
+    match c.name(name) {
+        None => Some(None),
+        Some(_) => Some(Some(slot_unit(c, name, language)?.name.to_string())),
+    }
+}
+
+/// A length unit from slot `name`.
+fn length_unit(c: &Captures<'_>, name: &str, language: &Language) -> Option<&'static Unit> {
+    slot_unit_of(c, name, Quantity::Length, language)
+}
+
+/// A step converting `value` from one unit to another.
+fn convert_step(value: Expr, from: &str, to: &str, clause: &str) -> Step {
+    Step {
+        operation: Operation::Convert {
+            value,
+            from_unit: Some(from.to_string()),
+            to_unit: to.to_string(),
+        },
+        text: clause.to_string(),
+        unit: None,
+    }
 }
 
 /// a × b in the square of their (common) length unit.
@@ -750,14 +780,8 @@ fn area(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>
 /// How many containers of m u fill one of n v: n v in u, divided by m, rounded up.
 fn fill(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
     let (m, n) = (plain(c, "m")?, plain(c, "n")?);
-    let small = language.unit(c.name("u")?.as_str())?;
-    let large = language.unit(c.name("v")?.as_str())?;
-    if small.unit.quantity != large.unit.quantity
-        || small.factor != Decimal::ONE
-        || large.factor != Decimal::ONE
-    {
-        return None;
-    }
+    let small = slot_unit(c, "u", language)?;
+    let large = slot_unit_of(c, "v", small.quantity, language)?;
     let count = Expr::call(
         Function::Ceil,
         vec![Expr::binary(
@@ -766,63 +790,27 @@ fn fill(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>
             m,
         )],
     );
-    Some(vec![
-        Step {
-            operation: Operation::Convert {
-                value: n,
-                from_unit: Some(large.unit.name.to_string()),
-                to_unit: small.unit.name.to_string(),
-            },
-            text: clause.to_string(),
-            unit: None,
-        },
-        Step {
-            operation: Operation::Calculate(count),
-            text: clause.to_string(),
-            unit: counted(),
-        },
-    ])
+    let steps = vec![convert_step(n, large.name, small.name, clause)];
+    finish(steps, clause, count, counted())
 }
 
 /// A speed unit's (length, time) units: "kilometre per hour" → (kilometre, hour).
 fn speed_parts(c: &Captures<'_>, name: &str, language: &Language) -> Option<(String, String)> {
-    let alias = language.unit(c.name(name)?.as_str())?;
-    if alias.unit.quantity != Quantity::Speed || alias.factor != Decimal::ONE {
-        return None;
-    }
-    let (length, time) = alias.unit.name.split_once(" per ")?;
+    let speed = slot_unit_of(c, name, Quantity::Speed, language)?;
+    let (length, time) = speed.name.split_once(" per ")?;
     units::find(length)?;
     units::find(time)?;
     Some((length.to_string(), time.to_string()))
 }
 
-/// The amount in slot `value`/`unit`, converted to `target` when its unit differs: the steps
-/// to prepend and the expression that stands for it.
-fn in_unit(
-    value: Expr,
-    unit: &str,
-    target: &str,
-    quantity: Quantity,
-    language: &Language,
-    clause: &str,
-) -> Option<(Vec<Step>, Expr)> {
-    let alias = language.unit(unit)?;
-    if alias.unit.quantity != quantity || alias.factor != Decimal::ONE {
-        return None;
+/// `value` in `unit`, converted to `target` when they differ: the steps to prepend and the
+/// expression that stands for it.
+fn in_unit(value: Expr, unit: &Unit, target: &str, clause: &str) -> (Vec<Step>, Expr) {
+    if unit.name == target {
+        return (Vec::new(), value);
     }
-    if alias.unit.name == target {
-        return Some((Vec::new(), value));
-    }
-    let step = Step {
-        operation: Operation::Convert {
-            value,
-            from_unit: Some(alias.unit.name.to_string()),
-            to_unit: target.to_string(),
-        },
-        text: clause.to_string(),
-        unit: None,
-    };
-    Some((vec![step], Expr::Ref(Reference::Step(0))))
+    let step = convert_step(value, unit.name, target, clause);
+    (vec![step], Expr::Ref(Reference::Step(0)))
 }
 
 /// Distance a at speed b: a / b, in the speed's time unit.
@@ -830,14 +818,8 @@ fn travel_time(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Ve
     let (a, b) = (plain(c, "a")?, plain(c, "b")?);
     let (length, time) = speed_parts(c, "v", language)?;
     asked_unit_is(c, &time, language)?;
-    let (steps, distance) = in_unit(
-        a,
-        c.name("u")?.as_str(),
-        &length,
-        Quantity::Length,
-        language,
-        clause,
-    )?;
+    let given = slot_unit_of(c, "u", Quantity::Length, language)?;
+    let (steps, distance) = in_unit(a, given, &length, clause);
     finish(
         steps,
         clause,
@@ -853,14 +835,11 @@ fn travel_distance(c: &Captures<'_>, clause: &str, language: &Language) -> Optio
     let (a, b) = (plain(c, "a")?, plain(c, "b")?);
     let (length, time) = speed_parts(c, "v", language)?;
     asked_unit_is(c, &length, language)?;
-    let given = language.unit(c.name("u")?.as_str())?;
-    if given.unit.quantity != Quantity::Duration || given.factor != Decimal::ONE {
-        return None;
-    }
+    let given = slot_unit_of(c, "u", Quantity::Duration, language)?;
     let mut steps = Vec::new();
     let mut distance = Expr::binary(BinaryOp::Multiply, b, a);
-    if given.unit.name != time {
-        steps.push(one_in(&time, given.unit.name, clause));
+    if given.name != time {
+        steps.push(one_in(&time, given.name, clause));
         distance = Expr::binary(BinaryOp::Divide, distance, Expr::Ref(Reference::Step(0)));
     }
     finish(steps, clause, distance, Some(length))
@@ -878,68 +857,29 @@ fn asked_unit_is(c: &Captures<'_>, unit: &str, language: &Language) -> Option<()
 /// A step converting one `unit` into `into` ("1 hour in minutes"): the exact factor
 /// between two units of time.
 fn one_in(unit: &str, into: &str, clause: &str) -> Step {
-    Step {
-        operation: Operation::Convert {
-            value: number(1),
-            from_unit: Some(unit.to_string()),
-            to_unit: into.to_string(),
-        },
-        text: clause.to_string(),
-        unit: None,
-    }
+    convert_step(number(1), unit, into, clause)
 }
 
 /// Distance a in time b: a / b, in "<length> per <time>" when the table has that speed.
 fn travel_speed(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
     let (a, b) = (plain(c, "a")?, plain(c, "b")?);
-    let length = language.unit(c.name("u")?.as_str())?;
-    let time = language.unit(c.name("v")?.as_str())?;
-    if length.unit.quantity != Quantity::Length
-        || time.unit.quantity != Quantity::Duration
-        || length.factor != Decimal::ONE
-        || time.factor != Decimal::ONE
-    {
-        return None;
-    }
-    if let Some(wanted) = c.name("askunit") {
-        // "… what's my speed in km/h": the distance and time in the target's own units.
-        let target = language.unit(wanted.as_str())?;
-        if target.unit.quantity != Quantity::Speed || target.factor != Decimal::ONE {
-            return None;
-        }
-        let (to_length, to_time) = target.unit.name.split_once(" per ")?;
-        let mut steps = Vec::new();
-        let mut place = |value: Expr, from: &str, to: &str| -> Expr {
-            if from == to {
-                return value;
-            }
-            steps.push(Step {
-                operation: Operation::Convert {
-                    value,
-                    from_unit: Some(from.to_string()),
-                    to_unit: to.to_string(),
-                },
-                text: clause.to_string(),
-                unit: None,
-            });
-            Expr::Ref(Reference::Step(steps.len() - 1))
-        };
-        let distance = place(a, length.unit.name, to_length);
+    let length = slot_unit_of(c, "u", Quantity::Length, language)?;
+    let time = slot_unit_of(c, "v", Quantity::Duration, language)?;
+    if c.name("askunit").is_some() {
+        // "… what's my speed in km/h": the distance in the target's length, times the
+        // given time unit in the target's (minutes in an hour), which is exact.
+        let target = slot_unit_of(c, "askunit", Quantity::Speed, language)?;
+        let (to_length, to_time) = target.name.split_once(" per ")?;
+        let (mut steps, distance) = in_unit(a, length, to_length, clause);
         let mut speed = Expr::binary(BinaryOp::Divide, distance, b);
-        if time.unit.name != to_time {
-            // Per hour from minutes: times the minutes in an hour, which is exact.
-            steps.push(one_in(to_time, time.unit.name, clause));
+        if time.name != to_time {
+            steps.push(one_in(to_time, time.name, clause));
             let factor = Expr::Ref(Reference::Step(steps.len() - 1));
             speed = Expr::binary(BinaryOp::Multiply, speed, factor);
         }
-        steps.push(Step {
-            operation: Operation::Calculate(speed),
-            text: clause.to_string(),
-            unit: Some(target.unit.name.to_string()),
-        });
-        return Some(steps);
+        return finish(steps, clause, speed, Some(target.name.to_string()));
     }
-    let speed = units::find(&format!("{} per {}", length.unit.name, time.unit.name))?;
+    let speed = units::find(&format!("{} per {}", length.name, time.name))?;
     one_step(
         clause,
         Expr::binary(BinaryOp::Divide, a, b),
@@ -991,18 +931,9 @@ fn rate_over_time(c: &Captures<'_>, clause: &str, language: &Language) -> Option
         Some(_) => plain(c, "n")?,
         None => number(1),
     };
-    let per = language.unit(c.name("u")?.as_str())?;
-    if per.unit.quantity != Quantity::Duration || per.factor != Decimal::ONE {
-        return None;
-    }
-    let (steps, periods) = in_unit(
-        n,
-        c.name("v")?.as_str(),
-        per.unit.name,
-        Quantity::Duration,
-        language,
-        clause,
-    )?;
+    let per = slot_unit_of(c, "u", Quantity::Duration, language)?;
+    let over = slot_unit_of(c, "v", Quantity::Duration, language)?;
+    let (steps, periods) = in_unit(n, over, per.name, clause);
     finish(
         steps,
         clause,
@@ -1037,7 +968,7 @@ fn rectangle(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<
 
 /// A rectangle a by b (in `unit`): its area when the question asks for area (or square
 /// units, carpet), its perimeter when it asks for a fence, edge or the way round.
-fn shape(clause: &str, a: Expr, b: Expr, unit: &units::Unit, question: &str) -> Option<Vec<Step>> {
+fn shape(clause: &str, a: Expr, b: Expr, unit: &Unit, question: &str) -> Option<Vec<Step>> {
     let question = question.to_ascii_lowercase();
     let asks = |words: &[&str]| words.iter().any(|w| question.contains(w));
     if asks(&["area", "square", "carpet", "floor space"]) {
@@ -1071,60 +1002,35 @@ fn shape(clause: &str, a: Expr, b: Expr, unit: &units::Unit, question: &str) -> 
 /// At m per u, how long for n: n / m, in u (the question's unit must be u).
 fn time_to_total(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
     let (m, n) = (plain(c, "m")?, plain(c, "n")?);
-    let per = language.unit(c.name("u")?.as_str())?;
-    if per.unit.quantity != Quantity::Duration || per.factor != Decimal::ONE {
-        return None;
-    }
-    if let Some(asked) = c.name("askunit") {
-        let asked = language.unit(asked.as_str())?;
-        if asked.unit.name != per.unit.name {
-            return None;
-        }
-    }
+    let per = slot_unit_of(c, "u", Quantity::Duration, language)?;
+    asked_unit_is(c, per.name, language)?;
     one_step(
         clause,
         Expr::binary(BinaryOp::Divide, n, m),
-        Some(per.unit.name.to_string()),
+        Some(per.name.to_string()),
     )
 }
 
 /// m u per a v, for n w (w the same quantity as v): m × (n w in v) / a, in u.
 fn consumption(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
     let (m, a, n) = (plain(c, "m")?, plain(c, "a")?, plain(c, "n")?);
-    let used = language.unit(c.name("u")?.as_str())?;
-    let per = language.unit(c.name("v")?.as_str())?;
-    if used.factor != Decimal::ONE || per.factor != Decimal::ONE {
-        return None;
-    }
-    let (steps, distance) = in_unit(
-        n,
-        c.name("w")?.as_str(),
-        per.unit.name,
-        per.unit.quantity,
-        language,
-        clause,
-    )?;
+    let used = slot_unit(c, "u", language)?;
+    let per = slot_unit(c, "v", language)?;
+    let over = slot_unit_of(c, "w", per.quantity, language)?;
+    let (steps, distance) = in_unit(n, over, per.name, clause);
     let total = Expr::binary(BinaryOp::Multiply, m, distance);
     finish(
         steps,
         clause,
         Expr::binary(BinaryOp::Divide, total, a),
-        Some(used.unit.name.to_string()),
+        Some(used.name.to_string()),
     )
 }
 
 /// m for a, scaled to n: m × n / a, in m's unit if it has one.
 fn scale_recipe(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
     let (a, m, n) = (plain(c, "a")?, plain(c, "m")?, plain(c, "n")?);
-    let unit = match c.name("u") {
-        Some(written) => {
-            let alias = language.unit(written.as_str())?;
-            (alias.factor == Decimal::ONE)
-                .then(|| alias.unit.name.to_string())?
-                .into()
-        }
-        None => None,
-    };
+    let unit = optional_unit(c, "u", language)?;
     let scaled = Expr::binary(BinaryOp::Multiply, m, n);
     one_step(clause, Expr::binary(BinaryOp::Divide, scaled, a), unit)
 }
@@ -1146,44 +1052,19 @@ fn square_shape(c: &Captures<'_>, clause: &str, language: &Language) -> Option<V
 /// m (in u, if written) per item, for n items: m × n.
 fn per_item(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
     let (m, n) = (plain(c, "m")?, plain(c, "n")?);
-    let unit = match c.name("u") {
-        Some(written) => {
-            let alias = language.unit(written.as_str())?;
-            Some(alias.unit.name.to_string()).filter(|_| alias.factor == Decimal::ONE)
-        }
-        None => None,
-    };
-    if c.name("u").is_some() && unit.is_none() {
-        return None;
-    }
+    let unit = optional_unit(c, "u", language)?;
     one_step(clause, Expr::binary(BinaryOp::Multiply, m, n), unit)
 }
 
 /// m people share n u: n / m, in the unit asked for (converted) or u.
 fn share_amount(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
     let (m, n) = (plain(c, "m")?, plain(c, "n")?);
-    let given = language.unit(c.name("u")?.as_str())?;
-    if given.factor != Decimal::ONE {
-        return None;
-    }
+    let given = slot_unit(c, "u", language)?;
     let target = match c.name("askunit") {
-        Some(asked) => {
-            let asked = language.unit(asked.as_str())?;
-            if asked.factor != Decimal::ONE {
-                return None;
-            }
-            asked.unit
-        }
-        None => given.unit,
+        Some(_) => slot_unit_of(c, "askunit", given.quantity, language)?,
+        None => given,
     };
-    let (steps, amount) = in_unit(
-        n,
-        c.name("u")?.as_str(),
-        target.name,
-        target.quantity,
-        language,
-        clause,
-    )?;
+    let (steps, amount) = in_unit(n, given, target.name, clause);
     finish(
         steps,
         clause,
@@ -1195,18 +1076,9 @@ fn share_amount(c: &Captures<'_>, clause: &str, language: &Language) -> Option<V
 /// Laps of m u in n v: n v in u, divided by m (a count).
 fn laps(c: &Captures<'_>, clause: &str, language: &Language) -> Option<Vec<Step>> {
     let (m, n) = (plain(c, "m")?, plain(c, "n")?);
-    let lap = language.unit(c.name("u")?.as_str())?;
-    if lap.factor != Decimal::ONE {
-        return None;
-    }
-    let (steps, total) = in_unit(
-        n,
-        c.name("v")?.as_str(),
-        lap.unit.name,
-        lap.unit.quantity,
-        language,
-        clause,
-    )?;
+    let lap = slot_unit(c, "u", language)?;
+    let whole = slot_unit_of(c, "v", lap.quantity, language)?;
+    let (steps, total) = in_unit(n, whole, lap.name, clause);
     finish(
         steps,
         clause,
