@@ -475,3 +475,101 @@ async fn a_huge_request_s_dead_letter_fits_and_nothing_stalls() {
     pipeline.stop().await;
     assert_committed_to_end(&config, 2).await;
 }
+
+/// A reply topic the operator's pattern allows but the broker does not have: the copy is
+/// refused for good. It was retried forever and held the partition's committed offset
+/// behind it; now the request is dead-lettered (`reply_refused`, naming the topic), its
+/// result still on the results topic, and the requests after it are answered and committed
+/// past within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_topic_the_broker_does_not_have_is_dead_lettered_and_nothing_stalls() {
+    let config = test_config("noreply");
+    let pipeline = RunningPipeline::start(&config).await;
+    let waiter = ResultWaiter::at_end(&config, WAIT).unwrap();
+    let producer = producer(&config);
+    let topics = config.kafka.topics.clone();
+    let missing = format!(
+        "{}missing-replies",
+        topics.requests.trim_end_matches("requests")
+    );
+    let mut nowhere = request("to-nowhere", "Calculate 42 + 58");
+    nowhere.reply_topic = Some(missing.clone());
+    let sends = [nowhere, request("after", "Calculate 1 + 1")];
+    let started = std::time::Instant::now();
+    for r in &sends {
+        let bytes = avro::encode_request(r).unwrap();
+        produce_raw(&producer, &topics.requests, &r.id, &bytes).await;
+    }
+    let ids: Vec<String> = sends.iter().map(|r| r.id.clone()).collect();
+    let results = waiter.wait_for(&ids, WAIT).await;
+    assert_eq!(results["to-nowhere"].value.as_deref(), Some("100"));
+    assert_eq!(results["after"].value.as_deref(), Some("2"));
+    let letters = read_topic(&config, &topics.dlq, 1, WAIT).await;
+    assert_eq!(letters.len(), 1, "one dead letter");
+    let took = started.elapsed();
+    let letter = avro::decode_dead_letter(rdkafka::Message::payload(&letters[0]).unwrap()).unwrap();
+    assert_eq!(letter.error_kind, "reply_refused", "{letter:?}");
+    assert!(letter.message.contains(&missing), "{}", letter.message);
+    assert_eq!(
+        avro::decode_request(&letter.original, usize::MAX, String::new)
+            .unwrap()
+            .id,
+        "to-nowhere"
+    );
+    assert!(
+        took < Duration::from_secs(20),
+        "dead-lettered after {took:?}"
+    );
+    pipeline.stop().await;
+    assert_committed_to_end(&config, sends.len()).await;
+}
+
+/// A durable request whose workflow Temporal refuses for good (its id is over the server's
+/// 1,000-character limit): the start was retried forever and held the partition. Now the
+/// request is answered `accepted` then `ERROR` (`workflow_start_refused`, with Temporal's
+/// reason), dead-lettered, and the request after it is answered and committed past.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_temporal_refuses_is_answered_with_an_error_and_nothing_stalls() {
+    let config = test_config("refused");
+    let pipeline = RunningPipeline::start(&config).await;
+    let waiter = ResultWaiter::at_end(&config, WAIT).unwrap();
+    let producer = producer(&config);
+    let topic = config.kafka.topics.requests.clone();
+    let long_id = format!("refused-{}", "x".repeat(1_100));
+    let sends = [
+        request(&long_id, "process customer data and generate report"),
+        request("after", "Calculate 2 + 2"),
+    ];
+    for r in &sends {
+        let bytes = avro::encode_request(r).unwrap();
+        produce_raw(&producer, &topic, "k", &bytes).await;
+    }
+    let results = waiter.wait_for(&["after".to_string()], WAIT).await;
+    assert_eq!(results["after"].value.as_deref(), Some("4"));
+    let letters = read_topic(&config, &config.kafka.topics.dlq, 1, WAIT).await;
+    assert_eq!(letters.len(), 1, "one dead letter");
+    let letter = avro::decode_dead_letter(rdkafka::Message::payload(&letters[0]).unwrap()).unwrap();
+    assert_eq!(letter.error_kind, "workflow_start_refused", "{letter:?}");
+    // Its results, in order: accepted, then the error that ends it.
+    let all = read_topic(&config, &config.kafka.topics.results, 3, WAIT).await;
+    let mine: Vec<RequestResult> = all
+        .iter()
+        .map(|m| avro::decode_result(rdkafka::Message::payload(m).unwrap()).unwrap())
+        .filter(|r| r.request_id == long_id)
+        .collect();
+    assert_eq!(
+        mine.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [Status::Accepted, Status::Error]
+    );
+    assert_eq!(
+        mine[1].error_kind.as_deref(),
+        Some("workflow_start_refused")
+    );
+    assert!(
+        mine[1].error_message.as_deref().unwrap().contains("length"),
+        "{:?}",
+        mine[1].error_message
+    );
+    pipeline.stop().await;
+    assert_committed_to_end(&config, sends.len()).await;
+}

@@ -206,6 +206,13 @@ pub struct PipelineConfig {
     /// the letter records its size and SHA-256. Keep it well under the producer's
     /// `message.max.bytes` (1,000,000 by default), or the letter itself cannot be produced.
     pub dead_letter_max_original_bytes: usize,
+    /// How often the pipeline reads its group's lag (end and committed offset of every
+    /// partition of the requests topic) for `/readyz` and the lag metric.
+    pub lag_probe_ms: u64,
+    /// A partition with records waiting whose committed offset has not moved for this long
+    /// is stalled: the process that owns it (or, when it owns none, every pipeline process)
+    /// is not ready.
+    pub stall_after_ms: u64,
 }
 
 impl PipelineConfig {
@@ -224,6 +231,8 @@ impl Default for PipelineConfig {
             fetch_wait_ms: None,
             reply_topic_pattern: r"^[A-Za-z0-9._-]{1,249}$".into(),
             dead_letter_max_original_bytes: 256 * 1024,
+            lag_probe_ms: 5_000,
+            stall_after_ms: 30_000,
         }
     }
 }

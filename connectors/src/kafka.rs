@@ -66,10 +66,17 @@ fn commits_producer_config(config: &VolcanoConfig) -> ClientConfig {
 
 /// The settings of [`stream_producer`], for a caller that adds its own (the ingress sets
 /// its delivery timeout) before creating the producer.
+///
+/// A topic the cluster does not have is reported missing after 5 s instead of librdkafka's
+/// 30: the pipeline's own topics exist before it produces, so only a request's
+/// `reply_topic` can be missing, and until it is reported its request holds its partition's
+/// offset (then it is dead-lettered, see [`crate::faults`]). 5 s is still well over the
+/// time a topic just created takes to reach every broker.
 pub fn stream_producer_config(config: &VolcanoConfig) -> ClientConfig {
     let mut c = producer_config(config, 5);
     set_default(&mut c, "enable.idempotence", "false");
     set_default(&mut c, "max.in.flight.requests.per.connection", "1");
+    set_default(&mut c, "topic.metadata.propagation.max.ms", "5000");
     c
 }
 
@@ -196,9 +203,15 @@ pub fn assign_all<C: Consumer<X>, X: ConsumerContext>(
 /// Records may be acknowledged out of order (their results are produced concurrently); the
 /// offset that may be stored is always the lowest one still pending, or one past the highest
 /// acknowledged when none is pending. A crash therefore redelivers only unacknowledged work.
+///
+/// Each stretch of ownership of a partition is an *assignment*, numbered when its first
+/// record is consumed. An acknowledgement carries the assignment its record was consumed in
+/// and is ignored once that assignment is revoked: a late one from before a rebalance that
+/// gave the partition back could otherwise move the offset past records consumed since.
 #[derive(Debug, Default)]
 pub struct OffsetTracker {
     partitions: HashMap<(String, i32), PartitionOffsets>,
+    assignments: u64,
 }
 
 #[derive(Debug)]
@@ -206,26 +219,44 @@ struct PartitionOffsets {
     pending: BTreeSet<i64>,
     next_after_acked: i64,
     stored: i64,
+    assignment: u64,
 }
 
 impl OffsetTracker {
-    /// A record was consumed; it is pending until [`OffsetTracker::acknowledge`].
-    pub fn consumed(&mut self, topic: &str, partition: i32, offset: i64) {
+    /// A record was consumed; it is pending until [`OffsetTracker::acknowledge`]. Returns
+    /// the assignment it belongs to.
+    pub fn consumed(&mut self, topic: &str, partition: i32, offset: i64) -> u64 {
+        let assignments = &mut self.assignments;
         // A partition starts where its first record was consumed: nothing before it is ours.
-        self.partitions
+        let p = self
+            .partitions
             .entry((topic.to_string(), partition))
-            .or_insert_with(|| PartitionOffsets {
-                pending: BTreeSet::new(),
-                next_after_acked: offset,
-                stored: offset,
-            })
-            .pending
-            .insert(offset);
+            .or_insert_with(|| {
+                *assignments += 1;
+                PartitionOffsets {
+                    pending: BTreeSet::new(),
+                    next_after_acked: offset,
+                    stored: offset,
+                    assignment: *assignments,
+                }
+            });
+        p.pending.insert(offset);
+        p.assignment
     }
 
-    /// A record's dependent work is acknowledged. Returns the offset to store now, if it moved.
-    pub fn acknowledge(&mut self, topic: &str, partition: i32, offset: i64) -> Option<i64> {
+    /// A record's dependent work is acknowledged. Returns the offset to store now, if it
+    /// moved; never one for a record of an assignment since revoked.
+    pub fn acknowledge(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        assignment: u64,
+    ) -> Option<i64> {
         let p = self.partitions.get_mut(&(topic.to_string(), partition))?;
+        if p.assignment != assignment {
+            return None;
+        }
         p.pending.remove(&offset);
         p.next_after_acked = p.next_after_acked.max(offset + 1);
         let storable = p.pending.first().copied().unwrap_or(p.next_after_acked);
@@ -254,17 +285,30 @@ mod tests {
     #[test]
     fn offsets_move_only_past_acknowledged_records() {
         let mut t = OffsetTracker::default();
-        for o in 10..14 {
-            t.consumed("req", 0, o);
-        }
+        let a = (10..14).map(|o| t.consumed("req", 0, o)).last().unwrap();
         // 11 and 12 finish before 10: nothing may be stored yet.
-        assert_eq!(t.acknowledge("req", 0, 11), None);
-        assert_eq!(t.acknowledge("req", 0, 12), None);
+        assert_eq!(t.acknowledge("req", 0, 11, a), None);
+        assert_eq!(t.acknowledge("req", 0, 12, a), None);
         assert_eq!(t.in_flight(), 2);
         // 10 finishes: everything up to 12 is done, 13 is the next to redeliver.
-        assert_eq!(t.acknowledge("req", 0, 10), Some(13));
-        assert_eq!(t.acknowledge("req", 0, 13), Some(14));
+        assert_eq!(t.acknowledge("req", 0, 10, a), Some(13));
+        assert_eq!(t.acknowledge("req", 0, 13, a), Some(14));
         assert_eq!(t.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_late_acknowledgement_from_a_revoked_assignment_stores_nothing() {
+        let mut t = OffsetTracker::default();
+        let first = t.consumed("req", 0, 10);
+        t.consumed("req", 0, 11);
+        // The partition moves away and comes back; 10 and 11 are redelivered from 10.
+        t.revoke("req", 0);
+        let second = t.consumed("req", 0, 10);
+        assert_ne!(first, second);
+        // 11's acknowledgement from the first assignment arrives late: storing 12 would
+        // skip 10 and 11, still pending in the second.
+        assert_eq!(t.acknowledge("req", 0, 11, first), None);
+        assert_eq!(t.acknowledge("req", 0, 10, second), Some(11));
     }
 
     #[test]
@@ -290,12 +334,12 @@ mod tests {
     #[test]
     fn partitions_are_independent() {
         let mut t = OffsetTracker::default();
-        t.consumed("req", 0, 5);
-        t.consumed("req", 1, 7);
-        assert_eq!(t.acknowledge("req", 1, 7), Some(8));
+        let a0 = t.consumed("req", 0, 5);
+        let a1 = t.consumed("req", 1, 7);
+        assert_eq!(t.acknowledge("req", 1, 7, a1), Some(8));
         assert_eq!(t.in_flight(), 1);
         t.revoke("req", 0);
         assert_eq!(t.in_flight(), 0);
-        assert_eq!(t.acknowledge("req", 0, 5), None);
+        assert_eq!(t.acknowledge("req", 0, 5, a0), None);
     }
 }

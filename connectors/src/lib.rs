@@ -6,6 +6,8 @@
 //! - [`instance`]: one `volcano run`: watcher, materializer and pipeline, started in order.
 //! - [`pipeline_role`]: the consumer loop that answers requests and stores offsets after acks.
 //! - [`metrics`]: Prometheus metrics and their `/metrics` endpoint.
+//! - [`partition_watch`]: the requests group's lag, stalled partitions, the pipeline's `/readyz`.
+//! - [`faults`]: which failures are retried (with backoff) and which dead-letter a request.
 //! - [`reply`]: which `reply_topic` a request may name.
 //! - [`git_registry`]: the watcher (git → commits topic) and the materializer (commits topic →
 //!   RocksDB → the compiled registry the fast path reads).
@@ -22,12 +24,14 @@ pub mod avro;
 pub mod client;
 pub mod config;
 pub mod durable;
+pub mod faults;
 pub mod git_registry;
 pub mod http_client;
 pub mod ingress;
 pub mod instance;
 pub mod kafka;
 pub mod metrics;
+pub mod partition_watch;
 pub mod pipeline_role;
 pub mod registry_files;
 pub mod reply;

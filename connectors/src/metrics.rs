@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::sync::LazyLock;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -20,7 +20,17 @@ pub struct Metrics {
     pub results: IntCounterVec,
     pub dead_letters: IntCounterVec,
     pub produce_retries: IntCounter,
+    /// Records the broker refused for good, by what they were to their request (`result`,
+    /// `reply`, `dead_letter`).
+    pub produce_refused: IntCounterVec,
     pub in_flight: IntGauge,
+    /// Records waiting in each partition of the requests topic: its end offset less the
+    /// group's committed offset.
+    pub consumer_lag: IntGaugeVec,
+    /// Partitions of the requests topic this process owns.
+    pub partitions_assigned: IntGauge,
+    /// Partitions with records waiting and no progress for `pipeline.stall_after_ms`.
+    pub stalled_partitions: IntGauge,
     pub process_seconds: Histogram,
     /// From a record handed to the producer to the broker's acknowledgement, retries
     /// included.
@@ -93,9 +103,40 @@ impl Metrics {
             "Produces of results or dead letters retried after a failure.",
         )
         .expect("metric");
+        let produce_refused = IntCounterVec::new(
+            Opts::new(
+                "volcano_pipeline_produce_refused_total",
+                "Records the broker refused for good (unknown topic, too large, not \
+                 authorized), by what they were to their request (result, reply, dead_letter); \
+                 the request is dead-lettered instead, or skipped when its dead letter was \
+                 the refused record.",
+            ),
+            &["record"],
+        )
+        .expect("metric");
         let in_flight = IntGauge::new(
             "volcano_pipeline_in_flight_records",
             "Records consumed whose result is not yet acknowledged.",
+        )
+        .expect("metric");
+        let consumer_lag = IntGaugeVec::new(
+            Opts::new(
+                "volcano_pipeline_consumer_lag_records",
+                "Records waiting in each partition of the requests topic: its end offset less \
+                 the pipeline group's committed offset, read every pipeline.lag_probe_ms.",
+            ),
+            &["partition"],
+        )
+        .expect("metric");
+        let partitions_assigned = IntGauge::new(
+            "volcano_pipeline_partitions_assigned",
+            "Partitions of the requests topic this process owns.",
+        )
+        .expect("metric");
+        let stalled_partitions = IntGauge::new(
+            "volcano_pipeline_stalled_partitions",
+            "Partitions of the requests topic with records waiting whose committed offset has \
+             not moved for pipeline.stall_after_ms.",
         )
         .expect("metric");
         let process_seconds = Histogram::with_opts(
@@ -252,7 +293,11 @@ impl Metrics {
             Box::new(results.clone()),
             Box::new(dead_letters.clone()),
             Box::new(produce_retries.clone()),
+            Box::new(produce_refused.clone()),
             Box::new(in_flight.clone()),
+            Box::new(consumer_lag.clone()),
+            Box::new(partitions_assigned.clone()),
+            Box::new(stalled_partitions.clone()),
             Box::new(process_seconds.clone()),
             Box::new(produce_seconds.clone()),
             Box::new(record_age_seconds.clone()),
@@ -265,7 +310,11 @@ impl Metrics {
             results,
             dead_letters,
             produce_retries,
+            produce_refused,
             in_flight,
+            consumer_lag,
+            partitions_assigned,
+            stalled_partitions,
             process_seconds,
             produce_seconds,
             record_age_seconds,
@@ -296,13 +345,26 @@ impl Metrics {
     }
 }
 
-/// Serves `GET /metrics` until shutdown. A bind failure is logged, not fatal: the pipeline
+/// The pipeline's readiness (see [`crate::partition_watch`]) for a process that serves no
+/// REST API: 200 "ok", or 503 with the reason; 200 "no pipeline" when none runs here.
+async fn pipeline_readyz() -> (axum::http::StatusCode, String) {
+    use axum::http::StatusCode;
+    match crate::partition_watch::PARTITIONS.readiness() {
+        Some(reason) if reason != "ok" => (StatusCode::SERVICE_UNAVAILABLE, reason),
+        Some(ok) => (StatusCode::OK, ok),
+        None => (StatusCode::OK, "no pipeline".into()),
+    }
+}
+
+/// Serves `GET /metrics` (and the pipeline's `GET /readyz`) until shutdown. A bind failure is logged, not fatal: the pipeline
 /// matters more than its metrics.
 pub async fn serve(addr: SocketAddr, mut shutdown: watch::Receiver<bool>) {
-    let app = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(|| async { METRICS.render() }),
-    );
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(|| async { METRICS.render() }),
+        )
+        .route("/readyz", axum::routing::get(pipeline_readyz));
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {

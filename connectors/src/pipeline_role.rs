@@ -5,18 +5,25 @@
 //! produce is acknowledged by the broker, lowest pending offset first per partition (see
 //! [`OffsetTracker`]). librdkafka auto-commits stored offsets. On shutdown the loop stops
 //! consuming, waits for in-flight produces up to a deadline, and commits synchronously.
+//! Failures are retried only while [`crate::faults`] calls them transient: a permanent one
+//! dead-letters the request, so no record can hold its partition for good. The partition
+//! watch ([`crate::partition_watch`]) learns from the rebalance callbacks what this process
+//! owns and tells `/readyz` when the group stops moving.
 //! When the REST ingress runs in the same process, each final result is handed to it as soon
 //! as it is computed, and every result again once acknowledged
 //! ([`crate::ingress::LocalResult`]), so its waiting call needs no second broker hop.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use backon::Retryable;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
-use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Headers, Message, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use sha2::{Digest, Sha256};
@@ -28,13 +35,16 @@ use volcano_pipeline::model::{RequestResult, Status};
 
 use crate::avro::{self, DeadLetter};
 use crate::config::{PipelineConfig, VolcanoConfig};
-use crate::durable::{Started, Starter};
+use crate::durable::{DurableError, Started, Starter};
+use crate::faults::{self, Fault};
 use crate::ingress::{AcknowledgedResult, LocalResult};
 use crate::kafka::{self, BrokerError, OffsetTracker};
 use crate::metrics::METRICS;
+use crate::partition_watch::{self, PARTITIONS};
 use crate::reply::{self, ReplyPolicy};
 
-/// Logs rebalances and tells the loop which partitions it lost.
+/// Logs rebalances, tells the loop which partitions it lost and the partition watch what
+/// this process owns.
 struct RebalanceContext {
     revoked: mpsc::UnboundedSender<(String, i32)>,
 }
@@ -47,15 +57,21 @@ impl ConsumerContext for RebalanceContext {
             for e in tpl.elements() {
                 let _ = self.revoked.send((e.topic().to_string(), e.partition()));
             }
-            info!(partitions = tpl.count(), "partitions revoked");
+            PARTITIONS.revoked(tpl.elements().iter().map(|e| e.partition()));
+            info!(partitions = ?partition_ids(tpl), "partitions revoked");
         }
     }
 
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
-            info!(partitions = tpl.count(), "partitions assigned");
+            PARTITIONS.assigned(tpl.elements().iter().map(|e| e.partition()));
+            info!(partitions = ?partition_ids(tpl), "partitions assigned");
         }
     }
+}
+
+fn partition_ids(tpl: &TopicPartitionList) -> Vec<i32> {
+    tpl.elements().iter().map(|e| e.partition()).collect()
 }
 
 /// A record whose dependent produce is done (or abandoned at shutdown).
@@ -89,7 +105,12 @@ pub async fn run(
         revoked: revoked_tx,
     })?;
     consumer.subscribe(&[&topics.requests])?;
-    let producer = kafka::stream_producer(config)?;
+    PARTITIONS.started();
+    let (rejoin_tx, mut rejoin_rx) = mpsc::unbounded_channel();
+    let lag_probe = partition_watch::spawn(config, shutdown.clone(), rejoin_tx)
+        .map_err(|e| warn!(error = %e, "lag probe not started"))
+        .ok();
+    let outlet = Arc::new(Outlet::new(config, kafka::stream_producer(config)?));
     info!(topic = %topics.requests, brokers = %config.brokers(), "pipeline consuming");
 
     let mut tracker = OffsetTracker::default();
@@ -100,6 +121,13 @@ pub async fn run(
             biased;
             _ = shutdown.changed() => break,
             Some((topic, partition)) = revoked_rx.recv() => tracker.revoke(&topic, partition),
+            Some(()) = rejoin_rx.recv() => {
+                // Owning nothing while records wait: ask the coordinator again.
+                consumer.unsubscribe();
+                if let Err(e) = consumer.subscribe(&[&topics.requests]) {
+                    error!(error = %e, "rejoining the group failed");
+                }
+            }
             Some(ack) = acks.next(), if !acks.is_empty() => {
                 store_acknowledged(&consumer, &mut tracker, ack);
                 METRICS.in_flight.set(acks.len() as i64);
@@ -114,12 +142,23 @@ pub async fn run(
                 };
                 METRICS.consumed.inc();
                 observe_age(&msg);
-                tracker.consumed(msg.topic(), msg.partition(), msg.offset());
+                // A revocation signalled during this poll comes before the record it
+                // returned: that record opens the partition's next assignment.
+                while let Ok((topic, partition)) = revoked_rx.try_recv() {
+                    tracker.revoke(&topic, partition);
+                }
+                let assignment = tracker.consumed(msg.topic(), msg.partition(), msg.offset());
+                let origin = Origin {
+                    topic: msg.topic().to_string(),
+                    partition: msg.partition(),
+                    offset: msg.offset(),
+                    assignment,
+                };
                 let consumed_at = Instant::now();
                 let answered = answer(&msg, config, &replies, &mut fast_path);
                 let start = answered.job.map(|job| (starter.clone(), job, consumed_at));
                 let local = local.clone().zip(answered.result);
-                acks.push(deliver(producer.clone(), start, answered.outgoing, Origin::of(&msg), shutdown.clone(), local));
+                acks.push(deliver(outlet.clone(), start, answered.outgoing, (msg.detach(), origin), shutdown.clone(), local));
                 METRICS.in_flight.set(acks.len() as i64);
             }
         }
@@ -144,6 +183,10 @@ pub async fn run(
     if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
         // Nothing stored since the last auto-commit is a benign "no offset" error.
         debug!(error = %e, "final commit");
+    }
+    PARTITIONS.stopped();
+    if let Some(thread) = lag_probe {
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
     info!("pipeline stopped");
     Ok(())
@@ -194,8 +237,11 @@ fn store_acknowledged(
         topic,
         partition,
         offset,
+        assignment,
     } = &ack.origin;
-    let Some(next) = tracker.acknowledge(topic, *partition, *offset) else {
+    // An acknowledgement from an assignment since revoked stores nothing: the partition's
+    // new owner (or this process's next assignment of it) redelivers what it has not seen.
+    let Some(next) = tracker.acknowledge(topic, *partition, *offset, *assignment) else {
         return;
     };
     // `store_offsets` stores exactly the offset given: the next record to consume. (The legacy
@@ -210,28 +256,41 @@ fn store_acknowledged(
     }
 }
 
-/// Where a record came from.
+/// Where a record came from, and in which assignment of its partition it was consumed.
 struct Origin {
     topic: String,
     partition: i32,
     offset: i64,
+    assignment: u64,
 }
 
-impl Origin {
-    fn of(msg: &BorrowedMessage<'_>) -> Self {
-        Origin {
-            topic: msg.topic().to_string(),
-            partition: msg.partition(),
-            offset: msg.offset(),
-        }
-    }
-}
-
-/// A message to produce: topic, key, payload.
+/// A message to produce: topic, key, payload, and what it is to its request.
 struct Outgoing {
     topic: String,
     key: Option<Vec<u8>>,
     payload: Vec<u8>,
+    role: OutRole,
+}
+
+/// What a produced record is to the request it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutRole {
+    /// Its result, on the results topic.
+    Result,
+    /// A copy of its result on the request's `reply_topic`.
+    ReplyCopy,
+    /// Its dead letter.
+    DeadLetter,
+}
+
+impl OutRole {
+    fn as_str(self) -> &'static str {
+        match self {
+            OutRole::Result => "result",
+            OutRole::ReplyCopy => "reply",
+            OutRole::DeadLetter => "dead_letter",
+        }
+    }
 }
 
 /// One record answered.
@@ -275,7 +334,7 @@ fn answer(
                 offset = msg.offset(),
                 "dead-lettering undecodable record"
             );
-            let letter = dead_letter(msg, config, e.kind(), e.to_string());
+            let letter = dead_letter_of(msg, config, e.kind(), e.to_string());
             return Answered::dead_letter(letter);
         }
     };
@@ -305,7 +364,7 @@ fn answer(
         Ok(payload) => payload,
         Err(e) => {
             error!(error = %e, request = %request.id, "result not encodable; dead-lettering");
-            let letter = dead_letter(msg, config, "result_unencodable", e.to_string());
+            let letter = dead_letter_of(msg, config, "result_unencodable", e.to_string());
             return Answered::dead_letter(letter);
         }
     };
@@ -314,12 +373,14 @@ fn answer(
         topic: topics.results.clone(),
         key,
         payload,
+        role: OutRole::Result,
     }];
     if let Some(reply) = reply {
         let copy = Outgoing {
             topic: reply,
             key: out[0].key.clone(),
             payload: out[0].payload.clone(),
+            role: OutRole::ReplyCopy,
         };
         out.push(copy);
     }
@@ -330,21 +391,36 @@ fn answer(
     }
 }
 
-/// The dead letter of `msg`: its value (cut to `pipeline.dead_letter_max_original_bytes`,
-/// with the whole value's size and SHA-256, so that the letter always fits the producer's
-/// limit: one that did not was retried forever and held its partition), key, headers, where
-/// it was and why it failed.
-fn dead_letter(
+/// [`dead_letter`] with the configured topic and limit.
+fn dead_letter_of(
     msg: &BorrowedMessage<'_>,
     config: &VolcanoConfig,
     kind: &str,
     message: String,
 ) -> Outgoing {
+    dead_letter(
+        msg,
+        &config.kafka.topics.dlq,
+        config.pipeline.dead_letter_max_original_bytes,
+        kind,
+        message,
+    )
+}
+
+/// The dead letter of `msg` for `topic`: its value (cut to `max_original_bytes`, with the
+/// whole value's size and SHA-256, so that the letter always fits the producer's limit: one
+/// that did not was retried forever and held its partition), key, headers, where it was and
+/// why it failed.
+fn dead_letter<M: Message>(
+    msg: &M,
+    topic: &str,
+    max_original_bytes: usize,
+    kind: &str,
+    message: String,
+) -> Outgoing {
     METRICS.dead_letters.with_label_values(&[kind]).inc();
     let value = msg.payload().unwrap_or_default();
-    let keep = value
-        .len()
-        .min(config.pipeline.dead_letter_max_original_bytes);
+    let keep = value.len().min(max_original_bytes);
     let sha256: String = Sha256::digest(value)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -377,10 +453,40 @@ fn dead_letter(
     };
     let payload = avro::encode_dead_letter(&letter).expect("a dead letter always encodes");
     Outgoing {
-        topic: config.kafka.topics.dlq.clone(),
+        topic: topic.to_string(),
         key: letter.original_key,
         payload,
+        role: OutRole::DeadLetter,
     }
+}
+
+/// What every delivery shares: the producer and where its results and dead letters go.
+struct Outlet {
+    producer: FutureProducer,
+    results: String,
+    dead_letters: String,
+    dead_letter_max_original_bytes: usize,
+}
+
+impl Outlet {
+    fn new(config: &VolcanoConfig, producer: FutureProducer) -> Self {
+        Outlet {
+            producer,
+            results: config.kafka.topics.results.clone(),
+            dead_letters: config.kafka.topics.dlq.clone(),
+            dead_letter_max_original_bytes: config.pipeline.dead_letter_max_original_bytes,
+        }
+    }
+}
+
+/// How one produce ended.
+enum Produced {
+    /// The broker has it, at this partition and offset.
+    Acknowledged(i32, i64),
+    /// Refused for good (see [`faults::of_produce`]): no retry can write it.
+    Refused(KafkaError),
+    /// Shutdown came first; the request will be redelivered.
+    Abandoned,
 }
 
 /// Produces everything a record depends on, retrying transient failures; then starts its
@@ -389,14 +495,32 @@ fn dead_letter(
 /// The `accepted` result goes out before the start so that it always precedes the final
 /// result on the results topic; the offset moves only after both. A crash in between
 /// redelivers the request: `accepted` again, and a start that finds the workflow.
+///
+/// A permanent failure never holds the partition: a result or reply copy the broker refuses,
+/// or a start Temporal refuses, makes the request a dead letter with the reason (a refused
+/// start also answers the request with an `ERROR` result), and the offset moves on.
 async fn deliver(
-    producer: FutureProducer,
+    outlet: Arc<Outlet>,
     start: Option<(Starter, DurableJob, Instant)>,
     outgoing: Vec<Outgoing>,
-    origin: Origin,
+    (record, origin): (OwnedMessage, Origin),
     shutdown: watch::Receiver<bool>,
-    mut local: Option<(crate::ingress::LocalResults, RequestResult)>,
+    local: Option<(crate::ingress::LocalResults, RequestResult)>,
 ) -> Acknowledgement {
+    let delivered = deliver_record(&outlet, start, outgoing, &record, &shutdown, local).await;
+    Acknowledgement { origin, delivered }
+}
+
+/// [`deliver`]'s work: true once the record's offset may move, false when shutdown came
+/// first.
+async fn deliver_record(
+    outlet: &Outlet,
+    start: Option<(Starter, DurableJob, Instant)>,
+    outgoing: Vec<Outgoing>,
+    record: &OwnedMessage,
+    shutdown: &watch::Receiver<bool>,
+    mut local: Option<(crate::ingress::LocalResults, RequestResult)>,
+) -> bool {
     // A final result answers the ingress's waiting call now; `accepted` waits for the
     // broker, so that a client told "accepted" finds the workflow started soon after.
     if let Some((ingress, result)) = &local
@@ -405,96 +529,233 @@ async fn deliver(
         // An ingress that stopped reads the topic instead; nothing to do.
         let _ = ingress.send(LocalResult::Answer(result.clone()));
     }
-    let mut delivered = true;
+    let reply_topic = outgoing
+        .iter()
+        .find(|o| o.role == OutRole::ReplyCopy)
+        .map(|o| o.topic.clone());
     for out in outgoing {
-        let acknowledged = produce_until_acknowledged(&producer, &out, &shutdown).await;
         // The first record is the result, when there is one: only its acknowledgement
         // (not a reply copy's) is handed over.
         let handed = local.take();
-        if let Some((partition, offset)) = acknowledged
-            && let Some((ingress, result)) = handed
-        {
-            let _ = ingress.send(LocalResult::Acknowledged(AcknowledgedResult {
-                partition,
-                offset,
-                result,
-                payload: out.payload,
-            }));
+        match produce(&outlet.producer, &out, shutdown).await {
+            Produced::Acknowledged(partition, offset) => {
+                if let Some((ingress, result)) = handed {
+                    let _ = ingress.send(LocalResult::Acknowledged(AcknowledgedResult {
+                        partition,
+                        offset,
+                        result,
+                        payload: out.payload,
+                    }));
+                }
+            }
+            Produced::Abandoned => return false,
+            Produced::Refused(e) => {
+                let reason = format!("topic {}: {e}", out.topic);
+                return refused(outlet, record, out.role, reason, shutdown).await;
+            }
         }
-        delivered &= acknowledged.is_some();
     }
-    if let Some((starter, job, consumed_at)) = start
-        && delivered
-    {
-        delivered = start_until_accepted(&starter, job, &shutdown).await;
+    if let Some((starter, job, consumed_at)) = start {
+        let started = start_until_accepted(&starter, job.clone(), shutdown).await;
         METRICS
             .durable_start_seconds
             .observe(consumed_at.elapsed().as_secs_f64());
+        match started {
+            Start::Accepted => {}
+            Start::Abandoned => return false,
+            Start::Refused(reason) => {
+                return start_refused(outlet, record, job, reply_topic, reason, shutdown).await;
+            }
+        }
     }
-    Acknowledgement { origin, delivered }
+    true
 }
 
-/// Starts a workflow, retrying with backoff while Temporal cannot take it; false when
-/// shutdown came first (the record is then redelivered, and its start is idempotent).
+/// The dead-letter kind of a request whose result the broker refused.
+pub const RESULT_REFUSED: &str = "result_refused";
+/// The dead-letter kind of a request whose reply-topic copy the broker refused.
+pub const REPLY_REFUSED: &str = "reply_refused";
+/// The dead-letter and error kind of a durable request whose workflow Temporal refused.
+pub const START_REFUSED: &str = "workflow_start_refused";
+
+/// A record of `role` was refused for good: dead-letter the request (unless the refused
+/// record was its dead letter: then nothing more can be written, and the loss is logged and
+/// counted), so that its offset may move.
+async fn refused(
+    outlet: &Outlet,
+    record: &OwnedMessage,
+    role: OutRole,
+    reason: String,
+    shutdown: &watch::Receiver<bool>,
+) -> bool {
+    METRICS
+        .produce_refused
+        .with_label_values(&[role.as_str()])
+        .inc();
+    let kind = match role {
+        OutRole::Result => RESULT_REFUSED,
+        OutRole::ReplyCopy => REPLY_REFUSED,
+        OutRole::DeadLetter => {
+            error!(%reason, offset = record.offset(), "dead letter refused by the broker; the record is skipped");
+            return true;
+        }
+    };
+    warn!(%reason, kind, offset = record.offset(), "record refused by the broker; dead-lettering the request");
+    dead_letter_then_acknowledge(outlet, record, kind, reason, shutdown).await
+}
+
+/// Temporal refused a durable request's workflow for good: answer the request with an
+/// `ERROR` result (after its `accepted` one, so the caller learns the end) and dead-letter it.
+async fn start_refused(
+    outlet: &Outlet,
+    record: &OwnedMessage,
+    job: DurableJob,
+    reply_topic: Option<String>,
+    reason: String,
+    shutdown: &watch::Receiver<bool>,
+) -> bool {
+    warn!(request = %job.request.id, %reason, "workflow start refused; answering with an error");
+    let mut result = RequestResult::error(
+        &job.request,
+        &job.registry_commit,
+        START_REFUSED,
+        reason.clone(),
+    );
+    result.produced_at = chrono::Utc::now().timestamp_millis();
+    METRICS
+        .results
+        .with_label_values(&[result.status.as_str()])
+        .inc();
+    if let Ok(payload) = avro::encode_result(&result) {
+        let key = Some(job.request.id.clone().into_bytes());
+        let topics = std::iter::once(outlet.results.clone()).chain(reply_topic);
+        for topic in topics {
+            let out = Outgoing {
+                topic,
+                key: key.clone(),
+                payload: payload.clone(),
+                role: OutRole::Result,
+            };
+            match produce(&outlet.producer, &out, shutdown).await {
+                Produced::Acknowledged(..) => {}
+                Produced::Abandoned => return false,
+                // The dead letter below still says why.
+                Produced::Refused(e) => {
+                    warn!(error = %e, topic = %out.topic, "error result refused")
+                }
+            }
+        }
+    }
+    dead_letter_then_acknowledge(outlet, record, START_REFUSED, reason, shutdown).await
+}
+
+/// Produces the dead letter of `record`; true (its offset may move) unless shutdown came
+/// first.
+async fn dead_letter_then_acknowledge(
+    outlet: &Outlet,
+    record: &OwnedMessage,
+    kind: &str,
+    reason: String,
+    shutdown: &watch::Receiver<bool>,
+) -> bool {
+    let letter = dead_letter(
+        record,
+        &outlet.dead_letters,
+        outlet.dead_letter_max_original_bytes,
+        kind,
+        reason,
+    );
+    match produce(&outlet.producer, &letter, shutdown).await {
+        Produced::Acknowledged(..) => true,
+        Produced::Abandoned => false,
+        Produced::Refused(e) => {
+            METRICS
+                .produce_refused
+                .with_label_values(&[OutRole::DeadLetter.as_str()])
+                .inc();
+            error!(error = %e, offset = record.offset(), "dead letter refused by the broker; the record is skipped");
+            true
+        }
+    }
+}
+
+/// How a workflow start ended.
+enum Start {
+    Accepted,
+    Refused(String),
+    Abandoned,
+}
+
+/// Starts a workflow, retrying transient failures with [`faults::backoff`]; refused when
+/// Temporal rejects it for good, abandoned when shutdown came first (the record is then
+/// redelivered, and its start is idempotent).
 async fn start_until_accepted(
     starter: &Starter,
     job: DurableJob,
     shutdown: &watch::Receiver<bool>,
-) -> bool {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        match starter.start(job.clone()).await {
-            Ok(started) => {
-                if started == Started::New {
-                    METRICS.durable_started.inc();
-                }
-                debug!(request = %job.request.id, ?started, "workflow started");
-                return true;
+) -> Start {
+    let id = job.request.id.clone();
+    let attempt = || starter.start(job.clone());
+    let started = attempt
+        .retry(faults::backoff())
+        .when(|e| !matches!(e, DurableError::Refused { .. }) && !*shutdown.borrow())
+        .notify(|e, wait| {
+            warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "workflow start failed; retrying");
+        })
+        .await;
+    match started {
+        Ok(started) => {
+            if started == Started::New {
+                METRICS.durable_started.inc();
             }
-            Err(e) => {
-                if *shutdown.borrow() {
-                    warn!(error = %e, "workflow not started before shutdown; the request will be redelivered");
-                    return false;
-                }
-                warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "workflow start failed; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
+            debug!(request = %id, ?started, "workflow started");
+            Start::Accepted
+        }
+        Err(e @ DurableError::Refused { .. }) => Start::Refused(e.to_string()),
+        Err(e) => {
+            warn!(error = %e, "workflow not started before shutdown; the request will be redelivered");
+            Start::Abandoned
         }
     }
 }
 
-/// Produces `out` until the broker acknowledges it; its partition and offset, or `None` when
-/// shutdown came first.
-async fn produce_until_acknowledged(
+/// Produces `out`, retrying transient failures with [`faults::backoff`] until the broker
+/// acknowledges it, refuses it for good, or shutdown comes first.
+async fn produce(
     producer: &FutureProducer,
     out: &Outgoing,
     shutdown: &watch::Receiver<bool>,
-) -> Option<(i32, i64)> {
-    let mut backoff = Duration::from_millis(50);
+) -> Produced {
     let handed = Instant::now();
-    loop {
+    let attempt = || async {
         let mut record = FutureRecord::to(&out.topic).payload(&out.payload);
         if let Some(k) = &out.key {
             record = record.key(k);
         }
-        match producer.send(record, Duration::from_secs(5)).await {
-            Ok(delivery) => {
-                METRICS
-                    .produce_seconds
-                    .observe(handed.elapsed().as_secs_f64());
-                return Some((delivery.partition, delivery.offset));
-            }
-            Err((e, _)) => {
-                if *shutdown.borrow() {
-                    warn!(error = %e, topic = %out.topic, "produce failed during shutdown; record will be redelivered");
-                    return None;
-                }
-                METRICS.produce_retries.inc();
-                warn!(error = %e, topic = %out.topic, retry_in_ms = backoff.as_millis() as u64, "produce failed; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
+        producer
+            .send(record, Duration::from_secs(5))
+            .await
+            .map_err(|(e, _)| e)
+    };
+    let sent = attempt
+        .retry(faults::backoff())
+        .when(|e| faults::of_produce(e) == Fault::Transient && !*shutdown.borrow())
+        .notify(|e, wait| {
+            METRICS.produce_retries.inc();
+            warn!(error = %e, topic = %out.topic, retry_in_ms = wait.as_millis() as u64, "produce failed; retrying");
+        })
+        .await;
+    match sent {
+        Ok(delivery) => {
+            METRICS
+                .produce_seconds
+                .observe(handed.elapsed().as_secs_f64());
+            Produced::Acknowledged(delivery.partition, delivery.offset)
+        }
+        Err(e) if faults::of_produce(&e) == Fault::Permanent => Produced::Refused(e),
+        Err(e) => {
+            warn!(error = %e, topic = %out.topic, "produce failed during shutdown; record will be redelivered");
+            Produced::Abandoned
         }
     }
 }

@@ -32,6 +32,7 @@ use volcano_pipeline::registry::RegistryHandle;
 use volcano_pipeline::tools::ToolServices;
 
 use crate::config::VolcanoConfig;
+use crate::faults::{self, Fault};
 use crate::kafka;
 pub use workflow::{Decision, DurableWorkflow, StepActivities, WorkflowStatus};
 
@@ -42,6 +43,10 @@ pub enum DurableError {
     Connect { address: String, message: String },
     #[error("starting workflow {id}: {message}")]
     Start { id: String, message: String },
+    /// Temporal refused the start for good (see [`crate::faults::of_start`]): retrying the
+    /// same start cannot succeed.
+    #[error("Temporal refused workflow {id}: {message}")]
+    Refused { id: String, message: String },
     #[error("no workflow {0}")]
     NotFound(String),
     #[error("workflow {id}: {message}")]
@@ -170,6 +175,10 @@ impl Durable {
         match started {
             Ok(_) => Ok(Started::New),
             Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(Started::Existing),
+            Err(e) if faults::of_start(&e) == Fault::Permanent => Err(DurableError::Refused {
+                id,
+                message: e.to_string(),
+            }),
             Err(e) => Err(DurableError::Start {
                 id,
                 message: e.to_string(),

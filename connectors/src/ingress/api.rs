@@ -621,7 +621,8 @@ pub async fn healthz() -> Json<Health> {
     })
 }
 
-/// Readiness: the broker answers, the registry is loaded and the result feed is live.
+/// Readiness: the broker answers, the registry is loaded, the result feed is live and, when
+/// this process runs the pipeline, its partitions are moving.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -652,6 +653,10 @@ pub async fn readyz(State(ingress): State<Arc<Ingress>>) -> (StatusCode, Json<He
             false => "catching up with the results topic".into(),
         },
     );
+    // A pipeline in this process: its partitions move (see `partition_watch`).
+    if let Some(pipeline) = crate::partition_watch::PARTITIONS.readiness() {
+        checks.insert("pipeline".to_string(), pipeline);
+    }
     let ready = checks.values().all(|v| v == "ok");
     let status = match ready {
         true => StatusCode::OK,

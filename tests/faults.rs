@@ -1,0 +1,181 @@
+//! Faults seen from outside, with real `volcano` processes on the real broker: what a
+//! process says (`/readyz`, `/metrics`) when its consumer group stops moving.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use volcano_connectors::avro;
+use volcano_connectors::config::VolcanoConfig;
+
+const BIN: &str = env!("CARGO_BIN_EXE_volcano");
+
+/// A `volcano run --role pipeline` process, killed (`kill -9`) when dropped.
+struct Pipeline {
+    child: Child,
+    metrics: String,
+}
+
+impl Pipeline {
+    /// Starts one with `config`, its registry state in `dir`, its metrics on a free port.
+    fn spawn(config: &VolcanoConfig, dir: &Path) -> Pipeline {
+        let mut c = config.clone();
+        let port = free_port();
+        c.pipeline.metrics_addr = format!("127.0.0.1:{port}");
+        c.registry.data_dir = Some(dir.join("registry"));
+        std::fs::create_dir_all(dir).unwrap();
+        let path = dir.join("volcano.toml");
+        std::fs::write(&path, toml::to_string(&c).unwrap()).unwrap();
+        let child = Command::new(BIN)
+            .arg("--config")
+            .arg(&path)
+            .args(["run", "--role", "pipeline"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("volcano starts");
+        Pipeline {
+            child,
+            metrics: c.pipeline.metrics_addr,
+        }
+    }
+
+    /// `GET path` on the metrics server: status and body, or `None` while it is not up.
+    fn get(&self, path: &str) -> Option<(u16, String)> {
+        let mut s = TcpStream::connect(&self.metrics).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+        let mut text = String::new();
+        s.read_to_string(&mut text).ok()?;
+        let status = text.split(' ').nth(1)?.parse().ok()?;
+        let body = text.split_once("\r\n\r\n")?.1.to_string();
+        Some((status, body))
+    }
+
+    /// The value of the metric line that starts with `series`, 0 when absent.
+    fn metric(&self, series: &str) -> f64 {
+        let Some((_, text)) = self.get("/metrics") else {
+            return 0.0;
+        };
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// Waits until `/readyz` answers `status` with a body that satisfies `body`.
+    fn readyz_until(&self, status: u16, body: impl Fn(&str) -> bool, wait: Duration) -> String {
+        let deadline = Instant::now() + wait;
+        let mut last = None;
+        while Instant::now() < deadline {
+            last = self.get("/readyz");
+            if let Some((s, b)) = &last
+                && *s == status
+                && body(b)
+            {
+                return b.clone();
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!(
+            "{}: /readyz never became {status} as asked; last {last:?}",
+            self.metrics
+        );
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Two pipeline processes in one group over a one-partition topic: one owns the partition,
+/// the other nothing. A durable request whose workflow cannot start (Temporal is
+/// unreachable: a transient fault, retried) holds the partition's committed offset while
+/// the requests after it are answered. Both processes say so: the owner that its partition
+/// has records waiting with no progress, the other that it owns nothing while records
+/// wait. Before, `/readyz` said "ok" throughout and no metric showed the lag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_that_stops_moving_is_not_ready_and_says_why() {
+    let mut config = test_config("stall");
+    config.kafka.partitions = Some(1);
+    config.pipeline.lag_probe_ms = 300;
+    config.pipeline.stall_after_ms = 2_000;
+    // Nothing listens there: every start fails and is retried.
+    config.temporal.address = format!("127.0.0.1:{}", free_port());
+    config.temporal.start_timeout_ms = 500;
+    volcano_connectors::kafka::ensure_topics(&config, &config.kafka.topics.all())
+        .await
+        .unwrap();
+    let dir = config
+        .registry
+        .data_dir
+        .clone()
+        .unwrap()
+        .with_file_name("procs");
+    let first = Pipeline::spawn(&config, &dir.join("a"));
+    first.readyz_until(200, |b| b == "ok", Duration::from_secs(90));
+    // The second follows the first's commits instead of watching the repository too.
+    let mut second_config = config.clone();
+    second_config.registry.watch = false;
+    let second = Pipeline::spawn(&second_config, &dir.join("b"));
+    second.readyz_until(200, |b| b == "ok", Duration::from_secs(90));
+    let owned = |p: &Pipeline| p.metric("volcano_pipeline_partitions_assigned");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while owned(&first) + owned(&second) != 1.0 {
+        assert!(Instant::now() < deadline, "the group never settled");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (owner, other) = match owned(&first) == 1.0 {
+        true => (&first, &second),
+        false => (&second, &first),
+    };
+
+    let producer = producer(&config);
+    let topic = &config.kafka.topics.requests;
+    let mut sends = vec![request(
+        "durable",
+        "process customer data and generate report",
+    )];
+    sends.extend((0..3).map(|i| request(&format!("fast-{i}"), &format!("Calculate {i} + 1"))));
+    let waiter =
+        volcano_connectors::client::ResultWaiter::at_end(&config, Duration::from_secs(60)).unwrap();
+    for r in &sends {
+        produce_raw(&producer, topic, &r.id, &avro::encode_request(r).unwrap()).await;
+    }
+    let fast: Vec<String> = sends[1..].iter().map(|r| r.id.clone()).collect();
+    let answered = waiter.wait_for(&fast, Duration::from_secs(60)).await;
+    assert_eq!(answered.len(), 3, "the requests after it are answered");
+
+    let wait = Duration::from_secs(30);
+    let reason = owner.readyz_until(
+        503,
+        |b| b.contains("partition 0 has 4 records waiting"),
+        wait,
+    );
+    assert!(reason.contains("has not moved"), "{reason}");
+    let reason = other.readyz_until(503, |b| b.contains("owns no partition"), wait);
+    assert!(reason.contains("4 records wait"), "{reason}");
+    for p in [owner, other] {
+        assert_eq!(p.metric("volcano_pipeline_stalled_partitions"), 1.0);
+        assert_eq!(
+            p.metric("volcano_pipeline_consumer_lag_records{partition=\"0\"}"),
+            4.0
+        );
+    }
+}
