@@ -8,7 +8,7 @@
 #   deploy/dev.sh fuzz [SECONDS_PER_TARGET] [LIBFUZZER_ARG...]
 #                        run every cargo-fuzz target in fuzz/ for that long (default 60)
 #
-# Everything it installs is pinned. Tools (tansu, temporal) and the cargo target directory live
+# Everything it installs is pinned. Tools (the nisshi broker, temporal) and the cargo target directory live
 # in a per-user cache (~/.cache/volcano, override with VOLCANO_CACHE) shared by every clone on
 # the machine, CI's included, so only the first run pays for the cold builds.
 set -euo pipefail
@@ -61,7 +61,7 @@ build() {
 cmd_up() {
   system_packages
   build
-  say "bringing up the stack (first run installs tansu and temporal into $VOLCANO_TOOLS_DIR)"
+  say "bringing up the stack (first run installs nisshi and temporal into $VOLCANO_TOOLS_DIR)"
   "$BIN" stack up
   say "sending a first request: volcano send \"Calculate 42 + 58\""
   "$BIN" send "Calculate 42 + 58"
@@ -136,7 +136,7 @@ EOT
   return $status
 }
 
-# cargo-fuzz, pinned, installed once per machine into the tools cache like tansu.
+# cargo-fuzz, pinned, installed once per machine into the tools cache like the broker.
 cargo_fuzz_install() {
   local root="$VOLCANO_TOOLS_DIR/cargo-fuzz-$CARGO_FUZZ_VERSION"
   if [ ! -x "$root/bin/cargo-fuzz" ]; then

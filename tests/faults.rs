@@ -179,3 +179,99 @@ async fn a_group_that_stops_moving_is_not_ready_and_says_why() {
         );
     }
 }
+/// Two pipeline processes share a two-partition topic while requests keep coming; one is
+/// killed with `kill -9` (it never leaves the group) and started again later. The survivor
+/// takes the dead member's partition once its session times out, the restarted one gets its
+/// share back, and every request is answered, each copy of a result the same. On a broker
+/// whose coordinator keeps a dead member's partitions (tansu 0.6) this fails: the partition
+/// stays with the dead member and its requests are never answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_a_pipeline_moves_its_partitions_and_every_request_is_answered() {
+    let mut config = test_config("kill9");
+    config.kafka.partitions = Some(2);
+    config.pipeline.lag_probe_ms = 500;
+    // A dead member is noticed after this: the broker's minimum.
+    config
+        .kafka
+        .properties
+        .insert("session.timeout.ms".into(), "6000".into());
+    config
+        .kafka
+        .properties
+        .insert("heartbeat.interval.ms".into(), "1000".into());
+    volcano_connectors::kafka::ensure_topics(&config, &config.kafka.topics.all())
+        .await
+        .unwrap();
+    let dir = config
+        .registry
+        .data_dir
+        .clone()
+        .unwrap()
+        .with_file_name("procs");
+    let first = Pipeline::spawn(&config, &dir.join("a"));
+    first.readyz_until(200, |b| b == "ok", Duration::from_secs(90));
+    let mut follower = config.clone();
+    follower.registry.watch = false;
+    let mut second = Pipeline::spawn(&follower, &dir.join("b"));
+    second.readyz_until(200, |b| b == "ok", Duration::from_secs(90));
+    let owned = |p: &Pipeline| p.metric("volcano_pipeline_partitions_assigned");
+    let settle = |a: &Pipeline, b: &Pipeline, want: (f64, f64), what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while (owned(a), owned(b)) != want {
+            assert!(Instant::now() < deadline, "{what}: never owned {want:?}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    settle(&first, &second, (1.0, 1.0), "both members");
+
+    let producer = producer(&config);
+    let topic = config.kafka.topics.requests.clone();
+    let waiter =
+        volcano_connectors::client::ResultWaiter::at_end(&config, Duration::from_secs(60)).unwrap();
+    let ids: Vec<String> = (0..300).map(|i| format!("k-{i}")).collect();
+    let send = |range: std::ops::Range<usize>| {
+        let (producer, topic, ids) = (&producer, &topic, &ids);
+        async move {
+            for i in range {
+                let r = request(&ids[i], &format!("Calculate {i} * 3"));
+                produce_raw(producer, topic, &ids[i], &avro::encode_request(&r).unwrap()).await;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+    send(0..100).await;
+    // kill -9: no leave, no commit, no drain.
+    drop(second);
+    send(100..200).await;
+    settle(&first, &first, (2.0, 2.0), "the survivor");
+    second = Pipeline::spawn(&follower, &dir.join("b"));
+    send(200..300).await;
+    settle(&first, &second, (1.0, 1.0), "the restarted member");
+
+    let results = waiter.wait_for(&ids, Duration::from_secs(90)).await;
+    assert_eq!(results.len(), ids.len(), "every request is answered");
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(
+            results[id].value.as_deref(),
+            Some((i * 3).to_string().as_str())
+        );
+    }
+    // Redelivered requests may be answered twice, never differently.
+    let all = read_topic(
+        &config,
+        &config.kafka.topics.results,
+        usize::MAX,
+        Duration::from_secs(5),
+    )
+    .await;
+    let mut by_id: std::collections::HashMap<String, Option<String>> = Default::default();
+    for m in &all {
+        let r = avro::decode_result(rdkafka::Message::payload(m).unwrap()).unwrap();
+        if let Some(prev) = by_id.insert(r.request_id.clone(), r.value.clone()) {
+            assert_eq!(prev, r.value, "{} answered differently", r.request_id);
+        }
+    }
+    assert_eq!(by_id.len(), ids.len());
+    first.readyz_until(200, |b| b == "ok", Duration::from_secs(30));
+    second.readyz_until(200, |b| b == "ok", Duration::from_secs(30));
+}

@@ -420,9 +420,15 @@ async fn rate_limits_hold_under_a_burst_and_keys_change_by_commit() {
         statuses.extend(c.await.unwrap());
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let admitted = statuses.iter().filter(|s| **s == 202).count();
+    // Admitted: 202, or 200 when the pipeline of the same process answered before the
+    // call returned (it does, at times, even with `wait_ms: 0`).
+    let admitted = statuses.iter().filter(|s| matches!(**s, 200 | 202)).count();
     let limited = statuses.iter().filter(|s| **s == 429).count();
-    assert_eq!(admitted + limited, 120, "only 202 and 429: {statuses:?}");
+    assert_eq!(
+        admitted + limited,
+        120,
+        "only 200, 202 and 429: {statuses:?}"
+    );
     let allowed = 40.0 + 20.0 * elapsed + 1.0;
     assert!(
         admitted as f64 <= allowed && admitted >= 40,

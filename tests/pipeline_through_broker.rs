@@ -413,8 +413,8 @@ async fn a_reply_topic_of_volcano_s_own_is_refused_and_nothing_stalls() {
     assert_committed_to_end(&config, sends.len()).await;
 }
 
-/// A 1.5 MB request: its dead letter, holding the whole value, would be over the producer's
-/// 1 MB limit and was retried forever, holding its partition. The letter now keeps the
+/// A 1 MB request: its dead letter, holding the whole value, would be over the producer's
+/// 1,000,000-byte limit and was retried forever, holding its partition. The letter now keeps the
 /// first bytes with the value's size and SHA-256 and the record's headers, and the request
 /// after it is answered and committed past.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -430,7 +430,9 @@ async fn a_huge_request_s_dead_letter_fits_and_nothing_stalls() {
     big.set("message.max.bytes", "4000000");
     let big: rdkafka::producer::FutureProducer = big.create().unwrap();
     let topic = &config.kafka.topics.requests;
-    let huge = format!("{{\"text\": \"{}\"}}", "9".repeat(1_500_000)).into_bytes();
+    // Under the broker's limit (Kafka's default `message.max.bytes`, 1,048,588) and over
+    // the producer's (1,000,000): a letter that copied it whole could not be produced.
+    let huge = format!("{{\"text\": \"{}\"}}", "9".repeat(1_040_000)).into_bytes();
     big.send(
         FutureRecord::to(topic)
             .key("huge")

@@ -67,15 +67,17 @@ fn commits_producer_config(config: &VolcanoConfig) -> ClientConfig {
 /// The settings of [`stream_producer`], for a caller that adds its own (the ingress sets
 /// its delivery timeout) before creating the producer.
 ///
-/// A topic the cluster does not have is reported missing after 5 s instead of librdkafka's
-/// 30: the pipeline's own topics exist before it produces, so only a request's
-/// `reply_topic` can be missing, and until it is reported its request holds its partition's
-/// offset (then it is dead-lettered, see [`crate::faults`]). 5 s is still well over the
+/// It never asks the broker to create a topic: the pipeline's own topics exist before it
+/// produces, so only a request's `reply_topic` can be missing, and a request (untrusted
+/// input) must not create topics on a broker that allows it. A missing topic is reported
+/// after 5 s instead of librdkafka's 30; until then its request holds its partition's
+/// offset, then it is dead-lettered (see [`crate::faults`]). 5 s is still well over the
 /// time a topic just created takes to reach every broker.
 pub fn stream_producer_config(config: &VolcanoConfig) -> ClientConfig {
     let mut c = producer_config(config, 5);
     set_default(&mut c, "enable.idempotence", "false");
     set_default(&mut c, "max.in.flight.requests.per.connection", "1");
+    set_default(&mut c, "allow.auto.create.topics", "false");
     set_default(&mut c, "topic.metadata.propagation.max.ms", "5000");
     c
 }
