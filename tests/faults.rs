@@ -275,3 +275,47 @@ async fn kill_9_of_a_pipeline_moves_its_partitions_and_every_request_is_answered
     first.readyz_until(200, |b| b == "ok", Duration::from_secs(30));
     second.readyz_until(200, |b| b == "ok", Duration::from_secs(30));
 }
+
+/// A second member joins a group whose only member owns all three partitions: only the
+/// partitions that change owner are revoked (cooperative-sticky), so the first member keeps
+/// the rest with their in-flight work. The eager assignors revoked all three first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_joining_moves_only_the_partitions_that_change_owner() {
+    let mut config = test_config("sticky");
+    config.kafka.partitions = Some(3);
+    volcano_connectors::kafka::ensure_topics(&config, &config.kafka.topics.all())
+        .await
+        .unwrap();
+    let dir = config
+        .registry
+        .data_dir
+        .clone()
+        .unwrap()
+        .with_file_name("procs");
+    let first = Pipeline::spawn(&config, &dir.join("a"));
+    first.readyz_until(200, |b| b == "ok", Duration::from_secs(90));
+    let owned = |p: &Pipeline| p.metric("volcano_pipeline_partitions_assigned");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while owned(&first) != 3.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the first member never owned all three"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut follower = config.clone();
+    follower.registry.watch = false;
+    let second = Pipeline::spawn(&follower, &dir.join("b"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while owned(&first) + owned(&second) != 3.0 || owned(&second) == 0.0 {
+        assert!(Instant::now() < deadline, "the group never settled");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let kept = owned(&first);
+    let revoked = first.metric("volcano_pipeline_partitions_revoked_total");
+    assert_eq!(
+        revoked,
+        3.0 - kept,
+        "the first member lost only what moved ({kept} kept)"
+    );
+}

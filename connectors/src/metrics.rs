@@ -31,6 +31,8 @@ pub struct Metrics {
     pub partitions_assigned: IntGauge,
     /// Partitions with records waiting and no progress for `pipeline.stall_after_ms`.
     pub stalled_partitions: IntGauge,
+    /// Partitions of the requests topic taken from this process by rebalances.
+    pub partitions_revoked: IntCounter,
     pub process_seconds: Histogram,
     /// From a record handed to the producer to the broker's acknowledgement, retries
     /// included.
@@ -137,6 +139,12 @@ impl Metrics {
             "volcano_pipeline_stalled_partitions",
             "Partitions of the requests topic with records waiting whose committed offset has \
              not moved for pipeline.stall_after_ms.",
+        )
+        .expect("metric");
+        let partitions_revoked = IntCounter::new(
+            "volcano_pipeline_partitions_revoked_total",
+            "Partitions of the requests topic taken from this process by rebalances (with the \
+             cooperative-sticky assignor, only those that change owner).",
         )
         .expect("metric");
         let process_seconds = Histogram::with_opts(
@@ -298,6 +306,7 @@ impl Metrics {
             Box::new(consumer_lag.clone()),
             Box::new(partitions_assigned.clone()),
             Box::new(stalled_partitions.clone()),
+            Box::new(partitions_revoked.clone()),
             Box::new(process_seconds.clone()),
             Box::new(produce_seconds.clone()),
             Box::new(record_age_seconds.clone()),
@@ -315,6 +324,7 @@ impl Metrics {
             consumer_lag,
             partitions_assigned,
             stalled_partitions,
+            partitions_revoked,
             process_seconds,
             produce_seconds,
             record_age_seconds,

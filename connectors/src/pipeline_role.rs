@@ -58,6 +58,7 @@ impl ConsumerContext for RebalanceContext {
                 let _ = self.revoked.send((e.topic().to_string(), e.partition()));
             }
             PARTITIONS.revoked(tpl.elements().iter().map(|e| e.partition()));
+            METRICS.partitions_revoked.inc_by(tpl.count() as u64);
             info!(partitions = ?partition_ids(tpl), "partitions revoked");
         }
     }
@@ -212,6 +213,14 @@ fn consumer_config(config: &VolcanoConfig) -> ClientConfig {
     // Offsets are stored by us, only after the dependent produce is acknowledged.
     cc.set("enable.auto.offset.store", "false");
     kafka::set_default(&mut cc, "auto.offset.reset", "earliest");
+    // Incremental rebalances: a member joining or leaving moves only the partitions that
+    // change owner; the others keep their in-flight work (the eager protocols revoke every
+    // partition of every member on each rebalance).
+    kafka::set_default(
+        &mut cc,
+        "partition.assignment.strategy",
+        "cooperative-sticky",
+    );
     match config.pipeline.fetch_wait_ms {
         Some(ms) => {
             cc.set("fetch.wait.max.ms", ms.to_string());
@@ -773,6 +782,10 @@ mod tests {
                 .map(String::from)
         };
         assert_eq!(wait(&config).as_deref(), Some("10"));
+        assert_eq!(
+            consumer_config(&config).get("partition.assignment.strategy"),
+            Some("cooperative-sticky")
+        );
         config
             .kafka
             .properties
