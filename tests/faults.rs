@@ -319,3 +319,70 @@ async fn a_member_joining_moves_only_the_partitions_that_change_owner() {
         "the first member lost only what moved ({kept} kept)"
     );
 }
+
+/// An `http` tool whose server accepts the connection and never answers, with its own
+/// timeout at 60 s: the fast path gives up when the tenant's `fast_path_timeout_ms` runs
+/// out, with an `ERROR` result of kind `timeout`, and the next request is answered at once.
+/// The tool's own timeout held the pipeline for 60 s before.
+#[test]
+fn a_silent_http_server_costs_a_request_its_time_limit_not_the_tool_s_timeout() {
+    use std::sync::Arc;
+    use volcano_connectors::http_client::UreqHttpClient;
+    use volcano_connectors::registry_files;
+    use volcano_pipeline::fast_path::FastPath;
+    use volcano_pipeline::model::Status;
+    use volcano_pipeline::tools::ToolServices;
+
+    // Accepts connections and keeps them open without a byte of answer.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let dir = std::env::temp_dir().join(format!(
+        "volcano-faults-silent-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    ));
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("repos"))
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let security = dir.join("main/configs/security.yaml");
+    let text = std::fs::read_to_string(&security).unwrap();
+    let text = text.replacen("allowed_hosts:\n", "allowed_hosts:\n  - 127.0.0.1\n", 1);
+    std::fs::write(&security, text).unwrap();
+    std::fs::write(
+        dir.join("main/tools/silent-status.yaml"),
+        format!(
+            "version: 1\nname: silent-status\ndescription: A service that never answers.\n\
+             patterns:\n  - '^\\s*silent status\\b'\nexamples:\n  - silent status of order 7\n\
+             tool:\n  kind: http\n  method: GET\n  url: \"http://127.0.0.1:{port}/status\"\n  \
+             timeout_ms: 60000\n"
+        ),
+    )
+    .unwrap();
+    let services = ToolServices {
+        http: Some(Arc::new(UreqHttpClient::new())),
+    };
+    let registry = registry_files::load_registry(&dir, &services).expect("registry");
+    let budget = registry.load("main").routing.fast_path_timeout_ms;
+    let mut fast_path = FastPath::new(registry, 16);
+
+    let started = Instant::now();
+    let r = fast_path.process(&request("silent", "silent status of order 7"));
+    let took = started.elapsed();
+    assert_eq!(r.status, Status::Error, "{r:?}");
+    assert_eq!(r.error_kind.as_deref(), Some("timeout"), "{r:?}");
+    assert!(
+        took >= Duration::from_millis(budget) && took < Duration::from_millis(budget + 1_000),
+        "answered after {took:?} with a {budget} ms limit"
+    );
+    let next = fast_path.process(&request("next", "Calculate 42 + 58"));
+    assert_eq!(next.value.as_deref(), Some("100"));
+}

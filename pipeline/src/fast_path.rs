@@ -21,7 +21,7 @@ use crate::durable::DurableJob;
 use crate::extract::{self, ExtractOptions};
 use crate::model::{Request, RequestResult, StageTiming, Status};
 use crate::registry::{CompiledRegistry, RegistryHandle, Target};
-use crate::tools::{Tool, ToolContext};
+use crate::tools::{Deadline, Tool, ToolContext};
 
 /// Longest request text accepted, in bytes.
 pub const MAX_TEXT_BYTES: usize = 4096;
@@ -150,6 +150,8 @@ impl FastPath {
         ctx.entities = &entities;
         ctx.allowed_hosts = &registry.security.allowed_hosts;
         ctx.input = self.previous(request);
+        // Counted from the tool's start: the stages before it take microseconds.
+        ctx.deadline = Some(Deadline::after(registry.routing.fast_path_timeout_ms));
         let output = tool.run(&ctx);
         timings.stage("execute", started);
         match output {

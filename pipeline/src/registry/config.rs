@@ -17,7 +17,8 @@ pub struct RoutingConfig {
     pub durable_keywords: Vec<String>,
     /// A plan with more steps than this goes durable.
     pub max_fast_path_steps: u32,
-    /// A fast-path request still running after this long is failed with a timeout.
+    /// A fast-path request's time limit: a tool that waits (`http`) waits no longer, and a
+    /// request whose time runs out gets an `ERROR` result of kind `timeout`.
     pub fast_path_timeout_ms: u64,
     /// How many close candidates an unclassified result lists.
     pub unclassified_candidates: u32,

@@ -94,6 +94,8 @@ pub enum ToolError {
     HttpUnavailable,
     #[error("the HTTP request timed out after {timeout_ms} ms")]
     HttpTimeout { timeout_ms: u64 },
+    #[error("the fast path's time limit of {budget_ms} ms ran out")]
+    Timeout { budget_ms: u64 },
     #[error("the HTTP response is larger than the limit of {limit} bytes")]
     ResponseTooLarge { limit: usize },
     #[error("the HTTP request failed with status {status}")]
@@ -130,6 +132,7 @@ impl ToolError {
             ToolError::HostNotAllowed { .. } => "host_not_allowed",
             ToolError::HttpUnavailable => "http_unavailable",
             ToolError::HttpTimeout { .. } => "http_timeout",
+            ToolError::Timeout { .. } => "timeout",
             ToolError::ResponseTooLarge { .. } => "response_too_large",
             ToolError::HttpStatus { .. } => "http_status",
             ToolError::HttpFailed { .. } => "http_failed",
@@ -140,7 +143,9 @@ impl ToolError {
     /// (timeouts, connection errors, 429 and 5xx); everything else depends on the input.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ToolError::HttpTimeout { .. } | ToolError::HttpFailed { .. } => true,
+            ToolError::HttpTimeout { .. }
+            | ToolError::HttpFailed { .. }
+            | ToolError::Timeout { .. } => true,
             ToolError::HttpStatus { status } => *status == 429 || *status >= 500,
             _ => false,
         }

@@ -65,6 +65,9 @@ fn default_max_response_bytes() -> usize {
 }
 
 const MAX_TIMEOUT_MS: u64 = 60_000;
+
+/// A client's timeout may fire this much before the deadline it was given.
+const DEADLINE_SLACK: Duration = Duration::from_millis(5);
 const MAX_RESPONSE_BYTES: usize = 16 << 20;
 
 /// The HTTP methods a tool may use.
@@ -258,13 +261,21 @@ impl HttpTool {
             true => Some(self.templates.render("body", &vars)?),
             false => None,
         };
+        // On the fast path the request's remaining time caps the tool's own timeout.
+        let timeout = match ctx.deadline {
+            Some(deadline) => match deadline.remaining() {
+                left if left.is_zero() => return Err(deadline.ran_out()),
+                left => self.timeout.min(left),
+            },
+            None => self.timeout,
+        };
         Ok(HttpRequest {
             method: self.method,
             url,
             host,
             headers,
             body,
-            timeout: self.timeout,
+            timeout,
             max_response_bytes: self.max_response_bytes,
         })
     }
@@ -276,8 +287,12 @@ impl HttpTool {
         result: Result<HttpResponse, HttpFailure>,
     ) -> Result<ToolOutput, ToolError> {
         let response = result.map_err(|failure| match failure {
-            HttpFailure::Timeout => ToolError::HttpTimeout {
-                timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+            HttpFailure::Timeout => match ctx.deadline {
+                // The fast path's time ran out, not the tool's own (within a timer's slack).
+                Some(deadline) if deadline.remaining() <= DEADLINE_SLACK => deadline.ran_out(),
+                _ => ToolError::HttpTimeout {
+                    timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+                },
             },
             HttpFailure::TooLarge => ToolError::ResponseTooLarge {
                 limit: self.max_response_bytes,

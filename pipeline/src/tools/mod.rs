@@ -81,6 +81,37 @@ impl ToolSpec {
     }
 }
 
+/// When a request's time on the fast path (`fast_path_timeout_ms` of the tenant's
+/// `configs/routing.yaml`) runs out. A tool that waits (`http`) waits no longer than that,
+/// whatever its own timeout, and a request whose time has run out gets a `timeout` error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    pub at: std::time::Instant,
+    pub budget_ms: u64,
+}
+
+impl Deadline {
+    /// `budget_ms` from now.
+    pub fn after(budget_ms: u64) -> Self {
+        Deadline {
+            at: std::time::Instant::now() + std::time::Duration::from_millis(budget_ms),
+            budget_ms,
+        }
+    }
+
+    /// The time left (zero once it has passed).
+    pub fn remaining(&self) -> std::time::Duration {
+        self.at.saturating_duration_since(std::time::Instant::now())
+    }
+
+    /// The error of a request whose time ran out.
+    pub fn ran_out(&self) -> ToolError {
+        ToolError::Timeout {
+            budget_ms: self.budget_ms,
+        }
+    }
+}
+
 /// What a tool sees of the request it runs for.
 #[derive(Debug, Clone, Copy)]
 pub struct ToolContext<'a> {
@@ -101,6 +132,9 @@ pub struct ToolContext<'a> {
     /// A workflow step's input (its `input:` mapping, rendered): templates see it as `input`
     /// and a `transform` without `data` runs over it.
     pub step_input: Option<&'a serde_json::Value>,
+    /// When the fast path's time for this request runs out; `None` off the fast path (a
+    /// workflow step has its own timeouts).
+    pub deadline: Option<Deadline>,
 }
 
 impl<'a> ToolContext<'a> {
@@ -115,6 +149,7 @@ impl<'a> ToolContext<'a> {
             allowed_hosts: &[],
             reference_time,
             step_input: None,
+            deadline: None,
         }
     }
 }

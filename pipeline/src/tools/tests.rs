@@ -737,6 +737,72 @@ mod http {
         assert_eq!(sent[0].max_response_bytes, 64);
     }
 
+    /// A server that never answers: the client waits out the timeout it is given.
+    struct SilentServer {
+        given: Mutex<Vec<std::time::Duration>>,
+    }
+
+    impl HttpClient for SilentServer {
+        fn send(&self, request: &HttpRequest) -> Result<HttpResponse, HttpFailure> {
+            self.given.lock().unwrap().push(request.timeout);
+            std::thread::sleep(request.timeout);
+            Err(HttpFailure::Timeout)
+        }
+    }
+
+    fn call_silent(
+        deadline: Option<crate::tools::Deadline>,
+    ) -> (Result<ToolOutput, ToolError>, Vec<std::time::Duration>) {
+        let server = Arc::new(SilentServer {
+            given: Mutex::new(Vec::new()),
+        });
+        let services = ToolServices {
+            http: Some(server.clone()),
+        };
+        let tool = build_with(&super::spec(order_status()), &services).unwrap();
+        let allowed = vec!["api.example.com".to_string()];
+        let entities =
+            crate::extract::extract("order 42", &crate::extract::ExtractOptions::default());
+        let mut ctx = ToolContext::new("order 42", now());
+        ctx.entities = &entities;
+        ctx.allowed_hosts = &allowed;
+        ctx.deadline = deadline;
+        let out = tool.run(&ctx);
+        let given = server.given.lock().unwrap().clone();
+        (out, given)
+    }
+
+    #[test]
+    fn the_fast_path_s_time_limit_caps_the_tool_s_own_timeout() {
+        let started = std::time::Instant::now();
+        let (out, given) = call_silent(Some(crate::tools::Deadline::after(100)));
+        let e = out.unwrap_err();
+        assert_eq!(e.kind(), "timeout", "{e}");
+        assert!(e.to_string().contains("100 ms"), "{e}");
+        assert!(
+            given[0] <= std::time::Duration::from_millis(100),
+            "{given:?}"
+        );
+        // Its own timeout is 1,500 ms.
+        assert!(started.elapsed() < std::time::Duration::from_millis(1000));
+        // Off the fast path the tool's own timeout holds.
+        let (out, given) = call_silent(None);
+        assert_eq!(out.unwrap_err().kind(), "http_timeout");
+        assert_eq!(given[0], std::time::Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn a_request_whose_time_ran_out_sends_nothing() {
+        let spent = crate::tools::Deadline {
+            at: std::time::Instant::now(),
+            budget_ms: 250,
+        };
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let (out, given) = call_silent(Some(spent));
+        assert_eq!(out.unwrap_err().kind(), "timeout");
+        assert!(given.is_empty(), "nothing sent: {given:?}");
+    }
+
     #[test]
     fn the_allow_list_is_enforced() {
         let fake = client(ok("{}"));
