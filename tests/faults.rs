@@ -471,8 +471,8 @@ async fn a_broker_killed_and_restarted_mid_stream_loses_no_request() {
         let r = request(&ids[i], &format!("Calculate {i} + 1000"));
         avro::encode_request(&r).unwrap()
     };
-    for i in 0..100 {
-        produce_raw(&producer, &topic, &ids[i], &encoded(i)).await;
+    for (i, id) in ids.iter().enumerate().take(100) {
+        produce_raw(&producer, &topic, id, &encoded(i)).await;
     }
     let first = waiter.wait_for(&ids[..100], Duration::from_secs(60)).await;
     assert_eq!(first.len(), 100);

@@ -106,12 +106,12 @@ pub async fn run(
         revoked: revoked_tx,
     })?;
     consumer.subscribe(&[&topics.requests])?;
+    let outlet = Arc::new(Outlet::new(config, kafka::stream_producer(config)?));
     PARTITIONS.started();
     let (rejoin_tx, mut rejoin_rx) = mpsc::unbounded_channel();
     let lag_probe = partition_watch::spawn(config, shutdown.clone(), rejoin_tx)
         .map_err(|e| warn!(error = %e, "lag probe not started"))
         .ok();
-    let outlet = Arc::new(Outlet::new(config, kafka::stream_producer(config)?));
     info!(topic = %topics.requests, brokers = %config.brokers(), "pipeline consuming");
 
     let mut tracker = OffsetTracker::default();
