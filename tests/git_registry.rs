@@ -121,7 +121,6 @@ async fn commits_change_answers_live_and_a_replay_rebuilds_the_same_state() {
     assert_eq!(first.registry_commit, git(&repo, &["rev-parse", "main"]));
 
     // A tool added by commit answers the next requests, with no restart.
-    let handed_over = METRICS.registry_handed_over.get();
     let motto = "tools/volcano-motto.yaml";
     let added = commit(
         &repo,
@@ -149,11 +148,9 @@ async fn commits_change_answers_live_and_a_replay_rebuilds_the_same_state() {
     assert_eq!(answer.answer, "Hot by default");
     assert_eq!(answer.tool.as_deref(), Some("volcano-motto"));
     eprintln!("commit to first answer: {took:?}");
-    // The watcher runs in this process: it handed the commit over, no fetch waited on.
-    assert!(
-        METRICS.registry_handed_over.get() > handed_over,
-        "the commit came through the consumer, not the hand-off"
-    );
+    // The watcher of this process hands its commits over, but on a broker that answers a
+    // fetch as soon as a record comes (nisshi, Kafka) the consumer can bring the commit
+    // first; the hand-off then finds it applied. Either way it is applied once: by offset.
 
     // A broken pattern is rejected; the branch keeps serving its last good commit.
     let before = rejected();

@@ -59,10 +59,12 @@ fn write(root: &Path, path: &str, content: &str) {
     std::fs::write(path, content).unwrap();
 }
 
+/// An http tool whose own timeout (200 ms) is under the fast path's limit (250 ms by
+/// default), so a slow server runs into the tool's timeout (`tests/faults.rs` has the limit's).
 fn http_tool(name: &str, pattern: &str, url: &str, extra: &str) -> String {
     format!(
         "version: 1\nname: {name}\npatterns:\n  - '{pattern}'\ntool:\n  kind: http\n  \
-         method: GET\n  url: \"{url}\"\n  headers:\n    X-Caller: volcano-test\n  timeout_ms: 500\n{extra}"
+         method: GET\n  url: \"{url}\"\n  headers:\n    X-Caller: volcano-test\n  timeout_ms: 200\n{extra}"
     )
 }
 
