@@ -536,3 +536,66 @@ async fn a_broker_killed_and_restarted_mid_stream_loses_no_request() {
     }
     drop(broker);
 }
+
+fn post_execute(addr: &str, text: &str) -> Option<(u16, String)> {
+    let body = format!("{{\"text\": \"{text}\", \"wait_ms\": 5000}}");
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "POST /api/v1/execute HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer volcano-example-main-ingress\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    Some((status, text.split_once("\r\n\r\n")?.1.to_string()))
+}
+
+/// `volcano run` with every role (the REST ingress answers from the pipeline of its process)
+/// while its broker is killed with `kill -9` and restarted on its data: REST calls are
+/// answered again within seconds of the restart, with no restart of Volcano.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_calls_are_answered_again_soon_after_a_broker_restart() {
+    let mut config = test_config("ingress-restart");
+    let port = free_port();
+    config.kafka.brokers = format!("127.0.0.1:{port}");
+    config.ingress.addr = format!("127.0.0.1:{}", free_port());
+    let dir = config
+        .registry
+        .data_dir
+        .clone()
+        .unwrap()
+        .with_file_name("broker");
+    let broker = OwnBroker::start(&config, &dir, port);
+    let instance = Instance::start(&config).await;
+    let addr = config.ingress.addr.clone();
+    let answered_within = |text: &'static str, wait: Duration| {
+        let addr = addr.clone();
+        async move {
+            let started = Instant::now();
+            loop {
+                let a = addr.clone();
+                let r = tokio::task::spawn_blocking(move || post_execute(&a, text))
+                    .await
+                    .unwrap();
+                if let Some((200, body)) = r {
+                    return (body, started.elapsed());
+                }
+                assert!(started.elapsed() < wait, "{text}: not answered; last {r:?}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    };
+    let (before, _) = answered_within("Calculate 1 + 1", Duration::from_secs(60)).await;
+    assert!(before.contains("\"value\":\"2\""), "{before}");
+    let (dir, port) = broker.kill();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let broker = OwnBroker::start(&config, &dir, port);
+    let (after, took) = answered_within("Calculate 2 + 2", Duration::from_secs(30)).await;
+    assert!(after.contains("\"value\":\"4\""), "{after}");
+    eprintln!("answered again {took:?} after the broker restarted");
+    instance.stop().await;
+    drop(broker);
+}
