@@ -650,6 +650,38 @@ mod transform {
     }
 
     #[test]
+    fn recursive_definitions_are_refused_at_build() {
+        for program in [
+            "def f: 1 + f; f",
+            "def a: b; def b: a + 1; a",
+            "def outer: def inner: [inner]; inner; outer",
+            "def f($n): if $n > 0 then f($n - 1) else 0 end; f(5)",
+        ] {
+            let e = spec_error(json!({"kind": "transform", "filter": program, "data": 1}));
+            assert_eq!(e.parameter, "filter", "{program}");
+            assert!(e.to_string().contains("calls itself"), "{program}: {e}");
+        }
+        // jaq's own recursive filters, and definitions that only call others, are fine.
+        for (program, data, answer) in [
+            (
+                "def double: . * 2; [.[] | double] | add",
+                json!([1, 2]),
+                "6",
+            ),
+            ("[.. | numbers] | add", json!({"a": [1, {"b": 2}]}), "3"),
+            ("def apply(f): f; apply(apply(. + 1))", json!(1), "2"),
+            (
+                "def map(f): [.[] | f]; map(. * 3) | add",
+                json!([1, 2]),
+                "9",
+            ),
+        ] {
+            let t = tool(json!({"kind": "transform", "filter": program, "data": data}));
+            assert_eq!(run(&*t, "go").unwrap().answer, answer, "{program}");
+        }
+    }
+
+    #[test]
     fn runtime_errors_and_runaway_output() {
         let failing = tool(json!({"kind": "transform", "filter": ".a + 1", "data": {"a": "x"}}));
         assert_eq!(run(&*failing, "go").unwrap_err().kind(), "transform_error");

@@ -6,6 +6,14 @@
 //! `input` and `inputs` are left out: a definition must not read the process environment,
 //! the clock or stdin. At most [`MAX_OUTPUTS`] outputs are taken; known limit: a program that
 //! loops without producing output (`last(range(1e18))`) is not interrupted.
+//!
+//! A program may not define a function that calls itself, directly or through its other
+//! definitions ([`refuse_recursion`]): jaq has no depth limit, so `def f: 1 + f; f` would
+//! overflow the stack and abort the whole process. jaq's own recursive filters (`recurse`,
+//! `..`, `paths`) stay allowed: they are bounded by their input, whose depth serde_json caps.
+//! The check walks jaq's parse tree; it is here because jaq offers no such limit itself.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{Compiler, Ctx, Vars, data, unwrap_valr};
@@ -130,6 +138,7 @@ impl Tool for Transform {
 
 /// Parses and compiles a jq program with jaq's core, standard and JSON libraries.
 fn compile(program: &str) -> Result<Program, String> {
+    refuse_recursion(program)?;
     let defs = jaq_core::defs()
         .chain(jaq_std::defs())
         .chain(jaq_json::defs());
@@ -178,6 +187,130 @@ fn compile(program: &str) -> Result<Program, String> {
                 .collect();
             format!("uses undefined {}", undefined.join(", "))
         })
+}
+
+/// Refuses a program one of whose own definitions can call itself. Functions are told
+/// apart by name and arity, as jq does; a filter argument that shares a definition's name
+/// and arity is counted as a call to it (a program rejected that way can rename it).
+fn refuse_recursion(program: &str) -> Result<(), String> {
+    // A program that does not parse is reported by the loader, with its position.
+    let Some(term) = jaq_core::load::parse(program, |p| p.term()) else {
+        return Ok(());
+    };
+    let mut defs: Definitions = Vec::new();
+    let mut top = Vec::new();
+    calls(&term, &mut top, &mut defs);
+    let defined: BTreeSet<Function> = defs.iter().map(|(f, _)| *f).collect();
+    let mut edges: BTreeMap<Function, BTreeSet<Function>> = BTreeMap::new();
+    for (f, callees) in &defs {
+        let out = edges.entry(*f).or_default();
+        out.extend(callees.iter().filter(|c| defined.contains(c)));
+    }
+    for &start in &defined {
+        // Depth-first from `start`'s callees: reaching `start` again is a cycle.
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<Function> = edges[&start].iter().copied().collect();
+        while let Some(f) = stack.pop() {
+            if f == start {
+                return Err(format!(
+                    "defines '{}' so that it calls itself; recursive definitions are refused \
+                     (jaq has no depth limit, and a deep recursion aborts the process): use \
+                     reduce, foreach, limit or recurse instead",
+                    start.0
+                ));
+            }
+            if seen.insert(f) {
+                stack.extend(edges.get(&f).into_iter().flatten().copied());
+            }
+        }
+    }
+    Ok(())
+}
+
+type Term<'s> = jaq_core::load::parse::Term<&'s str>;
+/// A function as jq tells them apart: name and arity.
+type Function<'s> = (&'s str, usize);
+/// Each definition with the functions its body calls.
+type Definitions<'s> = Vec<(Function<'s>, Vec<Function<'s>>)>;
+
+/// Collects the calls `term` makes into `out`, and every definition inside it, with the
+/// calls its body makes, into `defs`.
+fn calls<'s>(term: &Term<'s>, out: &mut Vec<Function<'s>>, defs: &mut Definitions<'s>) {
+    use jaq_core::load::lex::StrPart;
+    use jaq_core::load::parse::{BinaryOp, Pattern, Term as T};
+    use jaq_core::path::Part;
+
+    fn pattern<'s>(p: &Pattern<&'s str>, out: &mut Vec<Function<'s>>, defs: &mut Definitions<'s>) {
+        match p {
+            Pattern::Var(_) => {}
+            Pattern::Arr(ps) => ps.iter().for_each(|p| pattern(p, out, defs)),
+            Pattern::Obj(kvs) => kvs.iter().for_each(|(k, v)| {
+                calls(k, out, defs);
+                pattern(v, out, defs);
+            }),
+        }
+    }
+    match term {
+        T::Id | T::Recurse | T::Num(_) | T::Break(_) | T::Var(_) => {}
+        T::Str(_, parts) => parts.iter().for_each(|part| {
+            if let StrPart::Term(t) = part {
+                calls(t, out, defs);
+            }
+        }),
+        T::Arr(t) => t.iter().for_each(|t| calls(t, out, defs)),
+        T::Obj(kvs) => kvs.iter().for_each(|(k, v)| {
+            calls(k, out, defs);
+            v.iter().for_each(|v| calls(v, out, defs));
+        }),
+        T::Neg(t) | T::Label(_, t) => calls(t, out, defs),
+        T::BinOp(l, op, r) => {
+            if let BinaryOp::Pipe(Some(p)) = op {
+                pattern(p, out, defs);
+            }
+            calls(l, out, defs);
+            calls(r, out, defs);
+        }
+        T::Fold(_, xs, p, args) => {
+            calls(xs, out, defs);
+            pattern(p, out, defs);
+            args.iter().for_each(|a| calls(a, out, defs));
+        }
+        T::TryCatch(t, c) => {
+            calls(t, out, defs);
+            c.iter().for_each(|c| calls(c, out, defs));
+        }
+        T::IfThenElse(branches, otherwise) => {
+            for (cond, then) in branches {
+                calls(cond, out, defs);
+                calls(then, out, defs);
+            }
+            otherwise.iter().for_each(|o| calls(o, out, defs));
+        }
+        T::Def(local, rest) => {
+            for def in local {
+                let mut body = Vec::new();
+                calls(&def.body, &mut body, defs);
+                defs.push(((def.name, def.args.len()), body));
+            }
+            calls(rest, out, defs);
+        }
+        T::Call(name, args) => {
+            out.push((*name, args.len()));
+            args.iter().for_each(|a| calls(a, out, defs));
+        }
+        T::Path(t, path) => {
+            calls(t, out, defs);
+            for (part, _) in &path.0 {
+                match part {
+                    Part::Index(i) => calls(i, out, defs),
+                    Part::Range(from, to) => {
+                        from.iter().for_each(|f| calls(f, out, defs));
+                        to.iter().for_each(|t| calls(t, out, defs));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The start of the program text an error points at, for the message.
