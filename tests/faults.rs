@@ -46,6 +46,35 @@ impl Pipeline {
         }
     }
 
+    /// A group's first member (it watches the config repository), once `/readyz` says ok.
+    /// Its process lives in a folder of the test's own beside the registry state.
+    async fn first(config: &VolcanoConfig) -> Pipeline {
+        volcano_connectors::kafka::ensure_topics(config, &config.kafka.topics.all())
+            .await
+            .unwrap();
+        Pipeline::ready(config, "a")
+    }
+
+    /// A further member, following the first's commits instead of watching the repository
+    /// too, once `/readyz` says ok.
+    fn follower(config: &VolcanoConfig) -> Pipeline {
+        let mut follower = config.clone();
+        follower.registry.watch = false;
+        Pipeline::ready(&follower, "b")
+    }
+
+    fn ready(config: &VolcanoConfig, name: &str) -> Pipeline {
+        let dir = config.registry.data_dir.clone().unwrap();
+        let p = Pipeline::spawn(config, &dir.with_file_name("procs").join(name));
+        p.readyz_until(200, |b| b == "ok", Duration::from_secs(90));
+        p
+    }
+
+    /// Partitions of the requests topic it owns.
+    fn owned(&self) -> f64 {
+        self.metric("volcano_pipeline_partitions_assigned")
+    }
+
     /// `GET path` on the metrics server: status and body, or `None` while it is not up.
     fn get(&self, path: &str) -> Option<(u16, String)> {
         let mut s = TcpStream::connect(&self.metrics).ok()?;
@@ -96,6 +125,15 @@ impl Drop for Pipeline {
     }
 }
 
+/// Waits up to a minute for `done`, checking five times a second.
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -119,29 +157,12 @@ async fn a_group_that_stops_moving_is_not_ready_and_says_why() {
     // Nothing listens there: every start fails and is retried.
     config.temporal.address = format!("127.0.0.1:{}", free_port());
     config.temporal.start_timeout_ms = 500;
-    volcano_connectors::kafka::ensure_topics(&config, &config.kafka.topics.all())
-        .await
-        .unwrap();
-    let dir = config
-        .registry
-        .data_dir
-        .clone()
-        .unwrap()
-        .with_file_name("procs");
-    let first = Pipeline::spawn(&config, &dir.join("a"));
-    first.readyz_until(200, |b| b == "ok", Duration::from_secs(90));
-    // The second follows the first's commits instead of watching the repository too.
-    let mut second_config = config.clone();
-    second_config.registry.watch = false;
-    let second = Pipeline::spawn(&second_config, &dir.join("b"));
-    second.readyz_until(200, |b| b == "ok", Duration::from_secs(90));
-    let owned = |p: &Pipeline| p.metric("volcano_pipeline_partitions_assigned");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while owned(&first) + owned(&second) != 1.0 {
-        assert!(Instant::now() < deadline, "the group never settled");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let (owner, other) = match owned(&first) == 1.0 {
+    let first = Pipeline::first(&config).await;
+    let second = Pipeline::follower(&config);
+    wait_until("the group never settled", || {
+        first.owned() + second.owned() == 1.0
+    });
+    let (owner, other) = match first.owned() == 1.0 {
         true => (&first, &second),
         false => (&second, &first),
     };
@@ -199,28 +220,12 @@ async fn kill_9_of_a_pipeline_moves_its_partitions_and_every_request_is_answered
         .kafka
         .properties
         .insert("heartbeat.interval.ms".into(), "1000".into());
-    volcano_connectors::kafka::ensure_topics(&config, &config.kafka.topics.all())
-        .await
-        .unwrap();
-    let dir = config
-        .registry
-        .data_dir
-        .clone()
-        .unwrap()
-        .with_file_name("procs");
-    let first = Pipeline::spawn(&config, &dir.join("a"));
-    first.readyz_until(200, |b| b == "ok", Duration::from_secs(90));
-    let mut follower = config.clone();
-    follower.registry.watch = false;
-    let mut second = Pipeline::spawn(&follower, &dir.join("b"));
-    second.readyz_until(200, |b| b == "ok", Duration::from_secs(90));
-    let owned = |p: &Pipeline| p.metric("volcano_pipeline_partitions_assigned");
+    let first = Pipeline::first(&config).await;
+    let mut second = Pipeline::follower(&config);
     let settle = |a: &Pipeline, b: &Pipeline, want: (f64, f64), what: &str| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while (owned(a), owned(b)) != want {
-            assert!(Instant::now() < deadline, "{what}: never owned {want:?}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        wait_until(&format!("{what}: never owned {want:?}"), || {
+            (a.owned(), b.owned()) == want
+        })
     };
     settle(&first, &second, (1.0, 1.0), "both members");
 
@@ -244,7 +249,7 @@ async fn kill_9_of_a_pipeline_moves_its_partitions_and_every_request_is_answered
     drop(second);
     send(100..200).await;
     settle(&first, &first, (2.0, 2.0), "the survivor");
-    second = Pipeline::spawn(&follower, &dir.join("b"));
+    second = Pipeline::follower(&config);
     send(200..300).await;
     settle(&first, &second, (1.0, 1.0), "the restarted member");
 
@@ -256,21 +261,7 @@ async fn kill_9_of_a_pipeline_moves_its_partitions_and_every_request_is_answered
             Some((i * 3).to_string().as_str())
         );
     }
-    // Redelivered requests may be answered twice, never differently.
-    let all = read_topic(
-        &config,
-        &config.kafka.topics.results,
-        usize::MAX,
-        Duration::from_secs(5),
-    )
-    .await;
-    let mut by_id: std::collections::HashMap<String, Option<String>> = Default::default();
-    for m in &all {
-        let r = avro::decode_result(rdkafka::Message::payload(m).unwrap()).unwrap();
-        if let Some(prev) = by_id.insert(r.request_id.clone(), r.value.clone()) {
-            assert_eq!(prev, r.value, "{} answered differently", r.request_id);
-        }
-    }
+    let by_id = one_answer_each(&read_results(&config, Duration::from_secs(5)).await);
     assert_eq!(by_id.len(), ids.len());
     first.readyz_until(200, |b| b == "ok", Duration::from_secs(30));
     second.readyz_until(200, |b| b == "ok", Duration::from_secs(30));
@@ -283,35 +274,15 @@ async fn kill_9_of_a_pipeline_moves_its_partitions_and_every_request_is_answered
 async fn a_member_joining_moves_only_the_partitions_that_change_owner() {
     let mut config = test_config("sticky");
     config.kafka.partitions = Some(3);
-    volcano_connectors::kafka::ensure_topics(&config, &config.kafka.topics.all())
-        .await
-        .unwrap();
-    let dir = config
-        .registry
-        .data_dir
-        .clone()
-        .unwrap()
-        .with_file_name("procs");
-    let first = Pipeline::spawn(&config, &dir.join("a"));
-    first.readyz_until(200, |b| b == "ok", Duration::from_secs(90));
-    let owned = |p: &Pipeline| p.metric("volcano_pipeline_partitions_assigned");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while owned(&first) != 3.0 {
-        assert!(
-            Instant::now() < deadline,
-            "the first member never owned all three"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let mut follower = config.clone();
-    follower.registry.watch = false;
-    let second = Pipeline::spawn(&follower, &dir.join("b"));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while owned(&first) + owned(&second) != 3.0 || owned(&second) == 0.0 {
-        assert!(Instant::now() < deadline, "the group never settled");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let kept = owned(&first);
+    let first = Pipeline::first(&config).await;
+    wait_until("the first member never owned all three", || {
+        first.owned() == 3.0
+    });
+    let second = Pipeline::follower(&config);
+    wait_until("the group never settled", || {
+        first.owned() + second.owned() == 3.0 && second.owned() != 0.0
+    });
+    let kept = first.owned();
     let revoked = first.metric("volcano_pipeline_partitions_revoked_total");
     assert_eq!(
         revoked,
@@ -395,21 +366,10 @@ struct OwnBroker {
 }
 
 impl OwnBroker {
-    /// The embedded stack's broker binary, from the tools cache.
-    fn binary(config: &VolcanoConfig) -> std::path::PathBuf {
-        let tools = config.tools_dir();
-        std::fs::read_dir(&tools)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.path().join("bin/nisshi"))
-            .find(|p| p.exists())
-            .unwrap_or_else(|| panic!("no nisshi in {}", tools.display()))
-    }
-
     fn start(config: &VolcanoConfig, dir: &Path, port: u16) -> OwnBroker {
         std::fs::create_dir_all(dir).unwrap();
         let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(Self::binary(config))
+        let child = Command::new(tool_binary(config, "bin/nisshi"))
             .current_dir(dir)
             .args(["broker", "--storage-engine", "sqlite://nisshi.db"])
             .args(["--listener-url", &url, "--advertised-listener-url", &url])
@@ -495,18 +455,12 @@ async fn a_broker_killed_and_restarted_mid_stream_loses_no_request() {
     // resume after the restart in this test, where librdkafka 2.16 did (README, limits).
     let deadline = Instant::now() + Duration::from_secs(90);
     let results = loop {
-        let all = read_topic(
-            &config,
-            &config.kafka.topics.results,
-            usize::MAX,
-            Duration::from_secs(3),
-        )
-        .await;
-        let by_id: std::collections::HashMap<String, Option<String>> = all
-            .iter()
-            .map(|m| avro::decode_result(rdkafka::Message::payload(m).unwrap()).unwrap())
-            .map(|r| (r.request_id, r.value))
-            .collect();
+        let by_id: std::collections::HashMap<String, Option<String>> =
+            read_results(&config, Duration::from_secs(3))
+                .await
+                .into_iter()
+                .map(|r| (r.request_id, r.value))
+                .collect();
         if by_id.len() == ids.len() || Instant::now() > deadline {
             break by_id;
         }

@@ -597,18 +597,15 @@ async fn refused(
     reason: String,
     shutdown: &watch::Receiver<bool>,
 ) -> bool {
+    let kind = match role {
+        OutRole::Result => RESULT_REFUSED,
+        OutRole::ReplyCopy => REPLY_REFUSED,
+        OutRole::DeadLetter => return dead_letter_lost(record, reason),
+    };
     METRICS
         .produce_refused
         .with_label_values(&[role.as_str()])
         .inc();
-    let kind = match role {
-        OutRole::Result => RESULT_REFUSED,
-        OutRole::ReplyCopy => REPLY_REFUSED,
-        OutRole::DeadLetter => {
-            error!(%reason, offset = record.offset(), "dead letter refused by the broker; the record is skipped");
-            return true;
-        }
-    };
     warn!(%reason, kind, offset = record.offset(), "record refused by the broker; dead-lettering the request");
     dead_letter_then_acknowledge(outlet, record, kind, reason, shutdown).await
 }
@@ -677,15 +674,19 @@ async fn dead_letter_then_acknowledge(
     match produce(&outlet.producer, &letter, shutdown).await {
         Produced::Acknowledged(..) => true,
         Produced::Abandoned => false,
-        Produced::Refused(e) => {
-            METRICS
-                .produce_refused
-                .with_label_values(&[OutRole::DeadLetter.as_str()])
-                .inc();
-            error!(error = %e, offset = record.offset(), "dead letter refused by the broker; the record is skipped");
-            true
-        }
+        Produced::Refused(e) => dead_letter_lost(record, e),
     }
+}
+
+/// A dead letter the broker refused for good: nothing more can be written for the record,
+/// so the loss is logged and counted, and its offset may move.
+fn dead_letter_lost(record: &OwnedMessage, reason: impl std::fmt::Display) -> bool {
+    METRICS
+        .produce_refused
+        .with_label_values(&[OutRole::DeadLetter.as_str()])
+        .inc();
+    error!(%reason, offset = record.offset(), "dead letter refused by the broker; the record is skipped");
+    true
 }
 
 /// How a workflow start ended.

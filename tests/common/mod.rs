@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use tokio::task::JoinHandle;
 use volcano_connectors::config::{TopicNames, VolcanoConfig};
 use volcano_connectors::{durable, instance, kafka, pipeline_role, registry_files};
 use volcano_pipeline::fast_path::FastPath;
-use volcano_pipeline::model::Request;
+use volcano_pipeline::model::{Request, RequestResult};
 
 /// A config for one test: the test stack's broker, topics prefixed with a fresh id.
 pub fn test_config(name: &str) -> VolcanoConfig {
@@ -171,6 +172,44 @@ pub async fn read_topic(
         }
     }
     out
+}
+
+/// Every result on the results topic, read from the beginning until `wait` passes with no
+/// new one.
+pub async fn read_results(config: &VolcanoConfig, wait: Duration) -> Vec<RequestResult> {
+    read_topic(config, &config.kafka.topics.results, usize::MAX, wait)
+        .await
+        .iter()
+        .map(|m| volcano_connectors::avro::decode_result(m.payload().unwrap()).unwrap())
+        .collect()
+}
+
+/// Each request's value, asserting that every copy of a request's result has the same one:
+/// a redelivered request may be answered twice, never differently.
+pub fn one_answer_each(results: &[RequestResult]) -> HashMap<String, Option<String>> {
+    let mut by_id = HashMap::new();
+    for r in results {
+        if let Some(prev) = by_id.insert(r.request_id.clone(), r.value.clone()) {
+            assert_eq!(
+                prev, r.value,
+                "request {} answered differently",
+                r.request_id
+            );
+        }
+    }
+    by_id
+}
+
+/// A program the embedded stack installed in the tools cache, as `<tool>-<version>/<path>`
+/// (`bin/nisshi`, `bin/temporal`), whatever its version.
+pub fn tool_binary(config: &VolcanoConfig, path: &str) -> std::path::PathBuf {
+    let tools = config.tools_dir();
+    std::fs::read_dir(&tools)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join(path))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("no {path} in {}", tools.display()))
 }
 
 /// Runs git in `repo` as a test committer; returns its trimmed stdout.
