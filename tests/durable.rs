@@ -118,31 +118,6 @@ async fn serve(
     }
 }
 
-/// The example content (`repos/`) plus `files` on main, with the loopback service allowed.
-fn content_with(name: &str, files: &[(&str, String)]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "volcano-durable-content-{name}-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    ));
-    let status = Command::new("cp")
-        .arg("-r")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("repos"))
-        .arg(&dir)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let security = dir.join("main/configs/security.yaml");
-    let text = std::fs::read_to_string(&security).unwrap();
-    let text = text.replacen("allowed_hosts:\n", "allowed_hosts:\n  - 127.0.0.1\n", 1);
-    std::fs::write(&security, text).unwrap();
-    for (path, content) in files {
-        let full = dir.join("main").join(path);
-        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-        std::fs::write(full, content).unwrap();
-    }
-    dir
-}
-
 fn config_for(name: &str, files: &[(&str, String)]) -> VolcanoConfig {
     let mut c = test_config(name);
     c.stack.config_repo = content_with(name, files);

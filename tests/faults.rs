@@ -313,31 +313,13 @@ fn a_silent_http_server_costs_a_request_its_time_limit_not_the_tool_s_timeout() 
             held.push(stream);
         }
     });
-    let dir = std::env::temp_dir().join(format!(
-        "volcano-faults-silent-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    ));
-    let copied = Command::new("cp")
-        .arg("-r")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("repos"))
-        .arg(&dir)
-        .status()
-        .unwrap();
-    assert!(copied.success());
-    let security = dir.join("main/configs/security.yaml");
-    let text = std::fs::read_to_string(&security).unwrap();
-    let text = text.replacen("allowed_hosts:\n", "allowed_hosts:\n  - 127.0.0.1\n", 1);
-    std::fs::write(&security, text).unwrap();
-    std::fs::write(
-        dir.join("main/tools/silent-status.yaml"),
-        format!(
-            "version: 1\nname: silent-status\ndescription: A service that never answers.\n\
-             patterns:\n  - '^\\s*silent status\\b'\nexamples:\n  - silent status of order 7\n\
-             tool:\n  kind: http\n  method: GET\n  url: \"http://127.0.0.1:{port}/status\"\n  \
-             timeout_ms: 60000\n"
-        ),
-    )
-    .unwrap();
+    let tool = format!(
+        "version: 1\nname: silent-status\ndescription: A service that never answers.\n\
+         patterns:\n  - '^\\s*silent status\\b'\nexamples:\n  - silent status of order 7\n\
+         tool:\n  kind: http\n  method: GET\n  url: \"http://127.0.0.1:{port}/status\"\n  \
+         timeout_ms: 60000\n"
+    );
+    let dir = content_with("silent", &[("tools/silent-status.yaml", tool)]);
     let services = ToolServices {
         http: Some(Arc::new(UreqHttpClient::new())),
     };
@@ -366,6 +348,15 @@ struct OwnBroker {
 }
 
 impl OwnBroker {
+    /// A broker for `config`'s test, on a free port and a folder beside its registry state;
+    /// points `config` at it.
+    fn for_test(config: &mut VolcanoConfig) -> OwnBroker {
+        let port = free_port();
+        config.kafka.brokers = format!("127.0.0.1:{port}");
+        let dir = config.registry.data_dir.clone().unwrap();
+        OwnBroker::start(config, &dir.with_file_name("broker"), port)
+    }
+
     fn start(config: &VolcanoConfig, dir: &Path, port: u16) -> OwnBroker {
         std::fs::create_dir_all(dir).unwrap();
         let url = format!("tcp://127.0.0.1:{port}");
@@ -412,15 +403,7 @@ impl Drop for OwnBroker {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_killed_and_restarted_mid_stream_loses_no_request() {
     let mut config = test_config("broker-restart");
-    let port = free_port();
-    config.kafka.brokers = format!("127.0.0.1:{port}");
-    let dir = config
-        .registry
-        .data_dir
-        .clone()
-        .unwrap()
-        .with_file_name("broker");
-    let broker = OwnBroker::start(&config, &dir, port);
+    let broker = OwnBroker::for_test(&mut config);
     let pipeline = RunningPipeline::start(&config).await;
     let waiter =
         volcano_connectors::client::ResultWaiter::at_end(&config, Duration::from_secs(30)).unwrap();
@@ -513,16 +496,8 @@ fn post_execute(addr: &str, text: &str) -> Option<(u16, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rest_calls_are_answered_again_soon_after_a_broker_restart() {
     let mut config = test_config("ingress-restart");
-    let port = free_port();
-    config.kafka.brokers = format!("127.0.0.1:{port}");
     config.ingress.addr = format!("127.0.0.1:{}", free_port());
-    let dir = config
-        .registry
-        .data_dir
-        .clone()
-        .unwrap()
-        .with_file_name("broker");
-    let broker = OwnBroker::start(&config, &dir, port);
+    let broker = OwnBroker::for_test(&mut config);
     let instance = Instance::start(&config).await;
     let addr = config.ingress.addr.clone();
     let answered_within = |text: &'static str, wait: Duration| {

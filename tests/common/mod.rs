@@ -212,6 +212,32 @@ pub fn tool_binary(config: &VolcanoConfig, path: &str) -> std::path::PathBuf {
         .unwrap_or_else(|| panic!("no {path} in {}", tools.display()))
 }
 
+/// A copy of the example content (`repos/`) with `files` added on main and 127.0.0.1 on
+/// main's allow-list, for `http` tools pointed at a service of the test's own.
+pub fn content_with(name: &str, files: &[(&str, String)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "volcano-content-{name}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    ));
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("repos"))
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let security = dir.join("main/configs/security.yaml");
+    let text = std::fs::read_to_string(&security).unwrap();
+    let text = text.replacen("allowed_hosts:\n", "allowed_hosts:\n  - 127.0.0.1\n", 1);
+    std::fs::write(&security, text).unwrap();
+    for (path, content) in files {
+        let full = dir.join("main").join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, content).unwrap();
+    }
+    dir
+}
+
 /// Runs git in `repo` as a test committer; returns its trimmed stdout.
 pub fn git(repo: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
