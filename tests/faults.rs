@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use volcano_connectors::avro;
 use volcano_connectors::config::VolcanoConfig;
+use volcano_pipeline::model::{Request, Status};
 
 const BIN: &str = env!("CARGO_BIN_EXE_volcano");
 
@@ -28,6 +29,9 @@ impl Pipeline {
         let port = free_port();
         c.pipeline.metrics_addr = format!("127.0.0.1:{port}");
         c.registry.data_dir = Some(dir.join("registry"));
+        // A state store of its own, as on a machine of its own: a partition that moves here
+        // is restored from the changelog.
+        c.pipeline.state_dir = Some(dir.join("state"));
         std::fs::create_dir_all(dir).unwrap();
         let path = dir.join("volcano.toml");
         std::fs::write(&path, toml::to_string(&c).unwrap()).unwrap();
@@ -115,6 +119,20 @@ impl Pipeline {
             "{}: /readyz never became {status} as asked; last {last:?}",
             self.metrics
         );
+    }
+}
+
+impl Pipeline {
+    /// SIGTERM: it leaves the group, drains and commits; waits for it to exit.
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().ok().flatten().is_none() {
+            assert!(Instant::now() < deadline, "the member never stopped");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
@@ -527,4 +545,269 @@ async fn rest_calls_are_answered_again_soon_after_a_broker_restart() {
     eprintln!("answered again {took:?} after the broker restarted");
     instance.stop().await;
     drop(broker);
+}
+
+/// What the harness sends in slot `i` of its stream: 200 sessions of three requests each
+/// ("Calculate k + 1", "multiply that by 2", "multiply that by 3"), a durable request every
+/// 100 slots, and plain arithmetic in between. Returns the request and the value it must get
+/// (`None`: durable, `accepted`).
+fn harness_request(i: usize) -> (Request, Option<String>) {
+    let (session, step) = (i / 10, i % 10);
+    let mut r = match step {
+        0 => request(&format!("h-{i}"), &format!("Calculate {session} + 1")),
+        4 => request(&format!("h-{i}"), "multiply that by 2"),
+        8 => request(&format!("h-{i}"), "multiply that by 3"),
+        2 if session % 10 == 0 => {
+            let r = request(
+                &format!("h-{i}"),
+                "process customer data and generate report",
+            );
+            return (r, None);
+        }
+        _ => {
+            let r = request(&format!("h-{i}"), &format!("Calculate {i} * 7"));
+            return (r, Some((i * 7).to_string()));
+        }
+    };
+    r.session_id = Some(format!("hs-{session}"));
+    let value = (session + 1) * [1, 2, 6][step / 4];
+    (r, Some(value.to_string()))
+}
+
+/// The harness's members by name; `None` while killed.
+type Members = Vec<(&'static str, Option<Pipeline>)>;
+
+/// A tiny deterministic generator for the harness's choices; the seed is printed.
+fn next_random(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// The fault harness: 2,000 requests (session chains, durable ones, plain ones) stream
+/// through two or three `volcano` pipeline processes in one group over three partitions,
+/// each with a state store of its own, while a random member is killed with `kill -9` and
+/// started again three times, a third member joins and later leaves, and the broker is
+/// killed and restarted once. Then, read from the start of the results topic: every request
+/// has a result; every copy of a request's result is the same bytes (a redelivered request
+/// is answered from the state store, not computed again); values and session chains are
+/// right (a session goes on where its dead owner left it); and once the members stop, the
+/// group's committed offsets reach the end of every partition. Before the state store, a
+/// redelivered request got a new result (another `produced_at` at least), and a session
+/// lost its context with its process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fault_harness_answers_every_request_once_through_kills_joins_and_a_broker_restart() {
+    const N: usize = 2_000;
+    let mut config = test_config("harness");
+    config.kafka.partitions = Some(3);
+    config.pipeline.lag_probe_ms = 500;
+    for (k, v) in [
+        ("session.timeout.ms", "6000"),
+        ("heartbeat.interval.ms", "1000"),
+    ] {
+        config.kafka.properties.insert(k.into(), v.into());
+    }
+    let broker = OwnBroker::for_test(&mut config);
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("harness seed {seed}");
+
+    let mut members: Members = vec![
+        ("a", Some(Pipeline::first(&config).await)),
+        ("b", Some(Pipeline::follower(&config))),
+    ];
+    let sender = {
+        let (config, topic) = (config.clone(), config.kafka.topics.requests.clone());
+        tokio::spawn(async move {
+            let producer = producer(&config);
+            for i in 0..N {
+                let (r, _) = harness_request(i);
+                let key = r.session_id.clone().unwrap_or_else(|| r.id.clone());
+                produce_raw(&producer, &topic, &key, &avro::encode_request(&r).unwrap()).await;
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        })
+    };
+    let mut kill_random = |members: &mut Members| {
+        let i = next_random(&mut seed) as usize % members.len();
+        let (name, member) = &mut members[i];
+        eprintln!("kill -9 {name}");
+        drop(member.take());
+        i
+    };
+    let restart = |config: &VolcanoConfig, members: &mut Members, i: usize| {
+        let (name, member) = &mut members[i];
+        let mut c = config.clone();
+        // Only the first member watches the config repository.
+        c.registry.watch = *name == "a";
+        *member = Some(Pipeline::ready(&c, name));
+    };
+    let pause = |s| tokio::time::sleep(Duration::from_secs(s));
+
+    pause(5).await;
+    let i = kill_random(&mut members);
+    pause(2).await;
+    restart(&config, &mut members, i);
+    pause(3).await;
+    let mut c = config.clone();
+    c.registry.watch = false;
+    members.push(("c", Some(Pipeline::ready(&c, "c"))));
+    pause(5).await;
+    let i = kill_random(&mut members);
+    pause(2).await;
+    restart(&config, &mut members, i);
+    pause(3).await;
+    eprintln!("kill -9 of the broker");
+    let (dir, port) = broker.kill();
+    pause(3).await;
+    let broker = OwnBroker::start(&config, &dir, port);
+    pause(5).await;
+    eprintln!("c leaves");
+    if let Some(c) = members.pop().and_then(|(_, m)| m) {
+        c.stop();
+    }
+    pause(2).await;
+    let i = kill_random(&mut members);
+    pause(2).await;
+    restart(&config, &mut members, i);
+    sender.await.unwrap();
+
+    // Every request has a result, read from the start (a new reader each time: see the
+    // broker-restart test).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let records = loop {
+        let records = read_topic(
+            &config,
+            &config.kafka.topics.results,
+            usize::MAX,
+            Duration::from_secs(3),
+        )
+        .await;
+        let ids: std::collections::HashSet<String> = records.iter().map(key_of).collect();
+        if ids.len() == N || Instant::now() > deadline {
+            break records;
+        }
+    };
+    let mut copies: std::collections::HashMap<String, Vec<Vec<u8>>> = Default::default();
+    for m in &records {
+        let payload = rdkafka::Message::payload(m).unwrap().to_vec();
+        copies.entry(key_of(m)).or_default().push(payload);
+    }
+    assert_eq!(copies.len(), N, "every request has a result");
+    let mut repeated = 0;
+    for i in 0..N {
+        let (r, want) = harness_request(i);
+        let all = &copies[&r.id];
+        repeated += all.len() - 1;
+        assert!(
+            all.iter().all(|c| c == &all[0]),
+            "request {} has {} different results",
+            r.id,
+            all.len()
+        );
+        let result = avro::decode_result(&all[0]).unwrap();
+        match want {
+            Some(value) => assert_eq!(
+                result.value.as_deref(),
+                Some(value.as_str()),
+                "{}: {:?} {}",
+                r.text,
+                result.status,
+                result.answer
+            ),
+            None => assert_eq!(result.status, Status::Accepted, "{}", r.id),
+        }
+    }
+    eprintln!("{repeated} repeated copies, all identical");
+
+    for (_, member) in members {
+        if let Some(m) = member {
+            m.stop();
+        }
+    }
+    let mut cc = volcano_connectors::kafka::client_config(&config);
+    cc.set("group.id", &config.pipeline.group_id);
+    let consumer: rdkafka::consumer::BaseConsumer = cc.create().unwrap();
+    let offsets = volcano_connectors::partition_watch::probe(
+        &consumer,
+        &config.kafka.topics.requests,
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    assert_eq!(offsets.len(), 3);
+    for o in offsets {
+        assert_eq!(
+            o.committed, o.end,
+            "partition {} committed to its end",
+            o.partition
+        );
+    }
+    drop(broker);
+}
+
+/// A member with an empty state store of its own takes over a partition whose answers
+/// another member stored: it restores them from the changelog (counting them, and skipping
+/// a garbage record someone produced there) before it consumes, and a request answered
+/// before its arrival, sent again, gets the stored bytes back rather than a new answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_owner_restores_the_state_store_from_the_changelog_and_replays_answers() {
+    let mut config = test_config("restore");
+    config.kafka.partitions = Some(1);
+    let first = Pipeline::first(&config).await;
+    let producer = producer(&config);
+    let topic = config.kafka.topics.requests.clone();
+    let ids: Vec<String> = (0..50).map(|i| format!("s-{i}")).collect();
+    let encoded: Vec<Vec<u8>> = (0..50)
+        .map(|i| avro::encode_request(&request(&ids[i], &format!("Calculate {i} + 1"))).unwrap())
+        .collect();
+    let waiter =
+        volcano_connectors::client::ResultWaiter::at_end(&config, Duration::from_secs(60)).unwrap();
+    for (id, bytes) in ids.iter().zip(&encoded) {
+        produce_raw(&producer, &topic, id, bytes).await;
+    }
+    assert_eq!(
+        waiter.wait_for(&ids, Duration::from_secs(60)).await.len(),
+        50
+    );
+    first.stop();
+    produce_raw(
+        &producer,
+        &config.kafka.topics.changelog,
+        "junk",
+        b"not an entry",
+    )
+    .await;
+
+    // Another folder: another machine's empty store.
+    let second = Pipeline::ready(&config, "other");
+    assert_eq!(second.metric("volcano_state_restored_records_total"), 50.0);
+    assert_eq!(second.metric("volcano_state_changelog_skipped_total"), 1.0);
+    assert_eq!(second.metric("volcano_state_restoring_partitions"), 0.0);
+
+    produce_raw(&producer, &topic, &ids[7], &encoded[7]).await;
+    wait_until("the resent request was never replayed", || {
+        second.metric("volcano_pipeline_answers_replayed_total") == 1.0
+    });
+    second.stop();
+    let results = read_topic(
+        &config,
+        &config.kafka.topics.results,
+        51,
+        Duration::from_secs(30),
+    )
+    .await;
+    let copies: Vec<&[u8]> = results
+        .iter()
+        .filter(|m| key_of(m) == ids[7])
+        .map(|m| rdkafka::Message::payload(m).unwrap())
+        .collect();
+    assert_eq!(copies.len(), 2);
+    assert_eq!(
+        copies[0], copies[1],
+        "the replayed result is the stored bytes"
+    );
 }

@@ -561,3 +561,53 @@ async fn a_workflow_temporal_refuses_is_answered_with_an_error_and_nothing_stall
     pipeline.stop().await;
     assert_committed_to_end(&config, sends.len()).await;
 }
+
+/// A client sends a session's "multiply that by 2" twice (a retry after a timeout): the
+/// second copy is answered from the state store with the same bytes, and the session moves
+/// once, so the next "multiply that by 3" gives 600. Before, the copy was computed again
+/// from the session it had just changed (400), and the chain went on from there (1,200).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_sent_twice_gets_the_same_bytes_and_moves_its_session_once() {
+    let config = test_config("resent");
+    let pipeline = RunningPipeline::start(&config).await;
+    let producer = producer(&config);
+    let topic = &config.kafka.topics.requests;
+    let in_session = |id: &str, text: &str| {
+        let mut r = request(id, text);
+        r.session_id = Some("resent-session".into());
+        avro::encode_request(&r).unwrap()
+    };
+    let sends = [
+        ("x1", "Calculate 42 + 58"),
+        ("x2", "multiply that by 2"),
+        ("x2", "multiply that by 2"),
+        ("x3", "multiply that by 3"),
+    ];
+    for (id, text) in sends {
+        produce_raw(&producer, topic, "resent-session", &in_session(id, text)).await;
+    }
+    let results = read_topic(&config, &config.kafka.topics.results, 4, WAIT).await;
+    pipeline.stop().await;
+    assert_eq!(results.len(), 4);
+    let of = |id: &str| -> Vec<&[u8]> {
+        results
+            .iter()
+            .filter(|m| key_of(m) == id)
+            .map(|m| rdkafka::Message::payload(m).unwrap())
+            .collect()
+    };
+    let copies = of("x2");
+    assert_eq!(copies.len(), 2);
+    assert_eq!(
+        copies[0], copies[1],
+        "the resent request's result is the same bytes"
+    );
+    let value = |id: &str| avro::decode_result(of(id)[0]).unwrap().value;
+    assert_eq!(value("x1").as_deref(), Some("100"));
+    assert_eq!(value("x2").as_deref(), Some("200"));
+    assert_eq!(
+        value("x3").as_deref(),
+        Some("600"),
+        "the session moved once"
+    );
+}

@@ -94,6 +94,9 @@ pub struct TopicNames {
     pub results: String,
     pub commits: String,
     pub dlq: String,
+    /// The pipeline's state-store changelog: every answer, keyed by request id, compacted,
+    /// with the requests topic's partitions (see `connectors::state_store`).
+    pub changelog: String,
 }
 
 impl Default for TopicNames {
@@ -103,12 +106,13 @@ impl Default for TopicNames {
             results: "volcano.results".into(),
             commits: "volcano.commits".into(),
             dlq: "volcano.dlq".into(),
+            changelog: "volcano.answers.changelog".into(),
         }
     }
 }
 
 impl TopicNames {
-    /// The same four topics with a prefix, so tests and tenants can share a broker.
+    /// The same topics with a prefix, so tests and tenants can share a broker.
     pub fn prefixed(prefix: &str) -> Self {
         let d = TopicNames::default();
         TopicNames {
@@ -116,11 +120,18 @@ impl TopicNames {
             results: format!("{prefix}{}", d.results),
             commits: format!("{prefix}{}", d.commits),
             dlq: format!("{prefix}{}", d.dlq),
+            changelog: format!("{prefix}{}", d.changelog),
         }
     }
 
-    pub fn all(&self) -> [&str; 4] {
-        [&self.requests, &self.results, &self.commits, &self.dlq]
+    pub fn all(&self) -> [&str; 5] {
+        [
+            &self.requests,
+            &self.results,
+            &self.commits,
+            &self.dlq,
+            &self.changelog,
+        ]
     }
 }
 
@@ -213,6 +224,17 @@ pub struct PipelineConfig {
     /// is stalled: the process that owns it (or, when it owns none, every pipeline process)
     /// is not ready.
     pub stall_after_ms: u64,
+    /// Keep every answer (and each session's context) in a state store per partition,
+    /// backed by the changelog topic, so a request redelivered after a crash or a rebalance
+    /// is answered with the result it already had. Off, a redelivered request is computed
+    /// again and sessions live in this process's memory.
+    pub state_store: bool,
+    /// Where the state stores live (one RocksDB per partition); default
+    /// `<stack.data_dir>/pipeline-state`.
+    pub state_dir: Option<PathBuf>,
+    /// How long an answer is kept (in the store and the changelog): a request id seen again
+    /// within it gets the same result. Sessions idle for longer are forgotten.
+    pub answer_retention_ms: u64,
 }
 
 impl PipelineConfig {
@@ -233,6 +255,9 @@ impl Default for PipelineConfig {
             dead_letter_max_original_bytes: 256 * 1024,
             lag_probe_ms: 5_000,
             stall_after_ms: 30_000,
+            state_store: true,
+            state_dir: None,
+            answer_retention_ms: 7 * 24 * 3600 * 1000,
         }
     }
 }
@@ -415,6 +440,14 @@ impl VolcanoConfig {
             .data_dir
             .clone()
             .unwrap_or_else(|| self.stack.data_dir.join("registry"))
+    }
+
+    /// The pipeline's state stores.
+    pub fn pipeline_state_dir(&self) -> PathBuf {
+        self.pipeline
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| self.stack.data_dir.join("pipeline-state"))
     }
 
     /// The ingress's result store.

@@ -135,6 +135,7 @@ pub fn probe(config: &VolcanoConfig, timeout: Duration) -> Result<usize, BrokerE
 /// Creates each of `topics` that does not exist yet.
 pub async fn ensure_topics(config: &VolcanoConfig, topics: &[&str]) -> Result<(), BrokerError> {
     let admin: AdminClient<DefaultClientContext> = client_config(config).create()?;
+    let retention = config.pipeline.answer_retention_ms.to_string();
     let new: Vec<NewTopic> = topics
         .iter()
         .map(|t| {
@@ -151,9 +152,16 @@ pub async fn ensure_topics(config: &VolcanoConfig, topics: &[&str]) -> Result<()
                 partitions,
                 TopicReplication::Fixed(config.kafka.replication),
             );
-            match is_commits {
-                true => topic.set("retention.ms", "-1"),
-                false => topic,
+            if is_commits {
+                topic.set("retention.ms", "-1")
+            } else if *t == config.kafka.topics.changelog {
+                // The state store's changelog: the newest answer per request id, until the
+                // answers' retention has passed.
+                topic
+                    .set("cleanup.policy", "compact,delete")
+                    .set("retention.ms", &retention)
+            } else {
+                topic
             }
         })
         .collect();
@@ -266,6 +274,13 @@ impl OffsetTracker {
             p.stored = storable;
             storable
         })
+    }
+
+    /// Whether `assignment` is still this process's current assignment of the partition.
+    pub fn is_current(&self, topic: &str, partition: i32, assignment: u64) -> bool {
+        self.partitions
+            .get(&(topic.to_string(), partition))
+            .is_some_and(|p| p.assignment == assignment)
     }
 
     /// Records consumed and not yet acknowledged.

@@ -35,3 +35,4 @@ pub mod partition_watch;
 pub mod pipeline_role;
 pub mod registry_files;
 pub mod reply;
+pub mod state_store;

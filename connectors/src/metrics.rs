@@ -33,6 +33,17 @@ pub struct Metrics {
     pub stalled_partitions: IntGauge,
     /// Partitions of the requests topic taken from this process by rebalances.
     pub partitions_revoked: IntCounter,
+    /// Requests answered again from the state store (a redelivery, a restart, a new owner),
+    /// not computed again.
+    pub answers_replayed: IntCounter,
+    /// Changelog records applied by state-store restores.
+    pub state_restored: IntCounter,
+    /// Changelog records (by offset) that restores running now have still to read.
+    pub state_restore_remaining: IntGauge,
+    /// Partitions assigned to this process whose state store is being restored.
+    pub state_restoring_partitions: IntGauge,
+    /// Undecodable changelog records skipped by restores.
+    pub state_changelog_skipped: IntCounter,
     pub process_seconds: Histogram,
     /// From a record handed to the producer to the broker's acknowledgement, retries
     /// included.
@@ -145,6 +156,32 @@ impl Metrics {
             "volcano_pipeline_partitions_revoked_total",
             "Partitions of the requests topic taken from this process by rebalances (with the \
              cooperative-sticky assignor, only those that change owner).",
+        )
+        .expect("metric");
+        let answers_replayed = IntCounter::new(
+            "volcano_pipeline_answers_replayed_total",
+            "Requests answered again from the state store (a redelivery, a restart, a new \
+             owner of the partition), byte for byte, instead of being computed again.",
+        )
+        .expect("metric");
+        let state_restored = IntCounter::new(
+            "volcano_state_restored_records_total",
+            "Changelog records applied by state-store restores.",
+        )
+        .expect("metric");
+        let state_restore_remaining = IntGauge::new(
+            "volcano_state_restore_remaining_records",
+            "Changelog records (by offset) that the restores running now have still to read.",
+        )
+        .expect("metric");
+        let state_restoring_partitions = IntGauge::new(
+            "volcano_state_restoring_partitions",
+            "Partitions assigned to this process whose state store is being restored.",
+        )
+        .expect("metric");
+        let state_changelog_skipped = IntCounter::new(
+            "volcano_state_changelog_skipped_total",
+            "Undecodable changelog records skipped by state-store restores.",
         )
         .expect("metric");
         let process_seconds = Histogram::with_opts(
@@ -307,6 +344,11 @@ impl Metrics {
             Box::new(partitions_assigned.clone()),
             Box::new(stalled_partitions.clone()),
             Box::new(partitions_revoked.clone()),
+            Box::new(answers_replayed.clone()),
+            Box::new(state_restored.clone()),
+            Box::new(state_restore_remaining.clone()),
+            Box::new(state_restoring_partitions.clone()),
+            Box::new(state_changelog_skipped.clone()),
             Box::new(process_seconds.clone()),
             Box::new(produce_seconds.clone()),
             Box::new(record_age_seconds.clone()),
@@ -325,6 +367,11 @@ impl Metrics {
             partitions_assigned,
             stalled_partitions,
             partitions_revoked,
+            answers_replayed,
+            state_restored,
+            state_restore_remaining,
+            state_restoring_partitions,
+            state_changelog_skipped,
             process_seconds,
             produce_seconds,
             record_age_seconds,

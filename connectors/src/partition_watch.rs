@@ -47,6 +47,8 @@ struct State {
     /// partitions then mix).
     running: usize,
     assigned: BTreeSet<i32>,
+    /// Owned partitions whose state store is being restored.
+    restoring: BTreeSet<i32>,
     progress: BTreeMap<i32, Progress>,
     /// Why the pipeline is not ready; `None` when it is.
     not_ready: Option<String>,
@@ -116,10 +118,30 @@ impl PartitionWatch {
         METRICS.partitions_assigned.set(s.assigned.len() as i64);
     }
 
+    /// A partition's state store started (`true`) or ended (`false`) its restore.
+    pub fn restoring(&self, partition: i32, restoring: bool) {
+        let mut s = self.state.lock().expect("partition watch");
+        if restoring {
+            s.restoring.insert(partition);
+        } else {
+            s.restoring.remove(&partition);
+        }
+    }
+
     /// `None` when no pipeline runs in this process; else "ok" or why it is not ready.
     pub fn readiness(&self) -> Option<String> {
         let s = self.state.lock().expect("partition watch");
-        (s.running > 0).then(|| s.not_ready.clone().unwrap_or_else(|| "ok".into()))
+        if s.running == 0 {
+            return None;
+        }
+        if !s.restoring.is_empty() {
+            let list: Vec<String> = s.restoring.iter().map(i32::to_string).collect();
+            return Some(format!(
+                "restoring the state store of partition(s) {}",
+                list.join(", ")
+            ));
+        }
+        Some(s.not_ready.clone().unwrap_or_else(|| "ok".into()))
     }
 
     /// Takes a probe's offsets read at `now`: updates progress and the lag gauges, and

@@ -13,6 +13,8 @@
 //! as it is computed, and every result again once acknowledged
 //! ([`crate::ingress::LocalResult`]), so its waiting call needs no second broker hop.
 
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,11 +32,11 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 use volcano_pipeline::durable::DurableJob;
-use volcano_pipeline::fast_path::FastPath;
-use volcano_pipeline::model::{RequestResult, Status};
+use volcano_pipeline::fast_path::{FastPath, session_key};
+use volcano_pipeline::model::{Request, RequestResult, Status};
 
 use crate::avro::{self, DeadLetter};
-use crate::config::{PipelineConfig, VolcanoConfig};
+use crate::config::{PipelineConfig, TopicNames, VolcanoConfig};
 use crate::durable::{DurableError, Started, Starter};
 use crate::faults::{self, Fault};
 use crate::ingress::{AcknowledgedResult, LocalResult};
@@ -42,11 +44,15 @@ use crate::kafka::{self, BrokerError, OffsetTracker};
 use crate::metrics::METRICS;
 use crate::partition_watch::{self, PARTITIONS};
 use crate::reply::{self, ReplyPolicy};
+use crate::state_store::{Entry, EntryMeta, PartitionStore, SessionUpdate, StateError};
 
 /// Logs rebalances, tells the loop which partitions it lost and the partition watch what
 /// this process owns.
 struct RebalanceContext {
     revoked: mpsc::UnboundedSender<(String, i32)>,
+    assigned: mpsc::UnboundedSender<Vec<i32>>,
+    /// Pause each partition assigned until its state store is restored.
+    pause_on_assign: bool,
 }
 
 impl ClientContext for RebalanceContext {}
@@ -63,10 +69,16 @@ impl ConsumerContext for RebalanceContext {
         }
     }
 
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
             PARTITIONS.assigned(tpl.elements().iter().map(|e| e.partition()));
             info!(partitions = ?partition_ids(tpl), "partitions assigned");
+            if self.pause_on_assign && tpl.count() > 0 {
+                if let Err(e) = consumer.pause(tpl) {
+                    warn!(error = %e, "pausing partitions to restore their state failed");
+                }
+                let _ = self.assigned.send(partition_ids(tpl));
+            }
         }
     }
 }
@@ -79,6 +91,8 @@ fn partition_ids(tpl: &TopicPartitionList) -> Vec<i32> {
 struct Acknowledgement {
     origin: Origin,
     delivered: bool,
+    /// Where its answer's changelog record landed.
+    changelog_offset: Option<i64>,
 }
 
 /// Runs the pipeline until `shutdown` turns true. Creates missing topics first. Requests
@@ -89,7 +103,7 @@ struct Acknowledgement {
 /// acknowledged it: see [`crate::ingress::LocalResult`].
 pub async fn run(
     config: &VolcanoConfig,
-    mut fast_path: FastPath,
+    fast_path: FastPath,
     starter: Starter,
     mut shutdown: watch::Receiver<bool>,
     local: Option<crate::ingress::LocalResults>,
@@ -101,9 +115,12 @@ pub async fn run(
     })?;
     kafka::ensure_topics(config, &topics.all()).await?;
     let (revoked_tx, mut revoked_rx) = mpsc::unbounded_channel();
+    let (assigned_tx, mut assigned_rx) = mpsc::unbounded_channel();
     let cc = consumer_config(config);
     let consumer: StreamConsumer<RebalanceContext> = cc.create_with_context(RebalanceContext {
         revoked: revoked_tx,
+        assigned: assigned_tx,
+        pause_on_assign: config.pipeline.state_store,
     })?;
     consumer.subscribe(&[&topics.requests])?;
     let outlet = Arc::new(Outlet::new(config, kafka::stream_producer(config)?));
@@ -112,16 +129,33 @@ pub async fn run(
     let lag_probe = partition_watch::spawn(config, shutdown.clone(), rejoin_tx)
         .map_err(|e| warn!(error = %e, "lag probe not started"))
         .ok();
-    info!(topic = %topics.requests, brokers = %config.brokers(), "pipeline consuming");
+    let (restored_tx, mut restored_rx) = mpsc::unbounded_channel();
+    info!(topic = %topics.requests, brokers = %config.brokers(), state_store = config.pipeline.state_store, "pipeline consuming");
 
-    let mut tracker = OffsetTracker::default();
-    let mut acks = FuturesUnordered::new();
+    let mut work = Work {
+        config,
+        replies,
+        fast_path,
+        starter,
+        outlet,
+        shutdown: shutdown.clone(),
+        local,
+        states: States::new(config, restored_tx),
+        tracker: OffsetTracker::default(),
+        acks: FuturesUnordered::new(),
+    };
     let max_in_flight = config.pipeline.max_in_flight.max(1);
     loop {
         tokio::select! {
             biased;
             _ = shutdown.changed() => break,
-            Some((topic, partition)) = revoked_rx.recv() => tracker.revoke(&topic, partition),
+            Some((topic, partition)) = revoked_rx.recv() => work.revoke(&topic, partition),
+            Some(partitions) = assigned_rx.recv() => work.states.assigned(partitions),
+            Some(restore) = restored_rx.recv() => {
+                for record in work.states.restored(restore, &consumer) {
+                    work.take(record);
+                }
+            }
             Some(()) = rejoin_rx.recv() => {
                 // Owning nothing while records wait: ask the coordinator again.
                 consumer.unsubscribe();
@@ -129,11 +163,10 @@ pub async fn run(
                     error!(error = %e, "rejoining the group failed");
                 }
             }
-            Some(ack) = acks.next(), if !acks.is_empty() => {
-                store_acknowledged(&consumer, &mut tracker, ack);
-                METRICS.in_flight.set(acks.len() as i64);
+            Some(ack) = work.acks.next(), if !work.acks.is_empty() => {
+                work.acknowledged(&consumer, ack);
             }
-            msg = consumer.recv(), if acks.len() < max_in_flight => {
+            msg = consumer.recv(), if work.acks.len() < max_in_flight => {
                 let msg = match msg {
                     Ok(m) => m,
                     Err(e) => {
@@ -143,38 +176,32 @@ pub async fn run(
                 };
                 METRICS.consumed.inc();
                 observe_age(&msg);
-                // A revocation signalled during this poll comes before the record it
+                // A rebalance signalled during this poll comes before the record it
                 // returned: that record opens the partition's next assignment.
                 while let Ok((topic, partition)) = revoked_rx.try_recv() {
-                    tracker.revoke(&topic, partition);
+                    work.revoke(&topic, partition);
                 }
-                let assignment = tracker.consumed(msg.topic(), msg.partition(), msg.offset());
-                let origin = Origin {
-                    topic: msg.topic().to_string(),
-                    partition: msg.partition(),
-                    offset: msg.offset(),
-                    assignment,
-                };
-                let consumed_at = Instant::now();
-                let answered = answer(&msg, config, &replies, &mut fast_path);
-                let start = answered.job.map(|job| (starter.clone(), job, consumed_at));
-                let local = local.clone().zip(answered.result);
-                acks.push(deliver(outlet.clone(), start, answered.outgoing, (msg.detach(), origin), shutdown.clone(), local));
-                METRICS.in_flight.set(acks.len() as i64);
+                while let Ok(partitions) = assigned_rx.try_recv() {
+                    work.states.assigned(partitions);
+                }
+                let record = msg.detach();
+                if let Some(record) = work.states.hold(record) {
+                    work.take(record);
+                }
             }
         }
     }
 
     // Drain: stop consuming, give in-flight produces until the deadline.
     let deadline = Instant::now() + Duration::from_millis(config.pipeline.shutdown_deadline_ms);
-    info!(in_flight = acks.len(), "draining before shutdown");
-    while !acks.is_empty() {
-        match tokio::time::timeout_at(deadline.into(), acks.next()).await {
-            Ok(Some(ack)) => store_acknowledged(&consumer, &mut tracker, ack),
+    info!(in_flight = work.acks.len(), "draining before shutdown");
+    while !work.acks.is_empty() {
+        match tokio::time::timeout_at(deadline.into(), work.acks.next()).await {
+            Ok(Some(ack)) => work.acknowledged(&consumer, ack),
             Ok(None) => break,
             Err(_) => {
                 warn!(
-                    abandoned = acks.len(),
+                    abandoned = work.acks.len(),
                     "shutdown deadline passed; those records will be redelivered"
                 );
                 break;
@@ -185,6 +212,7 @@ pub async fn run(
         // Nothing stored since the last auto-commit is a benign "no offset" error.
         debug!(error = %e, "final commit");
     }
+    work.states.close();
     PARTITIONS.stopped();
     if let Some(thread) = lag_probe {
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
@@ -192,6 +220,247 @@ pub async fn run(
     info!("pipeline stopped");
     Ok(())
 }
+
+type Acks = FuturesUnordered<std::pin::Pin<Box<dyn Future<Output = Acknowledgement> + Send>>>;
+
+/// What the consume loop works with: how to answer, where answers go, and what is in flight.
+struct Work<'a> {
+    config: &'a VolcanoConfig,
+    replies: ReplyPolicy,
+    fast_path: FastPath,
+    starter: Starter,
+    outlet: Arc<Outlet>,
+    shutdown: watch::Receiver<bool>,
+    local: Option<crate::ingress::LocalResults>,
+    states: States,
+    tracker: OffsetTracker,
+    acks: Acks,
+}
+
+impl Work<'_> {
+    /// Answers a record (its partition's state store ready, when there is one) and starts
+    /// its delivery.
+    fn take(&mut self, record: OwnedMessage) {
+        let assignment = self
+            .tracker
+            .consumed(record.topic(), record.partition(), record.offset());
+        let origin = Origin {
+            topic: record.topic().to_string(),
+            partition: record.partition(),
+            offset: record.offset(),
+            assignment,
+        };
+        let consumed_at = Instant::now();
+        let store = self.states.ready(record.partition());
+        let answered = answer(
+            &record,
+            self.config,
+            &self.replies,
+            &mut self.fast_path,
+            store.as_deref(),
+        );
+        let start = answered
+            .job
+            .map(|job| (self.starter.clone(), job, consumed_at));
+        let local = self.local.clone().zip(answered.result);
+        self.acks.push(Box::pin(deliver(
+            self.outlet.clone(),
+            start,
+            answered.outgoing,
+            (record, origin),
+            self.shutdown.clone(),
+            local,
+        )));
+        METRICS.in_flight.set(self.acks.len() as i64);
+    }
+
+    fn revoke(&mut self, topic: &str, partition: i32) {
+        self.tracker.revoke(topic, partition);
+        self.states.revoked(partition);
+    }
+
+    fn acknowledged(&mut self, consumer: &StreamConsumer<RebalanceContext>, ack: Acknowledgement) {
+        if let Some(offset) = ack.changelog_offset
+            && self.tracker.is_current(
+                &ack.origin.topic,
+                ack.origin.partition,
+                ack.origin.assignment,
+            )
+        {
+            self.states.written(ack.origin.partition, offset);
+        }
+        store_acknowledged(consumer, &mut self.tracker, ack);
+        METRICS.in_flight.set(self.acks.len() as i64);
+    }
+}
+
+/// The state stores of the partitions this process owns, and the records of partitions
+/// still restoring theirs.
+///
+/// A partition assigned is paused (by [`RebalanceContext`]) until its store is restored
+/// on a blocking thread; records of it fetched before the pause wait here, in order.
+struct States {
+    enabled: bool,
+    dir: std::path::PathBuf,
+    retention: Duration,
+    config: VolcanoConfig,
+    ready: HashMap<i32, Arc<PartitionStore>>,
+    restoring: HashMap<i32, Restoring>,
+    restores: u64,
+    restored_tx: mpsc::UnboundedSender<RestoreDone>,
+}
+
+struct Restoring {
+    id: u64,
+    held: VecDeque<OwnedMessage>,
+}
+
+/// A restore finished, well or not.
+struct RestoreDone {
+    partition: i32,
+    id: u64,
+    store: Result<PartitionStore, StateError>,
+}
+
+impl States {
+    fn new(config: &VolcanoConfig, restored_tx: mpsc::UnboundedSender<RestoreDone>) -> States {
+        States {
+            enabled: config.pipeline.state_store,
+            dir: config.pipeline_state_dir(),
+            retention: Duration::from_millis(config.pipeline.answer_retention_ms),
+            config: config.clone(),
+            ready: HashMap::new(),
+            restoring: HashMap::new(),
+            restores: 0,
+            restored_tx,
+        }
+    }
+
+    /// Partitions were assigned: restore their stores.
+    fn assigned(&mut self, partitions: Vec<i32>) {
+        if !self.enabled {
+            return;
+        }
+        for partition in partitions {
+            if !self.ready.contains_key(&partition) && !self.restoring.contains_key(&partition) {
+                self.restore(partition, Duration::ZERO);
+            }
+        }
+    }
+
+    fn restore(&mut self, partition: i32, after: Duration) {
+        self.restores += 1;
+        let id = self.restores;
+        let held = self
+            .restoring
+            .remove(&partition)
+            .map(|r| r.held)
+            .unwrap_or_default();
+        self.restoring.insert(partition, Restoring { id, held });
+        PARTITIONS.restoring(partition, true);
+        METRICS
+            .state_restoring_partitions
+            .set(self.restoring.len() as i64);
+        let (dir, retention, config) = (self.dir.clone(), self.retention, self.config.clone());
+        let tx = self.restored_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            std::thread::sleep(after);
+            let topic = config.kafka.topics.changelog.as_str();
+            let store = PartitionStore::open(&dir, (topic, partition), retention, STORE_LOCK_WAIT)
+                .and_then(|store| store.restore(&config).map(|_| store));
+            let _ = tx.send(RestoreDone {
+                partition,
+                id,
+                store,
+            });
+        });
+    }
+
+    /// A restore ended: the partition's store is ready and its held records go on (or the
+    /// restore is tried again). A restore of an assignment since revoked is dropped.
+    fn restored(
+        &mut self,
+        done: RestoreDone,
+        consumer: &StreamConsumer<RebalanceContext>,
+    ) -> Vec<OwnedMessage> {
+        if self.restoring.get(&done.partition).map(|r| r.id) != Some(done.id) {
+            return Vec::new();
+        }
+        let store = match done.store {
+            Ok(store) => store,
+            Err(e) => {
+                error!(partition = done.partition, error = %e, "state store restore failed; trying again in 5 s");
+                self.restore(done.partition, Duration::from_secs(5));
+                return Vec::new();
+            }
+        };
+        let restoring = self.restoring.remove(&done.partition).expect("restoring");
+        PARTITIONS.restoring(done.partition, false);
+        METRICS
+            .state_restoring_partitions
+            .set(self.restoring.len() as i64);
+        self.ready.insert(done.partition, Arc::new(store));
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(&self.config.kafka.topics.requests, done.partition);
+        if let Err(e) = consumer.resume(&tpl) {
+            // Revoked meanwhile: the revocation follows on its channel.
+            debug!(partition = done.partition, error = %e, "resume");
+        }
+        restoring.held.into()
+    }
+
+    /// The record to answer now, or `None` when it waits for its partition's store.
+    fn hold(&mut self, record: OwnedMessage) -> Option<OwnedMessage> {
+        if !self.enabled || self.ready.contains_key(&record.partition()) {
+            return Some(record);
+        }
+        let partition = record.partition();
+        if !self.restoring.contains_key(&partition) {
+            // Assigned without a callback seen yet: restore first.
+            self.restore(partition, Duration::ZERO);
+        }
+        let restoring = self.restoring.get_mut(&partition).expect("restoring");
+        restoring.held.push_back(record);
+        None
+    }
+
+    fn ready(&self, partition: i32) -> Option<Arc<PartitionStore>> {
+        self.ready.get(&partition).cloned()
+    }
+
+    /// This process's changelog record for `partition` is at `offset`.
+    fn written(&self, partition: i32, offset: i64) {
+        if let Some(store) = self.ready.get(&partition)
+            && let Err(e) = store.advance_checkpoint(offset + 1)
+        {
+            warn!(partition, error = %e, "state store checkpoint not written");
+        }
+    }
+
+    /// The partition moved away: close its store (another owner on this disk may open it)
+    /// and drop what waited for it (redelivered to the new owner).
+    fn revoked(&mut self, partition: i32) {
+        self.ready.remove(&partition);
+        if self.restoring.remove(&partition).is_some() {
+            PARTITIONS.restoring(partition, false);
+            METRICS
+                .state_restoring_partitions
+                .set(self.restoring.len() as i64);
+        }
+    }
+
+    fn close(&mut self) {
+        for partition in self.restoring.keys() {
+            PARTITIONS.restoring(*partition, false);
+        }
+        self.restoring.clear();
+        self.ready.clear();
+        METRICS.state_restoring_partitions.set(0);
+    }
+}
+
+/// How long a new owner waits for the last owner on the same disk to close a store.
+const STORE_LOCK_WAIT: Duration = Duration::from_secs(60);
 
 /// Records how old `msg` is by its Kafka timestamp; a clock behind the producer's counts 0.
 fn observe_age(msg: &BorrowedMessage<'_>) {
@@ -276,6 +545,8 @@ struct Origin {
 /// A message to produce: topic, key, payload, and what it is to its request.
 struct Outgoing {
     topic: String,
+    /// The partition it must go to; `None`, the producer's partitioner (by key) chooses.
+    partition: Option<i32>,
     key: Option<Vec<u8>>,
     payload: Vec<u8>,
     role: OutRole,
@@ -290,6 +561,8 @@ enum OutRole {
     ReplyCopy,
     /// Its dead letter.
     DeadLetter,
+    /// Its answer's state-store changelog record.
+    Changelog,
 }
 
 impl OutRole {
@@ -298,6 +571,7 @@ impl OutRole {
             OutRole::Result => "result",
             OutRole::ReplyCopy => "reply",
             OutRole::DeadLetter => "dead_letter",
+            OutRole::Changelog => "changelog",
         }
     }
 }
@@ -323,12 +597,15 @@ impl Answered {
     }
 }
 
-/// Decodes and answers one record.
-fn answer(
-    msg: &BorrowedMessage<'_>,
+/// Decodes and answers one record: from its partition's state store when the request was
+/// answered before, else by the fast path (the session's context read from, and its answer
+/// written to, the store first).
+fn answer<M: Message>(
+    msg: &M,
     config: &VolcanoConfig,
     replies: &ReplyPolicy,
     fast_path: &mut FastPath,
+    store: Option<&PartitionStore>,
 ) -> Answered {
     let topics = &config.kafka.topics;
     let bytes = msg.payload().unwrap_or_default();
@@ -347,24 +624,57 @@ fn answer(
             return Answered::dead_letter(letter);
         }
     };
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    if let Some(store) = store {
+        match store.answer(&request.id, now_ms) {
+            Ok(Some(entry)) => return replayed(&request, entry, topics),
+            Ok(None) => {}
+            Err(e) => {
+                error!(error = %e, request = %request.id, "state store unreadable; answering anew")
+            }
+        }
+    }
     // Observed when dropped: decoded request to encoded result.
     let _timer = METRICS.process_seconds.start_timer();
     let reply = request.reply_topic.clone().filter(|t| !t.is_empty());
     let refusal = reply.as_deref().and_then(|t| replies.refusal(t));
-    let (mut result, job, reply) = match refusal {
+    let (mut result, job, reply, session) = match refusal {
         // Refused before anything runs: no answer computed, no workflow started.
         Some(reason) => {
             warn!(request = %request.id, %reason, "reply topic refused");
             let commit = fast_path.registry().load(&request.tenant).commit.clone();
             let refused = RequestResult::error(&request, &commit, reply::REFUSED_KIND, reason);
-            (refused, None, None)
+            (refused, None, None, None)
         }
-        None => {
-            let (result, job) = fast_path.process_routed(&request);
-            (result, job, reply)
-        }
+        None => match (store, session_key(&request)) {
+            (Some(store), Some(key)) => {
+                let (previous, seq) = match store.session(&key) {
+                    Ok(Some((value, seq))) => (Some(value), seq),
+                    Ok(None) => (None, 0),
+                    Err(e) => {
+                        error!(error = %e, session = %key, "session unreadable; answering without it");
+                        (None, 0)
+                    }
+                };
+                let turn = fast_path.answer(&request, previous);
+                let session = turn.session.map(|value| SessionUpdate {
+                    key,
+                    value,
+                    seq: seq + 1,
+                });
+                (turn.result, turn.job, reply, session)
+            }
+            (Some(_), None) => {
+                let turn = fast_path.answer(&request, None);
+                (turn.result, turn.job, reply, None)
+            }
+            (None, _) => {
+                let (result, job) = fast_path.process_routed(&request);
+                (result, job, reply, None)
+            }
+        },
     };
-    result.produced_at = chrono::Utc::now().timestamp_millis();
+    result.produced_at = now_ms;
     METRICS
         .results
         .with_label_values(&[result.status.as_str()])
@@ -377,21 +687,33 @@ fn answer(
             return Answered::dead_letter(letter);
         }
     };
-    let key = Some(request.id.into_bytes());
-    let mut out = vec![Outgoing {
-        topic: topics.results.clone(),
-        key,
-        payload,
-        role: OutRole::Result,
-    }];
-    if let Some(reply) = reply {
-        let copy = Outgoing {
-            topic: reply,
-            key: out[0].key.clone(),
-            payload: out[0].payload.clone(),
-            role: OutRole::ReplyCopy,
+    let mut out = Vec::with_capacity(3);
+    if let Some(store) = store {
+        let entry = Entry {
+            meta: EntryMeta {
+                stored_at: now_ms,
+                reply_topic: reply.clone(),
+                job: job.clone(),
+                session,
+            },
+            payload,
         };
-        out.push(copy);
+        match store.record(&request.id, &entry) {
+            // Acknowledged before the result goes out: see `crate::state_store`.
+            Ok(bytes) => out.push(Outgoing {
+                topic: topics.changelog.clone(),
+                partition: Some(msg.partition()),
+                key: Some(request.id.clone().into_bytes()),
+                payload: bytes,
+                role: OutRole::Changelog,
+            }),
+            Err(e) => {
+                error!(error = %e, request = %request.id, "answer not stored; a redelivery will compute it again")
+            }
+        }
+        out.extend(result_records(&request.id, entry.payload, reply, topics));
+    } else {
+        out.extend(result_records(&request.id, payload, reply, topics));
     }
     Answered {
         outgoing: out,
@@ -400,9 +722,48 @@ fn answer(
     }
 }
 
+/// A request answered before: the same bytes again, and its workflow started again (a
+/// start finds the workflow if it runs).
+fn replayed(request: &Request, entry: Entry, topics: &TopicNames) -> Answered {
+    METRICS.answers_replayed.inc();
+    debug!(request = %request.id, "answered from the state store");
+    let result = avro::decode_result(&entry.payload).ok();
+    Answered {
+        outgoing: result_records(&request.id, entry.payload, entry.meta.reply_topic, topics),
+        job: entry.meta.job,
+        result,
+    }
+}
+
+/// A result's records: on the results topic, and a copy on the request's reply topic.
+fn result_records(
+    id: &str,
+    payload: Vec<u8>,
+    reply: Option<String>,
+    topics: &TopicNames,
+) -> Vec<Outgoing> {
+    let key = Some(id.as_bytes().to_vec());
+    let copy = reply.map(|topic| Outgoing {
+        topic,
+        partition: None,
+        key: key.clone(),
+        payload: payload.clone(),
+        role: OutRole::ReplyCopy,
+    });
+    std::iter::once(Outgoing {
+        topic: topics.results.clone(),
+        partition: None,
+        key,
+        payload,
+        role: OutRole::Result,
+    })
+    .chain(copy)
+    .collect()
+}
+
 /// [`dead_letter`] with the configured topic and limit.
-fn dead_letter_of(
-    msg: &BorrowedMessage<'_>,
+fn dead_letter_of<M: Message>(
+    msg: &M,
     config: &VolcanoConfig,
     kind: &str,
     message: String,
@@ -463,6 +824,7 @@ fn dead_letter<M: Message>(
     let payload = avro::encode_dead_letter(&letter).expect("a dead letter always encodes");
     Outgoing {
         topic: topic.to_string(),
+        partition: None,
         key: letter.original_key,
         payload,
         role: OutRole::DeadLetter,
@@ -516,12 +878,26 @@ async fn deliver(
     shutdown: watch::Receiver<bool>,
     local: Option<(crate::ingress::LocalResults, RequestResult)>,
 ) -> Acknowledgement {
-    let delivered = deliver_record(&outlet, start, outgoing, &record, &shutdown, local).await;
-    Acknowledgement { origin, delivered }
+    let mut changelog_offset = None;
+    let delivered = deliver_record(
+        &outlet,
+        start,
+        outgoing,
+        &record,
+        &shutdown,
+        local,
+        &mut changelog_offset,
+    )
+    .await;
+    Acknowledgement {
+        origin,
+        delivered,
+        changelog_offset,
+    }
 }
 
 /// [`deliver`]'s work: true once the record's offset may move, false when shutdown came
-/// first.
+/// first. Sets `changelog_offset` when its answer's changelog record is acknowledged.
 async fn deliver_record(
     outlet: &Outlet,
     start: Option<(Starter, DurableJob, Instant)>,
@@ -529,6 +905,7 @@ async fn deliver_record(
     record: &OwnedMessage,
     shutdown: &watch::Receiver<bool>,
     mut local: Option<(crate::ingress::LocalResults, RequestResult)>,
+    changelog_offset: &mut Option<i64>,
 ) -> bool {
     // A final result answers the ingress's waiting call now; `accepted` waits for the
     // broker, so that a client told "accepted" finds the workflow started soon after.
@@ -543,8 +920,23 @@ async fn deliver_record(
         .find(|o| o.role == OutRole::ReplyCopy)
         .map(|o| o.topic.clone());
     for out in outgoing {
-        // The first record is the result, when there is one: only its acknowledgement
-        // (not a reply copy's) is handed over.
+        if out.role == OutRole::Changelog {
+            match produce(&outlet.producer, &out, shutdown).await {
+                Produced::Acknowledged(_, offset) => *changelog_offset = Some(offset),
+                Produced::Abandoned => return false,
+                // Answered all the same; only a redelivery would compute it again.
+                Produced::Refused(e) => {
+                    METRICS
+                        .produce_refused
+                        .with_label_values(&[out.role.as_str()])
+                        .inc();
+                    error!(error = %e, topic = %out.topic, "changelog record refused; the answer is not kept");
+                }
+            }
+            continue;
+        }
+        // The first record left is the result, when there is one: only its
+        // acknowledgement (not a reply copy's) is handed over.
         let handed = local.take();
         match produce(&outlet.producer, &out, shutdown).await {
             Produced::Acknowledged(partition, offset) => {
@@ -600,7 +992,7 @@ async fn refused(
     let kind = match role {
         OutRole::Result => RESULT_REFUSED,
         OutRole::ReplyCopy => REPLY_REFUSED,
-        OutRole::DeadLetter => return dead_letter_lost(record, reason),
+        OutRole::DeadLetter | OutRole::Changelog => return dead_letter_lost(record, reason),
     };
     METRICS
         .produce_refused
@@ -638,6 +1030,7 @@ async fn start_refused(
         for topic in topics {
             let out = Outgoing {
                 topic,
+                partition: None,
                 key: key.clone(),
                 payload: payload.clone(),
                 role: OutRole::Result,
@@ -741,6 +1134,9 @@ async fn produce(
         let mut record = FutureRecord::to(&out.topic).payload(&out.payload);
         if let Some(k) = &out.key {
             record = record.key(k);
+        }
+        if let Some(p) = out.partition {
+            record = record.partition(p);
         }
         producer
             .send(record, Duration::from_secs(5))

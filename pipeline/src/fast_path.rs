@@ -4,9 +4,10 @@
 //! the tenant's compiled registry taken when the request starts, so a registry swap never
 //! changes a request half-way. Arithmetic and unit conversions run as a plan of steps
 //! (decompose); every other tool kind runs once on the whole request with its entities.
-//! The chain holds the per-session state (each session's previous answer, bounded) and is a
-//! pure function of (request, registry snapshot, session state): no IO except an `http` tool's
-//! own client.
+//! It is a pure function of (request, registry snapshot, session state): no IO except an
+//! `http` tool's own client. [`FastPath::answer`] takes the session's state from its caller
+//! and returns what the request leaves in it (the pipeline keeps sessions in its state store,
+//! `connectors::state_store`); [`FastPath::process`] keeps them in a bounded map of its own.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
@@ -55,6 +56,38 @@ impl FastPath {
     /// [`Self::process`], and for a request routed to the durable path the job its workflow
     /// runs (the result is then `accepted`).
     pub fn process_routed(&mut self, request: &Request) -> (RequestResult, Option<DurableJob>) {
+        let key = session_key(request);
+        let previous = key.as_deref().and_then(|k| self.sessions.get(k));
+        let turn = self.answer(request, previous);
+        if let (Some(key), Some(value)) = (key, turn.session) {
+            self.sessions.remember(&key, value);
+        }
+        (turn.result, turn.job)
+    }
+
+    /// Answers one request in its session, whose state the caller keeps: `previous` is the
+    /// session's previous answer ("multiply that by 2" refers to it), and the returned turn
+    /// says what the session's previous answer is after this request. Takes `&self`: the
+    /// chain itself holds no state, so callers that keep sessions elsewhere (the pipeline's
+    /// state store) may answer from several threads.
+    pub fn answer(&self, request: &Request, previous: Option<Decimal>) -> Turn {
+        let mut session = SessionTurn {
+            previous,
+            remembered: None,
+        };
+        let (result, job) = self.answer_in(request, &mut session);
+        Turn {
+            result,
+            job,
+            session: session.remembered,
+        }
+    }
+
+    fn answer_in(
+        &self,
+        request: &Request,
+        session: &mut SessionTurn,
+    ) -> (RequestResult, Option<DurableJob>) {
         let snapshot = self.registry.load(&request.tenant);
         let commit = snapshot.commit.as_str();
         if let Err((kind, message)) = validate_text(&request.text) {
@@ -85,7 +118,8 @@ impl FastPath {
                     }
                 };
                 let name = snapshot.target_name(Target::Tool(index)).to_string();
-                let mut result = self.run_plan(request, &snapshot, index, Some(plan), &mut timings);
+                let mut result =
+                    self.run_plan(request, &snapshot, index, Some(plan), &mut timings, session);
                 result.matched_rule = Some(format!("{name}:reading"));
                 result.tool = Some(name);
                 return (timings.into_result(result), None);
@@ -103,7 +137,7 @@ impl FastPath {
                     Err(e) => RequestResult::error(request, commit, "workflow_unavailable", e.0),
                 }
             }
-            Route::Fast(index) => self.run_tool(request, &snapshot, index, &mut timings),
+            Route::Fast(index) => self.run_tool(request, &snapshot, index, &mut timings, session),
         };
         result.matched_rule = Some(rule);
         result.tool = Some(name);
@@ -111,11 +145,12 @@ impl FastPath {
     }
 
     fn run_tool(
-        &mut self,
+        &self,
         request: &Request,
         registry: &CompiledRegistry,
         index: usize,
         timings: &mut Timings,
+        session: &mut SessionTurn,
     ) -> RequestResult {
         let commit = registry.commit.as_str();
         let kind = registry
@@ -123,7 +158,7 @@ impl FastPath {
             .map(|t| t.tool.kind.as_str())
             .unwrap_or_default();
         if matches!(kind, "calculator" | "unit_convert") {
-            return self.run_plan(request, registry, index, None, timings);
+            return self.run_plan(request, registry, index, None, timings, session);
         }
         let Some(tool) = registry.runnable(index) else {
             return RequestResult::error(
@@ -149,7 +184,7 @@ impl FastPath {
         let mut ctx = ToolContext::new(&request.text, now);
         ctx.entities = &entities;
         ctx.allowed_hosts = &registry.security.allowed_hosts;
-        ctx.input = self.previous(request);
+        ctx.input = session.previous;
         // Counted from the tool's start: the stages before it take microseconds.
         ctx.deadline = Some(Deadline::after(registry.routing.fast_path_timeout_ms));
         let output = tool.run(&ctx);
@@ -168,9 +203,7 @@ impl FastPath {
                     inputs: vec![request.text.clone()],
                     output: r.value.clone().or_else(|| Some(r.answer.clone())),
                 });
-                if let Some(v) = out.value {
-                    self.remember(request, v);
-                }
+                session.remembered = out.value;
                 r
             }
             Err(e) => RequestResult::error(request, commit, e.kind(), e.to_string()),
@@ -180,12 +213,13 @@ impl FastPath {
     /// Arithmetic and conversions: decompose into steps (unless the caller already has)
     /// and execute them in order.
     fn run_plan(
-        &mut self,
+        &self,
         request: &Request,
         registry: &CompiledRegistry,
         index: usize,
         plan: Option<Plan>,
         timings: &mut Timings,
+        session: &mut SessionTurn,
     ) -> RequestResult {
         let commit = registry.commit.as_str();
         let plan = match plan {
@@ -228,7 +262,7 @@ impl FastPath {
             )
             .filter_map(|i| registry.runnable(i))
             .collect();
-        let previous = self.previous(request);
+        let previous = session.previous;
         let started = Instant::now();
         let mut units: Vec<Option<String>> = vec![None; plan.steps.len()];
         let outputs = decompose::execute(&plan, previous, &self.calc, &mut |i, step, input| {
@@ -254,7 +288,7 @@ impl FastPath {
                     None => format!("{} = {shown}", request.text.trim()),
                 };
                 r.value = Some(shown);
-                self.remember(request, v);
+                session.remembered = Some(v);
             }
             Some(StepValue::Text(t)) => r.answer = t.clone(),
             None => r.answer = "nothing to do".into(),
@@ -262,17 +296,22 @@ impl FastPath {
         r.route = Some(format!("fast: {} step(s)", plan.steps.len()));
         r
     }
+}
 
-    fn previous(&self, request: &Request) -> Option<Decimal> {
-        let key = session_key(request)?;
-        self.sessions.get(&key)
-    }
+/// One request answered in its session.
+#[derive(Debug)]
+pub struct Turn {
+    pub result: RequestResult,
+    /// The workflow to start when the request went durable (the result is then `accepted`).
+    pub job: Option<DurableJob>,
+    /// The session's previous answer from now on, when this request changed it.
+    pub session: Option<Decimal>,
+}
 
-    fn remember(&mut self, request: &Request, value: Decimal) {
-        if let Some(key) = session_key(request) {
-            self.sessions.remember(&key, value);
-        }
-    }
+/// A session's state during one request: what it had, what the request leaves.
+struct SessionTurn {
+    previous: Option<Decimal>,
+    remembered: Option<Decimal>,
 }
 
 /// Route: durable when the definition is a workflow or marked durable, or the request
@@ -566,9 +605,9 @@ pub fn normalise(value: Decimal) -> String {
     value.normalize().to_string()
 }
 
-/// A session belongs to its tenant: two tenants that pick the same session id never see
-/// each other's answers.
-fn session_key(request: &Request) -> Option<String> {
+/// The key of a request's session, if it has one. A session belongs to its tenant: two
+/// tenants that pick the same session id never see each other's answers.
+pub fn session_key(request: &Request) -> Option<String> {
     let session = request.session_id.as_deref()?;
     Some(format!("{}\u{1f}{session}", request.tenant))
 }

@@ -42,6 +42,7 @@ pub fn test_config(name: &str) -> VolcanoConfig {
     // The REST ingress is off unless a test turns it on (tests/ingress.rs serves it itself).
     c.ingress.addr = String::new();
     c.ingress.data_dir = Some(dir.join("ingress"));
+    c.pipeline.state_dir = Some(dir.join("pipeline-state"));
     c
 }
 
