@@ -784,7 +784,10 @@ async fn a_new_owner_restores_the_state_store_from_the_changelog_and_replays_ans
 
     // Another folder: another machine's empty store.
     let second = Pipeline::ready(&config, "other");
-    assert_eq!(second.metric("volcano_state_restored_records_total"), 50.0);
+    // Ready may come before the group assigns the partition: wait for the restore.
+    wait_until("the new owner never restored the answers", || {
+        second.metric("volcano_state_restored_records_total") == 50.0
+    });
     assert_eq!(second.metric("volcano_state_changelog_skipped_total"), 1.0);
     assert_eq!(second.metric("volcano_state_restoring_partitions"), 0.0);
 
@@ -810,4 +813,89 @@ async fn a_new_owner_restores_the_state_store_from_the_changelog_and_replays_ans
         copies[0], copies[1],
         "the replayed result is the stored bytes"
     );
+}
+
+/// One tenant's `http` tool waits on a server that never answers; meanwhile another tenant
+/// sends arithmetic. Answers are computed off the consume loop, so each arithmetic request
+/// is answered within a second of being sent while twenty hung calls run out their time
+/// (`timeout` errors). On the loop, each hung call held every other request for the
+/// tenant's `fast_path_timeout_ms`, twenty of them five seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_that_hangs_costs_other_tenants_no_latency() {
+    use volcano_connectors::instance::Roles;
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let tool = format!(
+        "version: 1\nname: silent-status\ndescription: A service that never answers.\n\
+         patterns:\n  - '^\\s*silent status\\b'\nexamples:\n  - silent status of order 7\n\
+         tool:\n  kind: http\n  method: GET\n  url: \"http://127.0.0.1:{port}/status\"\n  \
+         timeout_ms: 60000\n"
+    );
+    let mut config = test_config("hang");
+    config.kafka.partitions = Some(1);
+    config.stack.config_repo = content_with("hang", &[("tools/silent-status.yaml", tool)]);
+    let roles = Roles {
+        pipeline: true,
+        worker: false,
+        ingress: false,
+    };
+    let instance = Instance::start_with(&config, roles).await;
+    let producer = producer(&config);
+    let topic = config.kafka.topics.requests.clone();
+    let send = |r: Request| {
+        let (producer, topic) = (&producer, &topic);
+        async move {
+            let bytes = avro::encode_request(&r).unwrap();
+            produce_raw(producer, topic, &r.id, &bytes).await;
+        }
+    };
+    // Warm: the registry is served once a first request is answered.
+    let waiter =
+        volcano_connectors::client::ResultWaiter::at_end(&config, Duration::from_secs(60)).unwrap();
+    send(request("warm", "Calculate 1 + 1")).await;
+    assert_eq!(
+        waiter
+            .wait_for(&["warm".to_string()], Duration::from_secs(60))
+            .await
+            .len(),
+        1
+    );
+
+    let now_ms = || chrono::Utc::now().timestamp_millis();
+    let mut sent_at = std::collections::HashMap::new();
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        // main's: the tool and the allow-list entry are main's.
+        let hung = request(&format!("hung-{i}"), "silent status of order 7");
+        ids.push(hung.id.clone());
+        send(hung).await;
+        let mut quick = request(&format!("quick-{i}"), &format!("Calculate {i} + 1"));
+        quick.tenant = "acme-corp".into();
+        ids.push(quick.id.clone());
+        sent_at.insert(quick.id.clone(), now_ms());
+        send(quick).await;
+    }
+    let results = waiter.wait_for(&ids, Duration::from_secs(60)).await;
+    instance.stop().await;
+    assert_eq!(results.len(), 40);
+    for (id, sent) in &sent_at {
+        let r = &results[id];
+        assert_eq!(r.status, Status::Ok, "{id}: {}", r.answer);
+        let waited = r.produced_at - sent;
+        assert!(
+            waited < 1_000,
+            "{id} was answered {waited} ms after it was sent"
+        );
+    }
+    for i in 0..20 {
+        let r = &results[&format!("hung-{i}")];
+        assert_eq!(r.error_kind.as_deref(), Some("timeout"), "{}", r.answer);
+    }
 }

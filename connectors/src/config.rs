@@ -235,6 +235,9 @@ pub struct PipelineConfig {
     /// How long an answer is kept (in the store and the changelog): a request id seen again
     /// within it gets the same result. Sessions idle for longer are forgotten.
     pub answer_retention_ms: u64,
+    /// Answers computed at once, off the consume loop (an `http` tool waiting on its server
+    /// holds one place). Records with the same key still go one at a time, in order.
+    pub max_concurrent_answers: usize,
 }
 
 impl PipelineConfig {
@@ -258,6 +261,7 @@ impl Default for PipelineConfig {
             state_store: true,
             state_dir: None,
             answer_retention_ms: 7 * 24 * 3600 * 1000,
+            max_concurrent_answers: 32,
         }
     }
 }

@@ -47,8 +47,8 @@ struct State {
     /// partitions then mix).
     running: usize,
     assigned: BTreeSet<i32>,
-    /// Owned partitions whose state store is being restored.
-    restoring: BTreeSet<i32>,
+    /// Owned partitions (topic, partition) whose state store is being restored.
+    restoring: BTreeSet<(String, i32)>,
     progress: BTreeMap<i32, Progress>,
     /// Why the pipeline is not ready; `None` when it is.
     not_ready: Option<String>,
@@ -119,23 +119,36 @@ impl PartitionWatch {
     }
 
     /// A partition's state store started (`true`) or ended (`false`) its restore.
-    pub fn restoring(&self, partition: i32, restoring: bool) {
+    pub fn restoring(&self, topic: &str, partition: i32, restoring: bool) {
         let mut s = self.state.lock().expect("partition watch");
+        let key = (topic.to_string(), partition);
         if restoring {
-            s.restoring.insert(partition);
+            s.restoring.insert(key);
         } else {
-            s.restoring.remove(&partition);
+            s.restoring.remove(&key);
         }
     }
 
     /// `None` when no pipeline runs in this process; else "ok" or why it is not ready.
     pub fn readiness(&self) -> Option<String> {
+        self.readiness_of(None)
+    }
+
+    /// [`Self::readiness`], counting only the restores of `requests` (a topic) when given:
+    /// an ingress asks about its own pipeline's topic.
+    pub fn readiness_of(&self, requests: Option<&str>) -> Option<String> {
         let s = self.state.lock().expect("partition watch");
         if s.running == 0 {
             return None;
         }
-        if !s.restoring.is_empty() {
-            let list: Vec<String> = s.restoring.iter().map(i32::to_string).collect();
+        let restoring: Vec<String> = s
+            .restoring
+            .iter()
+            .filter(|(topic, _)| requests.is_none_or(|r| r == topic))
+            .map(|(_, p)| p.to_string())
+            .collect();
+        if !restoring.is_empty() {
+            let list = restoring;
             return Some(format!(
                 "restoring the state store of partition(s) {}",
                 list.join(", ")

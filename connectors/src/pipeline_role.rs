@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use backon::Retryable;
@@ -28,11 +28,12 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tracing::{debug, error, info, warn};
 use volcano_pipeline::durable::DurableJob;
-use volcano_pipeline::fast_path::{FastPath, session_key};
+use volcano_pipeline::fast_path::{FastPath, Sessions, Turn, session_key};
 use volcano_pipeline::model::{Request, RequestResult, Status};
 
 use crate::avro::{self, DeadLetter};
@@ -132,10 +133,18 @@ pub async fn run(
     let (restored_tx, mut restored_rx) = mpsc::unbounded_channel();
     info!(topic = %topics.requests, brokers = %config.brokers(), state_store = config.pipeline.state_store, "pipeline consuming");
 
-    let mut work = Work {
-        config,
+    let answerer = Answerer {
+        config: config.clone(),
         replies,
-        fast_path,
+        fast_path: Arc::new(fast_path),
+        sessions: Mutex::new(Sessions::new(config.pipeline.max_sessions)),
+        computing: Arc::new(Semaphore::new(
+            config.pipeline.max_concurrent_answers.max(1),
+        )),
+    };
+    let mut work = Work {
+        answerer: Arc::new(answerer),
+        order: KeyOrder::default(),
         starter,
         outlet,
         shutdown: shutdown.clone(),
@@ -224,10 +233,9 @@ pub async fn run(
 type Acks = FuturesUnordered<std::pin::Pin<Box<dyn Future<Output = Acknowledgement> + Send>>>;
 
 /// What the consume loop works with: how to answer, where answers go, and what is in flight.
-struct Work<'a> {
-    config: &'a VolcanoConfig,
-    replies: ReplyPolicy,
-    fast_path: FastPath,
+struct Work {
+    answerer: Arc<Answerer>,
+    order: KeyOrder,
     starter: Starter,
     outlet: Arc<Outlet>,
     shutdown: watch::Receiver<bool>,
@@ -237,7 +245,7 @@ struct Work<'a> {
     acks: Acks,
 }
 
-impl Work<'_> {
+impl Work {
     /// Answers a record (its partition's state store ready, when there is one) and starts
     /// its delivery.
     fn take(&mut self, record: OwnedMessage) {
@@ -252,25 +260,33 @@ impl Work<'_> {
         };
         let consumed_at = Instant::now();
         let store = self.states.ready(record.partition());
-        let answered = answer(
-            &record,
-            self.config,
-            &self.replies,
-            &mut self.fast_path,
-            store.as_deref(),
-        );
-        let start = answered
-            .job
-            .map(|job| (self.starter.clone(), job, consumed_at));
-        let local = self.local.clone().zip(answered.result);
-        self.acks.push(Box::pin(deliver(
+        let (before, after) = self.order.chain(record.key());
+        let answerer = self.answerer.clone();
+        let (starter, outlet, shutdown) = (
+            self.starter.clone(),
             self.outlet.clone(),
-            start,
-            answered.outgoing,
-            (record, origin),
             self.shutdown.clone(),
-            local,
-        )));
+        );
+        let local = self.local.clone();
+        self.acks.push(Box::pin(async move {
+            if let Some(before) = before {
+                // Answered (or dropped at shutdown) either way.
+                let _ = before.await;
+            }
+            let answered = answerer.answer(&record, store.as_deref()).await;
+            drop(after);
+            let start = answered.job.map(|job| (starter, job, consumed_at));
+            let local = local.zip(answered.result);
+            deliver(
+                outlet,
+                start,
+                answered.outgoing,
+                (record, origin),
+                shutdown,
+                local,
+            )
+            .await
+        }));
         METRICS.in_flight.set(self.acks.len() as i64);
     }
 
@@ -357,7 +373,7 @@ impl States {
             .map(|r| r.held)
             .unwrap_or_default();
         self.restoring.insert(partition, Restoring { id, held });
-        PARTITIONS.restoring(partition, true);
+        PARTITIONS.restoring(&self.config.kafka.topics.requests, partition, true);
         METRICS
             .state_restoring_partitions
             .set(self.restoring.len() as i64);
@@ -395,7 +411,7 @@ impl States {
             }
         };
         let restoring = self.restoring.remove(&done.partition).expect("restoring");
-        PARTITIONS.restoring(done.partition, false);
+        PARTITIONS.restoring(&self.config.kafka.topics.requests, done.partition, false);
         METRICS
             .state_restoring_partitions
             .set(self.restoring.len() as i64);
@@ -442,7 +458,7 @@ impl States {
     fn revoked(&mut self, partition: i32) {
         self.ready.remove(&partition);
         if self.restoring.remove(&partition).is_some() {
-            PARTITIONS.restoring(partition, false);
+            PARTITIONS.restoring(&self.config.kafka.topics.requests, partition, false);
             METRICS
                 .state_restoring_partitions
                 .set(self.restoring.len() as i64);
@@ -451,7 +467,7 @@ impl States {
 
     fn close(&mut self) {
         for partition in self.restoring.keys() {
-            PARTITIONS.restoring(*partition, false);
+            PARTITIONS.restoring(&self.config.kafka.topics.requests, *partition, false);
         }
         self.restoring.clear();
         self.ready.clear();
@@ -597,128 +613,243 @@ impl Answered {
     }
 }
 
-/// Decodes and answers one record: from its partition's state store when the request was
-/// answered before, else by the fast path (the session's context read from, and its answer
-/// written to, the store first).
-fn answer<M: Message>(
-    msg: &M,
-    config: &VolcanoConfig,
-    replies: &ReplyPolicy,
-    fast_path: &mut FastPath,
-    store: Option<&PartitionStore>,
-) -> Answered {
-    let topics = &config.kafka.topics;
-    let bytes = msg.payload().unwrap_or_default();
-    let decoded = avro::decode_request(bytes, config.pipeline.max_message_bytes, || {
-        format!("{}-{}-{}", msg.topic(), msg.partition(), msg.offset())
-    });
-    let request = match decoded {
-        Ok(request) => request,
-        Err(e) => {
-            debug!(
-                kind = e.kind(),
-                offset = msg.offset(),
-                "dead-lettering undecodable record"
-            );
-            let letter = dead_letter_of(msg, config, e.kind(), e.to_string());
-            return Answered::dead_letter(letter);
-        }
-    };
-    let now_ms = chrono::Utc::now().timestamp_millis();
-    if let Some(store) = store {
-        match store.answer(&request.id, now_ms) {
-            Ok(Some(entry)) => return replayed(&request, entry, topics),
-            Ok(None) => {}
+/// What answering a record needs, shared by the records in flight: the chain, where
+/// sessions live when there is no state store, and the bound on answers computing at once.
+///
+/// Answers are computed off the consume loop, on blocking threads (an `http` tool waits on
+/// its server, a transform may run long), at most `pipeline.max_concurrent_answers` at once.
+/// Records with the same Kafka key (a session, or a request id sent twice) are answered one
+/// after the other, each once the previous has stored what it left in its session: see
+/// [`KeyOrder`].
+struct Answerer {
+    config: VolcanoConfig,
+    replies: ReplyPolicy,
+    fast_path: Arc<FastPath>,
+    /// Sessions in this process's memory, when the state store is off.
+    sessions: Mutex<Sessions>,
+    computing: Arc<Semaphore>,
+}
+
+impl Answerer {
+    /// Decodes and answers one record: from its partition's state store when the request
+    /// was answered before, else by the fast path (the session's context read from, and its
+    /// answer written to, the store first).
+    async fn answer(&self, msg: &OwnedMessage, store: Option<&PartitionStore>) -> Answered {
+        let config = &self.config;
+        let topics = &config.kafka.topics;
+        let bytes = msg.payload().unwrap_or_default();
+        let decoded = avro::decode_request(bytes, config.pipeline.max_message_bytes, || {
+            format!("{}-{}-{}", msg.topic(), msg.partition(), msg.offset())
+        });
+        let request = match decoded {
+            Ok(request) => request,
             Err(e) => {
-                error!(error = %e, request = %request.id, "state store unreadable; answering anew")
+                debug!(
+                    kind = e.kind(),
+                    offset = msg.offset(),
+                    "dead-lettering undecodable record"
+                );
+                let letter = dead_letter_of(msg, config, e.kind(), e.to_string());
+                return Answered::dead_letter(letter);
+            }
+        };
+        if let Some(store) = store {
+            match store.answer(&request.id, chrono::Utc::now().timestamp_millis()) {
+                Ok(Some(entry)) => return replayed(&request, entry, topics),
+                Ok(None) => {}
+                Err(e) => {
+                    error!(error = %e, request = %request.id, "state store unreadable; answering anew")
+                }
             }
         }
-    }
-    // Observed when dropped: decoded request to encoded result.
-    let _timer = METRICS.process_seconds.start_timer();
-    let reply = request.reply_topic.clone().filter(|t| !t.is_empty());
-    let refusal = reply.as_deref().and_then(|t| replies.refusal(t));
-    let (mut result, job, reply, session) = match refusal {
-        // Refused before anything runs: no answer computed, no workflow started.
-        Some(reason) => {
-            warn!(request = %request.id, %reason, "reply topic refused");
-            let commit = fast_path.registry().load(&request.tenant).commit.clone();
-            let refused = RequestResult::error(&request, &commit, reply::REFUSED_KIND, reason);
-            (refused, None, None, None)
-        }
-        None => match (store, session_key(&request)) {
-            (Some(store), Some(key)) => {
-                let (previous, seq) = match store.session(&key) {
-                    Ok(Some((value, seq))) => (Some(value), seq),
-                    Ok(None) => (None, 0),
-                    Err(e) => {
-                        error!(error = %e, session = %key, "session unreadable; answering without it");
-                        (None, 0)
+        // Observed when dropped: decoded request to encoded result.
+        let _timer = METRICS.process_seconds.start_timer();
+        let reply = request.reply_topic.clone().filter(|t| !t.is_empty());
+        let refusal = reply.as_deref().and_then(|t| self.replies.refusal(t));
+        let (mut result, job, reply, session) = match refusal {
+            // Refused before anything runs: no answer computed, no workflow started.
+            Some(reason) => {
+                warn!(request = %request.id, %reason, "reply topic refused");
+                let commit = self
+                    .fast_path
+                    .registry()
+                    .load(&request.tenant)
+                    .commit
+                    .clone();
+                let refused = RequestResult::error(&request, &commit, reply::REFUSED_KIND, reason);
+                (refused, None, None, None)
+            }
+            None => {
+                let key = session_key(&request);
+                let (previous, seq) = self.session(store, key.as_deref());
+                let turn = self.compute(&request, previous).await;
+                let session = match (key, turn.session) {
+                    (Some(key), Some(value)) => {
+                        if store.is_none() {
+                            let mut sessions = self.sessions.lock().expect("sessions");
+                            sessions.remember(&key, value);
+                        }
+                        Some(SessionUpdate {
+                            key,
+                            value,
+                            seq: seq + 1,
+                        })
                     }
+                    _ => None,
                 };
-                let turn = fast_path.answer(&request, previous);
-                let session = turn.session.map(|value| SessionUpdate {
-                    key,
-                    value,
-                    seq: seq + 1,
-                });
                 (turn.result, turn.job, reply, session)
             }
-            (Some(_), None) => {
-                let turn = fast_path.answer(&request, None);
-                (turn.result, turn.job, reply, None)
-            }
-            (None, _) => {
-                let (result, job) = fast_path.process_routed(&request);
-                (result, job, reply, None)
-            }
-        },
-    };
-    result.produced_at = now_ms;
-    METRICS
-        .results
-        .with_label_values(&[result.status.as_str()])
-        .inc();
-    let payload = match avro::encode_result(&result) {
-        Ok(payload) => payload,
-        Err(e) => {
-            error!(error = %e, request = %request.id, "result not encodable; dead-lettering");
-            let letter = dead_letter_of(msg, config, "result_unencodable", e.to_string());
-            return Answered::dead_letter(letter);
-        }
-    };
-    let mut out = Vec::with_capacity(3);
-    if let Some(store) = store {
-        let entry = Entry {
-            meta: EntryMeta {
-                stored_at: now_ms,
-                reply_topic: reply.clone(),
-                job: job.clone(),
-                session,
-            },
-            payload,
         };
-        match store.record(&request.id, &entry) {
-            // Acknowledged before the result goes out: see `crate::state_store`.
-            Ok(bytes) => out.push(Outgoing {
-                topic: topics.changelog.clone(),
-                partition: Some(msg.partition()),
-                key: Some(request.id.clone().into_bytes()),
-                payload: bytes,
-                role: OutRole::Changelog,
-            }),
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        result.produced_at = now_ms;
+        METRICS
+            .results
+            .with_label_values(&[result.status.as_str()])
+            .inc();
+        let payload = match avro::encode_result(&result) {
+            Ok(payload) => payload,
             Err(e) => {
-                error!(error = %e, request = %request.id, "answer not stored; a redelivery will compute it again")
+                error!(error = %e, request = %request.id, "result not encodable; dead-lettering");
+                let letter = dead_letter_of(msg, config, "result_unencodable", e.to_string());
+                return Answered::dead_letter(letter);
+            }
+        };
+        let mut out = Vec::with_capacity(3);
+        let payload = match store {
+            Some(store) => {
+                let entry = Entry {
+                    meta: EntryMeta {
+                        stored_at: now_ms,
+                        reply_topic: reply.clone(),
+                        job: job.clone(),
+                        session,
+                    },
+                    payload,
+                };
+                match store.record(&request.id, &entry) {
+                    // Acknowledged before the result goes out: see `crate::state_store`.
+                    Ok(bytes) => out.push(Outgoing {
+                        topic: topics.changelog.clone(),
+                        partition: Some(msg.partition()),
+                        key: Some(request.id.clone().into_bytes()),
+                        payload: bytes,
+                        role: OutRole::Changelog,
+                    }),
+                    Err(e) => {
+                        error!(error = %e, request = %request.id, "answer not stored; a redelivery will compute it again")
+                    }
+                }
+                entry.payload
+            }
+            None => payload,
+        };
+        out.extend(result_records(&request.id, payload, reply, topics));
+        Answered {
+            outgoing: out,
+            job,
+            result: Some(result),
+        }
+    }
+
+    /// The session's previous answer and its sequence number, from the state store (or this
+    /// process's memory without one).
+    fn session(&self, store: Option<&PartitionStore>, key: Option<&str>) -> (Option<Decimal>, u64) {
+        let Some(key) = key else {
+            return (None, 0);
+        };
+        let Some(store) = store else {
+            let sessions = self.sessions.lock().expect("sessions");
+            return (sessions.get(key), 0);
+        };
+        match store.session(key) {
+            Ok(Some((value, seq))) => (Some(value), seq),
+            Ok(None) => (None, 0),
+            Err(e) => {
+                error!(error = %e, session = %key, "session unreadable; answering without it");
+                (None, 0)
             }
         }
-        out.extend(result_records(&request.id, entry.payload, reply, topics));
-    } else {
-        out.extend(result_records(&request.id, payload, reply, topics));
     }
-    Answered {
-        outgoing: out,
-        job,
-        result: Some(result),
+
+    /// Runs the fast path on a blocking thread, within the bound on answers at once. A
+    /// request not answered within twice its tenant's `fast_path_timeout_ms` (a tool that
+    /// ignores its deadline) gets a `timeout` error; its thread runs on, holding its place
+    /// in the bound, and whatever it computes is dropped.
+    async fn compute(&self, request: &Request, previous: Option<Decimal>) -> Turn {
+        let snapshot = self.fast_path.registry().load(&request.tenant);
+        let limit = Duration::from_millis(snapshot.routing.fast_path_timeout_ms.max(50) * 2);
+        let timed_out = || Turn {
+            result: RequestResult::error(
+                request,
+                &snapshot.commit,
+                TIMEOUT_KIND,
+                format!(
+                    "no answer within {} ms (twice the fast path's timeout)",
+                    limit.as_millis()
+                ),
+            ),
+            job: None,
+            session: None,
+        };
+        let waited = Instant::now();
+        let Ok(permit) = self.computing.clone().acquire_owned().await else {
+            return timed_out();
+        };
+        // Time spent waiting for a place counts against the request too.
+        let limit = limit.saturating_sub(waited.elapsed());
+        let (fast_path, owned) = (self.fast_path.clone(), request.clone());
+        let task = tokio::task::spawn_blocking(move || {
+            let turn = fast_path.answer(&owned, previous);
+            drop(permit);
+            turn
+        });
+        match tokio::time::timeout(limit, task).await {
+            Ok(Ok(turn)) => turn,
+            Ok(Err(panicked)) => {
+                error!(request = %request.id, error = %panicked, "the fast path panicked");
+                Turn {
+                    result: RequestResult::error(
+                        request,
+                        &snapshot.commit,
+                        "internal",
+                        "the request could not be answered".into(),
+                    ),
+                    job: None,
+                    session: None,
+                }
+            }
+            Err(_) => {
+                warn!(request = %request.id, limit_ms = limit.as_millis() as u64, "answer timed out; its tool runs on");
+                timed_out()
+            }
+        }
+    }
+}
+
+/// Keeps records of one Kafka key in order: each waits for the one before it to be answered
+/// (and its session stored). Records with no key (the ingress and `volcano send` always key
+/// theirs) go unordered.
+#[derive(Default)]
+struct KeyOrder {
+    last: HashMap<Vec<u8>, oneshot::Receiver<()>>,
+}
+
+impl KeyOrder {
+    /// What to wait for before answering a record with `key`, and what to signal after.
+    fn chain(
+        &mut self,
+        key: Option<&[u8]>,
+    ) -> (Option<oneshot::Receiver<()>>, Option<oneshot::Sender<()>>) {
+        let Some(key) = key else {
+            return (None, None);
+        };
+        if self.last.len() > 4096 {
+            // Forget the keys whose last record is answered.
+            self.last
+                .retain(|_, rx| matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)));
+        }
+        let (tx, rx) = oneshot::channel();
+        (self.last.insert(key.to_vec(), rx), Some(tx))
     }
 }
 
@@ -971,6 +1102,9 @@ async fn deliver_record(
     }
     true
 }
+
+/// The error kind of a request not answered in time: the same as a tool's own timeout.
+pub const TIMEOUT_KIND: &str = "timeout";
 
 /// The dead-letter kind of a request whose result the broker refused.
 pub const RESULT_REFUSED: &str = "result_refused";

@@ -31,7 +31,7 @@ pub const MAX_TEXT_BYTES: usize = 4096;
 pub struct FastPath {
     registry: RegistryHandle,
     calc: CalcOptions,
-    sessions: SessionStore,
+    sessions: Sessions,
 }
 
 impl FastPath {
@@ -39,7 +39,7 @@ impl FastPath {
         FastPath {
             registry,
             calc: CalcOptions::default(),
-            sessions: SessionStore::new(max_sessions),
+            sessions: Sessions::new(max_sessions),
         }
     }
 
@@ -612,23 +612,24 @@ pub fn session_key(request: &Request) -> Option<String> {
     Some(format!("{}\u{1f}{session}", request.tenant))
 }
 
-/// The previous answer of each session, forgetting the oldest sessions beyond a bound.
-struct SessionStore {
+/// The previous answer of each session, forgetting the oldest sessions beyond a bound: the
+/// sessions of one process's memory.
+pub struct Sessions {
     max: usize,
     values: HashMap<String, Decimal>,
     order: VecDeque<String>,
 }
 
-impl SessionStore {
-    fn new(max: usize) -> Self {
-        SessionStore {
+impl Sessions {
+    pub fn new(max: usize) -> Self {
+        Sessions {
             max: max.max(1),
             values: HashMap::new(),
             order: VecDeque::new(),
         }
     }
 
-    fn remember(&mut self, session: &str, value: Decimal) {
+    pub fn remember(&mut self, session: &str, value: Decimal) {
         if self.values.insert(session.to_string(), value).is_none() {
             self.order.push_back(session.to_string());
             while self.order.len() > self.max {
@@ -639,7 +640,7 @@ impl SessionStore {
         }
     }
 
-    fn get(&self, session: &str) -> Option<Decimal> {
+    pub fn get(&self, session: &str) -> Option<Decimal> {
         self.values.get(session).copied()
     }
 }
@@ -847,7 +848,7 @@ mod tests {
 
     #[test]
     fn sessions_are_bounded() {
-        let mut s = SessionStore::new(2);
+        let mut s = Sessions::new(2);
         s.remember("a", Decimal::ONE);
         s.remember("b", Decimal::TWO);
         s.remember("c", Decimal::TEN);

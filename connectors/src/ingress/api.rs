@@ -654,7 +654,8 @@ pub async fn readyz(State(ingress): State<Arc<Ingress>>) -> (StatusCode, Json<He
         },
     );
     // A pipeline in this process: its partitions move (see `partition_watch`).
-    if let Some(pipeline) = crate::partition_watch::PARTITIONS.readiness() {
+    let requests = Some(ingress.config.kafka.topics.requests.as_str());
+    if let Some(pipeline) = crate::partition_watch::PARTITIONS.readiness_of(requests) {
         checks.insert("pipeline".to_string(), pipeline);
     }
     let ready = checks.values().all(|v| v == "ok");
