@@ -815,11 +815,13 @@ async fn a_new_owner_restores_the_state_store_from_the_changelog_and_replays_ans
     );
 }
 
-/// One tenant's `http` tool waits on a server that never answers; meanwhile another tenant
-/// sends arithmetic. Answers are computed off the consume loop, so each arithmetic request
+/// One tenant's `http` tool waits on a server that never answers, and a jq program counts
+/// for seconds without output; meanwhile another tenant sends arithmetic. Answers are computed off the consume loop, so each arithmetic request
 /// is answered within a second of being sent while twenty hung calls run out their time
-/// (`timeout` errors). On the loop, each hung call held every other request for the
-/// tenant's `fast_path_timeout_ms`, twenty of them five seconds.
+/// (`timeout` errors), and the jq program's request gets a `timeout` error at
+/// `pipeline.answer_timeout_ms`. On the loop, each hung call held every other request for
+/// the tenant's `fast_path_timeout_ms`, twenty of them five seconds, and the jq program
+/// held them all until it ended.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tool_that_hangs_costs_other_tenants_no_latency() {
     use volcano_connectors::instance::Roles;
@@ -838,9 +840,21 @@ async fn a_tool_that_hangs_costs_other_tenants_no_latency() {
          tool:\n  kind: http\n  method: GET\n  url: \"http://127.0.0.1:{port}/status\"\n  \
          timeout_ms: 60000\n"
     );
+    // A jq program that runs long without output: jaq cannot be interrupted, so only the
+    // answer's own time limit gives its request an answer.
+    let spin = "version: 1\nname: spin\ndescription: Counts for a long time.\n\
+                patterns:\n  - '^\\s*spin\\b'\nexamples:\n  - spin {}\n\
+                tool:\n  kind: transform\n  filter: 'last(range(30000000))'\n";
     let mut config = test_config("hang");
     config.kafka.partitions = Some(1);
-    config.stack.config_repo = content_with("hang", &[("tools/silent-status.yaml", tool)]);
+    config.pipeline.answer_timeout_ms = 300;
+    config.stack.config_repo = content_with(
+        "hang",
+        &[
+            ("tools/silent-status.yaml", tool),
+            ("tools/spin.yaml", spin.to_string()),
+        ],
+    );
     let roles = Roles {
         pipeline: true,
         worker: false,
@@ -870,7 +884,8 @@ async fn a_tool_that_hangs_costs_other_tenants_no_latency() {
 
     let now_ms = || chrono::Utc::now().timestamp_millis();
     let mut sent_at = std::collections::HashMap::new();
-    let mut ids = Vec::new();
+    let mut ids = vec!["spin".to_string()];
+    send(request("spin", "spin {}")).await;
     for i in 0..20 {
         // main's: the tool and the allow-list entry are main's.
         let hung = request(&format!("hung-{i}"), "silent status of order 7");
@@ -884,7 +899,8 @@ async fn a_tool_that_hangs_costs_other_tenants_no_latency() {
     }
     let results = waiter.wait_for(&ids, Duration::from_secs(60)).await;
     instance.stop().await;
-    assert_eq!(results.len(), 40);
+    let missing: Vec<&String> = ids.iter().filter(|id| !results.contains_key(*id)).collect();
+    assert!(missing.is_empty(), "no result for {missing:?}");
     for (id, sent) in &sent_at {
         let r = &results[id];
         assert_eq!(r.status, Status::Ok, "{id}: {}", r.answer);
@@ -898,4 +914,18 @@ async fn a_tool_that_hangs_costs_other_tenants_no_latency() {
         let r = &results[&format!("hung-{i}")];
         assert_eq!(r.error_kind.as_deref(), Some("timeout"), "{}", r.answer);
     }
+    let spin = &results["spin"];
+    assert_eq!(
+        spin.error_kind.as_deref(),
+        Some("timeout"),
+        "{}",
+        spin.answer
+    );
+    assert!(
+        spin.error_message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("300 ms"),
+        "{spin:?}"
+    );
 }

@@ -238,6 +238,10 @@ pub struct PipelineConfig {
     /// Answers computed at once, off the consume loop (an `http` tool waiting on its server
     /// holds one place). Records with the same key still go one at a time, in order.
     pub max_concurrent_answers: usize,
+    /// The longest one answer may compute before its request gets a `timeout` error. Tools
+    /// that wait (`http`) stop at the tenant's `fast_path_timeout_ms` on their own; this
+    /// bounds the rest (a jq program that loops), whose thread cannot be stopped.
+    pub answer_timeout_ms: u64,
 }
 
 impl PipelineConfig {
@@ -262,6 +266,7 @@ impl Default for PipelineConfig {
             state_dir: None,
             answer_retention_ms: 7 * 24 * 3600 * 1000,
             max_concurrent_answers: 32,
+            answer_timeout_ms: 10_000,
         }
     }
 }

@@ -22,6 +22,12 @@
 //! transactions: a process cut off from the group longer than its session timeout while
 //! still running (a zombie, not a `kill -9`) can write an answer the next owner does not see.
 //!
+//! The stores write without RocksDB's write-ahead log, as Kafka Streams' do: the changelog is
+//! the durable log. A `kill -9` loses what was not flushed yet, data and checkpoint together
+//! (a flush keeps a prefix of the writes, and the checkpoint only ever follows its data), so
+//! the next restore starts from the older checkpoint and reads the rest from the changelog.
+//! Measured in `benches/state_store.rs`, the log was 40% of the store's write time.
+//!
 //! Entries are framed by hand (a version byte, a JSON header, then the result's Avro bytes
 //! untouched): the bytes produced once must be the bytes produced again, so the payload is
 //! never decoded and re-encoded.
@@ -252,7 +258,9 @@ impl PartitionStore {
                 batch.put(key(SESSION, &update.key), value);
             }
         }
-        self.db.write(batch).map_err(|e| self.db_error(e))
+        self.db
+            .write_opt(batch, &unlogged())
+            .map_err(|e| self.db_error(e))
     }
 
     /// The changelog offset up to which this store holds every record.
@@ -271,7 +279,7 @@ impl PartitionStore {
     pub fn advance_checkpoint(&self, next: i64) -> Result<(), StateError> {
         if next > self.checkpoint()? {
             self.db
-                .put(CHECKPOINT, next.to_be_bytes())
+                .put_opt(CHECKPOINT, next.to_be_bytes(), &unlogged())
                 .map_err(|e| self.db_error(e))?;
         }
         Ok(())
@@ -284,7 +292,9 @@ impl PartitionStore {
             let (k, _) = item.map_err(|e| self.db_error(e))?;
             batch.delete(k);
         }
-        self.db.write(batch).map_err(|e| self.db_error(e))
+        self.db
+            .write_opt(batch, &unlogged())
+            .map_err(|e| self.db_error(e))
     }
 
     /// Deletes expired answers; returns how many.
@@ -306,7 +316,9 @@ impl PartitionStore {
                 swept += 1;
             }
         }
-        self.db.write(batch).map_err(|e| self.db_error(e))?;
+        self.db
+            .write_opt(batch, &unlogged())
+            .map_err(|e| self.db_error(e))?;
         Ok(swept)
     }
 
@@ -406,7 +418,9 @@ impl PartitionStore {
                 (Some(id), None) => {
                     let mut k = vec![ANSWER];
                     k.extend_from_slice(id);
-                    self.db.delete(k).map_err(|e| self.db_error(e))
+                    self.db
+                        .delete_opt(k, &unlogged())
+                        .map_err(|e| self.db_error(e))
                 }
                 (None, _) => Err(StateError::Undecodable("a record without a key".into())),
             };
@@ -449,6 +463,23 @@ impl From<rdkafka::error::KafkaError> for Replay {
     fn from(e: rdkafka::error::KafkaError) -> Self {
         Replay::Kafka(e)
     }
+}
+
+impl Drop for PartitionStore {
+    /// Flushes what the missing log would not bring back, so a clean handover or shutdown
+    /// leaves nothing for the next owner on this disk to read again.
+    fn drop(&mut self) {
+        if let Err(e) = self.db.flush() {
+            warn!(partition = self.partition, error = %e, "state store not flushed on close");
+        }
+    }
+}
+
+/// Writes without the write-ahead log (see the module's head).
+fn unlogged() -> rocksdb::WriteOptions {
+    let mut o = rocksdb::WriteOptions::default();
+    o.disable_wal(true);
+    o
 }
 
 fn key(kind: u8, id: &str) -> Vec<u8> {
