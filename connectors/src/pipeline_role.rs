@@ -279,6 +279,13 @@ impl Work {
             }
             let answered = answerer.answer(&record, store.as_deref()).await;
             drop(after);
+            if answered.fenced {
+                return Acknowledgement {
+                    origin,
+                    delivered: false,
+                    changelog_offset: None,
+                };
+            }
             let start = answered.job.map(|job| (starter, job, consumed_at));
             let local = local.zip(answered.result);
             deliver(
@@ -460,7 +467,9 @@ impl States {
     /// The partition moved away: close its store (another owner on this disk may open it)
     /// and drop what waited for it (redelivered to the new owner).
     fn revoked(&mut self, partition: i32) {
-        self.ready.remove(&partition);
+        if let Some(store) = self.ready.remove(&partition) {
+            store.fence();
+        }
         if self.restoring.remove(&partition).is_some() {
             PARTITIONS.restoring(&self.config.kafka.topics.requests, partition, false);
             METRICS
@@ -474,6 +483,9 @@ impl States {
             PARTITIONS.restoring(&self.config.kafka.topics.requests, *partition, false);
         }
         self.restoring.clear();
+        for store in self.ready.values() {
+            store.fence();
+        }
         self.ready.clear();
         METRICS.state_restoring_partitions.set(0);
     }
@@ -605,14 +617,27 @@ struct Answered {
     job: Option<DurableJob>,
     /// The result that `outgoing[0]` carries, when there is one.
     result: Option<RequestResult>,
+    /// Its partition was revoked while it was computed: nothing is stored or produced, and
+    /// its offset does not move (the new owner answers it).
+    fenced: bool,
 }
 
 impl Answered {
+    fn fenced() -> Answered {
+        Answered {
+            outgoing: Vec::new(),
+            job: None,
+            result: None,
+            fenced: true,
+        }
+    }
+
     fn dead_letter(letter: Outgoing) -> Answered {
         Answered {
             outgoing: vec![letter],
             job: None,
             result: None,
+            fenced: false,
         }
     }
 }
@@ -739,6 +764,7 @@ impl Answerer {
                         payload: bytes,
                         role: OutRole::Changelog,
                     }),
+                    Err(StateError::Fenced { .. }) => return Answered::fenced(),
                     Err(e) => {
                         error!(error = %e, request = %request.id, "answer not stored; a redelivery will compute it again")
                     }
@@ -752,6 +778,7 @@ impl Answerer {
             outgoing: out,
             job,
             result: Some(result),
+            fenced: false,
         }
     }
 
@@ -865,6 +892,7 @@ fn replayed(request: &Request, entry: Entry, topics: &TopicNames) -> Answered {
         outgoing: result_records(&request.id, entry.payload, entry.meta.reply_topic, topics),
         job: entry.meta.job,
         result,
+        fenced: false,
     }
 }
 

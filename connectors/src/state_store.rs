@@ -33,6 +33,7 @@
 //! never decoded and re-encoded.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -69,6 +70,8 @@ pub enum StateError {
     },
     #[error("undecodable state entry: {0}")]
     Undecodable(String),
+    #[error("partition {partition} was revoked: its store takes no more answers here")]
+    Fenced { partition: i32 },
 }
 
 /// A request's stored answer: what was produced for it, and what it left in its session.
@@ -142,6 +145,9 @@ pub struct PartitionStore {
     path: PathBuf,
     partition: i32,
     retention_ms: i64,
+    /// Set when the partition is revoked: answers still computing for it are not stored
+    /// (nor produced), so its next owner, which restores from the changelog, computes them.
+    fenced: AtomicBool,
 }
 
 /// What a restore did.
@@ -188,11 +194,17 @@ impl PartitionStore {
             path,
             partition,
             retention_ms: retention.as_millis() as i64,
+            fenced: AtomicBool::new(false),
         })
     }
 
     pub fn partition(&self) -> i32 {
         self.partition
+    }
+
+    /// The partition was revoked: refuse further answers (see [`StateError::Fenced`]).
+    pub fn fence(&self) {
+        self.fenced.store(true, Ordering::SeqCst);
     }
 
     fn db_error(&self, source: rocksdb::Error) -> StateError {
@@ -236,6 +248,11 @@ impl PartitionStore {
     /// Stores `entry` as the answer of `request_id`, and its session update unless the store
     /// already holds a later one; returns the entry's bytes (the changelog record's value).
     pub fn record(&self, request_id: &str, entry: &Entry) -> Result<Vec<u8>, StateError> {
+        if self.fenced.load(Ordering::SeqCst) {
+            return Err(StateError::Fenced {
+                partition: self.partition,
+            });
+        }
         let bytes = entry.encode();
         self.apply(request_id.as_bytes(), &bytes, entry)?;
         Ok(bytes)
@@ -571,6 +588,18 @@ mod tests {
         assert_eq!(store.answer("old", 100_000).unwrap(), None);
         assert!(store.answer("new", 100_000).unwrap().is_some());
         assert_eq!(store.sweep(100_000).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_fenced_store_takes_no_more_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        store.record("before", &entry(1, None)).unwrap();
+        store.fence();
+        let refused = store.record("after", &entry(1, None));
+        assert!(matches!(refused, Err(StateError::Fenced { partition: 0 })));
+        assert!(store.answer("after", 1).unwrap().is_none());
+        assert!(store.answer("before", 1).unwrap().is_some());
     }
 
     #[test]
