@@ -16,6 +16,9 @@
 //! `RATE`, default 500; `SECS`, default 20; `STORE`, `off` or `on` to drain with one only, for
 //! a profile; `PASSES`, default `drain,rate,hung`).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -231,39 +234,12 @@ async fn fixed_rate(
     }
 }
 
-/// A copy of the example repository with an `http` tool whose server accepts connections
-/// and never answers, and 127.0.0.1 on main's allow-list.
+/// The example repository with an `http` tool whose server never answers (the tests').
 fn hung_registry() -> RegistryHandle {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming() {
-            held.push(stream);
-        }
-    });
-    let dir = std::env::temp_dir().join(format!("volcano-bench-hung-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let status = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("repos"))
-        .arg(&dir)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let security = dir.join("main/configs/security.yaml");
-    let text = std::fs::read_to_string(&security).unwrap();
-    std::fs::write(
-        &security,
-        text.replacen("allowed_hosts:\n", "allowed_hosts:\n  - 127.0.0.1\n", 1),
-    )
-    .unwrap();
-    let tool = format!(
-        "version: 1\nname: silent-status\ndescription: A service that never answers.\n\
-         patterns:\n  - '^\\s*silent status\\b'\nexamples:\n  - silent status of order 7\n\
-         tool:\n  kind: http\n  method: GET\n  url: \"http://127.0.0.1:{port}/status\"\n"
+    let dir = common::content_with(
+        "bench-hung",
+        &[("tools/silent-status.yaml", common::silent_http_tool())],
     );
-    std::fs::write(dir.join("main/tools/silent-status.yaml"), tool).unwrap();
     let services = ToolServices {
         http: Some(Arc::new(UreqHttpClient::new())),
     };

@@ -322,21 +322,7 @@ fn a_silent_http_server_costs_a_request_its_time_limit_not_the_tool_s_timeout() 
     use volcano_pipeline::model::Status;
     use volcano_pipeline::tools::ToolServices;
 
-    // Accepts connections and keeps them open without a byte of answer.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming() {
-            held.push(stream);
-        }
-    });
-    let tool = format!(
-        "version: 1\nname: silent-status\ndescription: A service that never answers.\n\
-         patterns:\n  - '^\\s*silent status\\b'\nexamples:\n  - silent status of order 7\n\
-         tool:\n  kind: http\n  method: GET\n  url: \"http://127.0.0.1:{port}/status\"\n  \
-         timeout_ms: 60000\n"
-    );
+    let tool = silent_http_tool();
     let dir = content_with("silent", &[("tools/silent-status.yaml", tool)]);
     let services = ToolServices {
         http: Some(Arc::new(UreqHttpClient::new())),
@@ -861,20 +847,7 @@ async fn a_new_owner_restores_the_state_store_from_the_changelog_and_replays_ans
 async fn a_tool_that_hangs_costs_other_tenants_no_latency() {
     use volcano_connectors::instance::Roles;
 
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming() {
-            held.push(stream);
-        }
-    });
-    let tool = format!(
-        "version: 1\nname: silent-status\ndescription: A service that never answers.\n\
-         patterns:\n  - '^\\s*silent status\\b'\nexamples:\n  - silent status of order 7\n\
-         tool:\n  kind: http\n  method: GET\n  url: \"http://127.0.0.1:{port}/status\"\n  \
-         timeout_ms: 60000\n"
-    );
+    let tool = silent_http_tool();
     // A jq program that runs long without output: jaq cannot be interrupted, so only the
     // answer's own time limit gives its request an answer.
     let spin = "version: 1\nname: spin\ndescription: Counts for a long time.\n\

@@ -239,6 +239,25 @@ pub fn content_with(name: &str, files: &[(&str, String)]) -> std::path::PathBuf 
     dir
 }
 
+/// The definition of an `http` tool (`silent status of order 7`, its own timeout 60 s)
+/// whose server, started here, accepts connections and never sends a byte.
+pub fn silent_http_tool() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    format!(
+        "version: 1\nname: silent-status\ndescription: A service that never answers.\n\
+         patterns:\n  - '^\\s*silent status\\b'\nexamples:\n  - silent status of order 7\n\
+         tool:\n  kind: http\n  method: GET\n  url: \"http://127.0.0.1:{port}/status\"\n  \
+         timeout_ms: 60000\n"
+    )
+}
+
 /// Runs git in `repo` as a test committer; returns its trimmed stdout.
 pub fn git(repo: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
