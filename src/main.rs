@@ -30,12 +30,19 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "A streaming request-processing pipeline whose behaviour lives in git"
 )]
 struct Cli {
-    /// Config file (TOML); default ./volcano.toml if present. KAFKA_BROKERS and
-    /// TEMPORAL_ADDRESS override it.
+    /// Config file (TOML); default ./volcano.toml if present. The environment overrides it
+    /// (VOLCANO_<SECTION>__<KEY>, KAFKA_BROKERS, TEMPORAL_ADDRESS): `volcano config show`.
     #[arg(long, global = true, env = "VOLCANO_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Print every setting as `key = value  # where it came from` (default, file, env
+    /// variable, secret file), secrets redacted
+    Show,
 }
 
 #[derive(Subcommand)]
@@ -47,6 +54,11 @@ enum Command {
         /// (the REST API on `ingress.addr`)
         #[arg(long = "role", value_enum, default_values_t = [Role::Pipeline, Role::Worker, Role::Ingress])]
         roles: Vec<Role>,
+    },
+    /// The effective configuration
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
     },
     /// Durable workflows on Temporal: list them, show one's status, signal one
     Workflow {
@@ -225,8 +237,17 @@ fn run_cli() -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Command::Config {
+        action: ConfigAction::Show,
+    } = cli.command
+    {
+        let layers = volcano_connectors::config_source::load(cli.config.as_deref())?;
+        print!("{}", layers.show());
+        return Ok(());
+    }
     let config = VolcanoConfig::load(cli.config.as_deref())?;
     match cli.command {
+        Command::Config { .. } => unreachable!("handled above"),
         Command::Run { roles } => {
             let roles = instance::Roles {
                 pipeline: roles.contains(&Role::Pipeline),

@@ -142,3 +142,58 @@ fn send_without_a_pipeline_times_out_with_a_clear_error() {
         "{err}"
     );
 }
+
+/// `volcano config show`: every setting with where it came from, the environment over the
+/// file, a secret read from a file and never printed; a setting the environment spells
+/// wrong is refused with its key named.
+#[test]
+fn config_show_says_where_each_value_came_from_and_hides_secrets() {
+    let dir = std::env::temp_dir().join(format!("volcano-config-show-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("kafka-password");
+    std::fs::write(&secret, "hunter2\n").unwrap();
+    let file = dir.join("volcano.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[pipeline]\ngroup_id = \"from-file\"\n[kafka.properties]\n\
+             \"sasl.password_file\" = \"{}\"\n",
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let show = |env: &[(&str, &str)]| {
+        let mut c = Command::new(BIN);
+        c.arg("--config").arg(&file).args(["config", "show"]);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().expect("volcano config show runs")
+    };
+    let out = show(&[("VOLCANO_PIPELINE__MAX_IN_FLIGHT", "42")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("hunter2"), "{text}");
+    for line in [
+        format!(
+            "pipeline.group_id = \"from-file\"  # file {}",
+            file.display()
+        ),
+        "pipeline.max_in_flight = 42  # env VOLCANO_PIPELINE__MAX_IN_FLIGHT".to_string(),
+        "pipeline.shutdown_deadline_ms = 10000  # default".to_string(),
+        format!(
+            "kafka.properties.\"sasl.password\" = \"<redacted>\"  # file {}",
+            secret.display()
+        ),
+    ] {
+        assert!(text.contains(&line), "missing {line:?} in:\n{text}");
+    }
+    let out = show(&[("VOLCANO_PIPELINE__MAX_IN_FLIGHT", "many")]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("max_in_flight"), "{err}");
+}

@@ -1,8 +1,9 @@
 //! Typed configuration for every role, with defaults for the embedded stack.
 //!
 //! Read from a TOML file (`volcano.toml` in the working directory, or `--config` /
-//! `VOLCANO_CONFIG`), then overridden by `KAFKA_BROKERS`, `TEMPORAL_ADDRESS` and
-//! `VOLCANO_INGRESS_ADDR`. When either
+//! `VOLCANO_CONFIG`), then overridden from the environment (`VOLCANO_<SECTION>__<KEY>`, and
+//! `KAFKA_BROKERS`, `TEMPORAL_ADDRESS`, `VOLCANO_INGRESS_ADDR`), secrets from files: the
+//! layers are in [`crate::config_source`]. When either
 //! points somewhere, `volcano stack up` leaves that part alone and the roles use it: a real
 //! Kafka and Temporal cluster work unchanged.
 
@@ -352,33 +353,18 @@ pub enum ConfigError {
         path: PathBuf,
         source: toml::de::Error,
     },
+    #[error("invalid configuration{}: {reason}", path.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default())]
+    Invalid {
+        path: Option<PathBuf>,
+        reason: String,
+    },
 }
 
 impl VolcanoConfig {
     /// Loads `path` if given (it must exist), else `volcano.toml` if present, else defaults;
-    /// then applies the environment overrides.
+    /// then the environment over it: see [`crate::config_source`].
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
-        let default_path = Path::new("volcano.toml");
-        let chosen = match path {
-            Some(p) => Some(p),
-            None if default_path.exists() => Some(default_path),
-            None => None,
-        };
-        let mut config = match chosen {
-            Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-                    path: p.to_path_buf(),
-                    source,
-                })?;
-                toml::from_str(&text).map_err(|source| ConfigError::Parse {
-                    path: p.to_path_buf(),
-                    source,
-                })?
-            }
-            None => VolcanoConfig::default(),
-        };
-        config.apply_env(|k| std::env::var(k).ok());
-        Ok(config)
+        crate::config_source::load(path).map(|layers| layers.config)
     }
 
     /// Applies `KAFKA_BROKERS`, `TEMPORAL_ADDRESS` and `VOLCANO_INGRESS_ADDR` (non-empty

@@ -23,6 +23,7 @@
 pub mod avro;
 pub mod client;
 pub mod config;
+pub mod config_source;
 pub mod durable;
 pub mod faults;
 pub mod git_registry;
