@@ -7,7 +7,8 @@
 //! 2. the TOML file (`--config` / `VOLCANO_CONFIG`, else `./volcano.toml` when present);
 //! 3. `VOLCANO_<SECTION>__<KEY>` environment variables (`VOLCANO_PIPELINE__GROUP_ID`,
 //!    `VOLCANO_KAFKA__TOPICS__REQUESTS`); values are read as TOML where they parse
-//!    (`true`, `250`), else as strings;
+//!    (`true`, `250`), else as strings, so a string that reads as a number is quoted
+//!    (`'"123"'`);
 //! 4. `VOLCANO_KAFKA_PROPERTY_<NAME>`: a librdkafka property, its name with `_` for `.`
 //!    (`VOLCANO_KAFKA_PROPERTY_SASL_PASSWORD` sets `sasl.password`);
 //! 5. the older overrides `KAFKA_BROKERS`, `TEMPORAL_ADDRESS`, `VOLCANO_INGRESS_ADDR`.
