@@ -23,14 +23,17 @@ CARGO_FUZZ_VERSION="0.13.1"
 # pinned in deploy/schemathesis-requirements.txt.
 SCHEMATHESIS_VERSION="4.32.5"
 
-# Debian packages the -sys crates need (librdkafka: gcc, make, perl, zlib; librocksdb-sys:
-# g++ and libclang for bindgen), pinned to the Debian 12 versions this was built with.
+# Debian packages the -sys crates need (librdkafka: gcc, make, perl, zlib, OpenSSL for TLS
+# and SASL SCRAM; librocksdb-sys: g++ and libclang for bindgen), and stunnel4, the TLS front
+# the tests put before the broker; pinned to the Debian 12 versions this was built with.
 DEBIAN_PACKAGES=(
   "libclang-dev=1:14.0-55.7~deb12u1"
   "pkg-config=1.8.1-1"
   "zlib1g-dev=1:1.2.13.dfsg-1"
+  "libssl-dev=3.0.22-1~deb12u2"
   "make=4.3-4.1"
   "g++=4:12.2.0-3"
+  "stunnel4=3:5.68-2+deb12u1"
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }

@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -150,14 +150,6 @@ fn wait_until(what: &str, done: impl Fn() -> bool) {
         assert!(Instant::now() < deadline, "{what}");
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Two pipeline processes in one group over a one-partition topic: one owns the partition,
@@ -342,62 +334,6 @@ fn a_silent_http_server_costs_a_request_its_time_limit_not_the_tool_s_timeout() 
     );
     let next = fast_path.process(&request("next", "Calculate 42 + 58"));
     assert_eq!(next.value.as_deref(), Some("100"));
-}
-
-/// A broker of the test's own, on its own port and sqlite file, so that it can be killed.
-struct OwnBroker {
-    child: Child,
-    port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl OwnBroker {
-    /// A broker for `config`'s test, on a free port and a folder beside its registry state;
-    /// points `config` at it.
-    fn for_test(config: &mut VolcanoConfig) -> OwnBroker {
-        let port = free_port();
-        config.kafka.brokers = format!("127.0.0.1:{port}");
-        let dir = config.registry.data_dir.clone().unwrap();
-        OwnBroker::start(config, &dir.with_file_name("broker"), port)
-    }
-
-    fn start(config: &VolcanoConfig, dir: &Path, port: u16) -> OwnBroker {
-        std::fs::create_dir_all(dir).unwrap();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(tool_binary(config, "bin/nisshi"))
-            .current_dir(dir)
-            .args(["broker", "--storage-engine", "sqlite://nisshi.db"])
-            .args(["--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--group-initial-rebalance-delay", "0s"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the broker starts");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the broker never listened");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        OwnBroker {
-            child,
-            port,
-            dir: dir.to_path_buf(),
-        }
-    }
-
-    /// `kill -9`; its folder and port, to start it again on the same data.
-    fn kill(mut self) -> (std::path::PathBuf, u16) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        (self.dir.clone(), self.port)
-    }
-}
-
-impl Drop for OwnBroker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The broker is killed with `kill -9` while requests keep coming, and started again on the

@@ -11,7 +11,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::FutureProducer;
@@ -100,8 +101,14 @@ pub fn set_default(c: &mut ClientConfig, key: &str, value: &str) {
 /// Why the broker could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
-    #[error("broker {brokers} unreachable: {source}")]
-    Unreachable { brokers: String, source: KafkaError },
+    #[error("broker {brokers} unreachable: {source}{}", last_error(.cause))]
+    Unreachable {
+        brokers: String,
+        source: KafkaError,
+        /// What the client last reported on its own (a TLS handshake's verdict, an
+        /// authentication failure): the call's error alone says only "transport failure".
+        cause: Option<Box<str>>,
+    },
     #[error("cannot create topic {topic}: {reason}")]
     CreateTopic { topic: String, reason: String },
     #[error("kafka client error: {0}")]
@@ -120,21 +127,74 @@ impl BrokerError {
     }
 }
 
+fn last_error(cause: &Option<Box<str>>) -> String {
+    cause
+        .as_ref()
+        .map(|c| format!(" (the client reported: {c})"))
+        .unwrap_or_default()
+}
+
+/// A client context that keeps the last error the client reported by itself, so that a
+/// failed call can say why ("certificate verify failed"), not only that it failed.
+#[derive(Default)]
+pub struct Diagnosed {
+    last: std::sync::Mutex<Option<String>>,
+}
+
+impl Diagnosed {
+    fn last(&self) -> Option<String> {
+        self.last.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+impl ClientContext for Diagnosed {
+    /// librdkafka logs a failed handshake or authentication from its own threads, often
+    /// before a call's error event would be served: keep the last error-level line.
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        use RDKafkaLogLevel::{Alert, Critical, Emerg, Error, Warning};
+        if matches!(level, Emerg | Alert | Critical | Error) {
+            tracing::warn!(facility, message, "kafka client");
+            if let Ok(mut last) = self.last.lock() {
+                *last = Some(message.to_string());
+            }
+        } else if matches!(level, Warning) {
+            tracing::warn!(facility, message, "kafka client");
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(%error, reason, "kafka client error");
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(reason.to_string());
+        }
+    }
+}
+
+impl ConsumerContext for Diagnosed {}
+
 /// Fetches cluster metadata: the broker is up and speaks Kafka.
 pub fn probe(config: &VolcanoConfig, timeout: Duration) -> Result<usize, BrokerError> {
-    let consumer: BaseConsumer = client_config(config).create()?;
-    let md = consumer
-        .fetch_metadata(None, timeout)
-        .map_err(|source| BrokerError::Unreachable {
+    let consumer: BaseConsumer<Diagnosed> =
+        client_config(config).create_with_context(Diagnosed::default())?;
+    let md = consumer.fetch_metadata(None, timeout).map_err(|source| {
+        // Serve the client's pending events: its error callback says why.
+        let deadline = std::time::Instant::now() + Duration::from_millis(500);
+        while consumer.context().last().is_none() && std::time::Instant::now() < deadline {
+            let _ = consumer.poll(Duration::from_millis(50));
+        }
+        BrokerError::Unreachable {
             brokers: config.brokers(),
             source,
-        })?;
+            cause: consumer.context().last().map(String::into_boxed_str),
+        }
+    })?;
     Ok(md.brokers().len())
 }
 
 /// Creates each of `topics` that does not exist yet.
 pub async fn ensure_topics(config: &VolcanoConfig, topics: &[&str]) -> Result<(), BrokerError> {
-    let admin: AdminClient<DefaultClientContext> = client_config(config).create()?;
+    let admin: AdminClient<Diagnosed> =
+        client_config(config).create_with_context(Diagnosed::default())?;
     let retention = config.pipeline.answer_retention_ms.to_string();
     let new: Vec<NewTopic> = topics
         .iter()
@@ -173,6 +233,7 @@ pub async fn ensure_topics(config: &VolcanoConfig, topics: &[&str]) -> Result<()
             .map_err(|source| BrokerError::Unreachable {
                 brokers: config.brokers(),
                 source,
+                cause: admin.inner().context().last().map(String::into_boxed_str),
             })?;
     for r in results {
         match r {

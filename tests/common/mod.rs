@@ -5,9 +5,11 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use std::time::Instant;
 
 use futures::StreamExt;
 use rdkafka::Offset;
@@ -297,4 +299,85 @@ pub fn commit(repo: &Path, branch: &str, files: &[(&str, &str)], message: &str) 
 
 pub fn key_of(m: &OwnedMessage) -> String {
     String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned()
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A broker of the test's own, on its own port and sqlite file, so that it can be killed.
+pub struct OwnBroker {
+    child: Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl OwnBroker {
+    /// A broker for `config`'s test, on a free port and a folder beside its registry state;
+    /// points `config` at it.
+    pub fn for_test(config: &mut VolcanoConfig) -> OwnBroker {
+        let port = free_port();
+        config.kafka.brokers = format!("127.0.0.1:{port}");
+        let dir = config.registry.data_dir.clone().unwrap();
+        OwnBroker::start(config, &dir.with_file_name("broker"), port)
+    }
+
+    pub fn start(config: &VolcanoConfig, dir: &Path, port: u16) -> OwnBroker {
+        OwnBroker::start_advertising(config, dir, port, port)
+    }
+
+    /// [`OwnBroker::start`], telling clients to connect to `advertised` (a TLS front's port)
+    /// rather than to the port it listens on.
+    pub fn start_advertising(
+        config: &VolcanoConfig,
+        dir: &Path,
+        port: u16,
+        advertised: u16,
+    ) -> OwnBroker {
+        std::fs::create_dir_all(dir).unwrap();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let advertised = format!("tcp://127.0.0.1:{advertised}");
+        let child = Command::new(tool_binary(config, "bin/nisshi"))
+            .current_dir(dir)
+            .args(["broker", "--storage-engine", "sqlite://nisshi.db"])
+            .args([
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &advertised,
+            ])
+            .args(["--group-initial-rebalance-delay", "0s"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the broker starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the broker never listened");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        OwnBroker {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// `kill -9`; its folder and port, to start it again on the same data.
+    pub fn kill(mut self) -> (std::path::PathBuf, u16) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        (self.dir.clone(), self.port)
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

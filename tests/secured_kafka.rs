@@ -1,0 +1,191 @@
+//! Kafka over TLS, as a managed cluster serves it: a broker of the test's own behind
+//! `stunnel` (Debian's `stunnel4`, installed by `deploy/dev.sh`), with a certificate the test
+//! makes with `openssl`. Volcano's clients speak TLS to it through `kafka.properties` alone;
+//! a client that trusts another CA fails, and says why.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use volcano_connectors::avro;
+use volcano_connectors::client::ResultWaiter;
+use volcano_connectors::config::VolcanoConfig;
+
+/// Runs openssl in `dir`; panics with its output when it fails.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA (`<name>-ca.pem`) and, when `server`, a certificate for 127.0.0.1 that it signed
+/// (`server.pem`, `server.key`).
+fn certificates(dir: &Path, name: &str, server: bool) -> PathBuf {
+    let ca = format!("{name}-ca");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={ca}"),
+            "-keyout",
+            &format!("{ca}.key"),
+            "-out",
+            &format!("{ca}.pem"),
+        ],
+    );
+    if server {
+        std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                &format!("{ca}.pem"),
+                "-CAkey",
+                &format!("{ca}.key"),
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "san.ext",
+                "-out",
+                "server.pem",
+            ],
+        );
+    }
+    dir.join(format!("{ca}.pem"))
+}
+
+/// stunnel accepting TLS on `front` and passing the bytes to the broker on `back`.
+struct TlsFront(Child);
+
+impl TlsFront {
+    fn start(dir: &Path, front: u16, back: u16) -> TlsFront {
+        let conf = dir.join("stunnel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "foreground = yes\npid =\n[kafka]\naccept = 127.0.0.1:{front}\n\
+                 connect = 127.0.0.1:{back}\ncert = {}\nkey = {}\n",
+                dir.join("server.pem").display(),
+                dir.join("server.key").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("stunnel4")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("stunnel4 starts (deploy/dev.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", front)).is_err() {
+            assert!(Instant::now() < deadline, "stunnel never listened");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        TlsFront(child)
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn over_tls(config: &VolcanoConfig, ca: &Path) -> VolcanoConfig {
+    let mut c = config.clone();
+    for (k, v) in [
+        ("security.protocol", "SSL".to_string()),
+        ("ssl.ca.location", ca.display().to_string()),
+    ] {
+        c.kafka.properties.insert(k.into(), v);
+    }
+    c
+}
+
+/// Requests produced over TLS are answered by a pipeline that reads and writes over TLS,
+/// the broker seen only through the TLS front; a client trusting another CA is refused,
+/// with the handshake's reason in its error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_answered_through_a_tls_front_and_a_wrong_ca_is_refused_clearly() {
+    let mut config = test_config("tls");
+    config.kafka.partitions = Some(1);
+    let dir = config
+        .registry
+        .data_dir
+        .clone()
+        .unwrap()
+        .with_file_name("tls");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = certificates(&dir, "right", true);
+    let wrong = certificates(&dir, "wrong", false);
+    let (front, back) = (free_port(), free_port());
+    config.kafka.brokers = format!("127.0.0.1:{front}");
+    let _broker = OwnBroker::start_advertising(&config, &dir.join("broker"), back, front);
+    let _tls = TlsFront::start(&dir, front, back);
+
+    let secured = over_tls(&config, &ca);
+    let pipeline = RunningPipeline::start(&secured).await;
+    let waiter = ResultWaiter::at_end(&secured, Duration::from_secs(30)).unwrap();
+    let producer = producer(&secured);
+    let ids: Vec<String> = (0..20).map(|i| format!("tls-{i}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let r = request(id, &format!("Calculate {i} + 40"));
+        let bytes = avro::encode_request(&r).unwrap();
+        produce_raw(&producer, &secured.kafka.topics.requests, id, &bytes).await;
+    }
+    let results = waiter.wait_for(&ids, Duration::from_secs(60)).await;
+    pipeline.stop().await;
+    assert_eq!(results.len(), ids.len(), "every request answered over TLS");
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(
+            results[id].value.as_deref(),
+            Some((i + 40).to_string().as_str())
+        );
+    }
+
+    let refused =
+        volcano_connectors::kafka::probe(&over_tls(&config, &wrong), Duration::from_secs(5))
+            .expect_err("a client trusting another CA connects");
+    let message = refused.to_string();
+    assert!(message.contains("certificate verify failed"), "{message}");
+    // Plain text to a TLS port is refused too.
+    assert!(volcano_connectors::kafka::probe(&config, Duration::from_secs(3)).is_err());
+}
