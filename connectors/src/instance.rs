@@ -63,6 +63,15 @@ pub async fn run_with(
         http: Some(Arc::new(UreqHttpClient::new())),
     };
     let ingress = roles.ingress && !config.ingress.addr.trim().is_empty();
+    let names: Vec<&str> = [
+        (roles.pipeline, "pipeline"),
+        (roles.worker, "worker"),
+        (ingress, "ingress"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    kafka::set_roles(&names.join("+"));
     if !roles.pipeline && !ingress {
         if roles.worker {
             let worker =

@@ -21,10 +21,33 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::config::VolcanoConfig;
 
+/// What this process runs, for the clients' `client.id` (see [`set_roles`]).
+static ROLES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Names the roles this process runs (`pipeline+ingress`), once, before its first client:
+/// every client's default `client.id` is then `volcano-<roles>@<host>`, so a broker's logs,
+/// quotas and ACLs can tell Volcano's processes apart. Unset (a CLI command), `volcano-cli`.
+pub fn set_roles(roles: &str) {
+    let _ = ROLES.set(roles.to_string());
+}
+
+/// The default `client.id`: `volcano-<roles>@<host>`.
+pub fn client_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    let roles = ROLES.get().map(String::as_str).unwrap_or("cli");
+    format!("volcano-{roles}@{host}")
+}
+
 /// Our defaults, then the user's `kafka.properties` on top.
 pub fn client_config(config: &VolcanoConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", config.brokers());
+    c.set("client.id", client_id());
     // The embedded broker listens on IPv4 only.
     c.set("broker.address.family", "v4");
     c.set("log_level", "4");
@@ -407,6 +430,18 @@ mod tests {
         config.kafka.properties.clear();
         let c = commits_producer_config(&config);
         assert_eq!(c.get("enable.idempotence"), Some("true"));
+    }
+
+    #[test]
+    fn clients_are_named_by_role_and_host_unless_the_user_names_them() {
+        let mut config = VolcanoConfig::default();
+        let id = client_config(&config).get("client.id").unwrap().to_string();
+        assert!(id.starts_with("volcano-") && id.contains('@'), "{id}");
+        config
+            .kafka
+            .properties
+            .insert("client.id".into(), "mine".into());
+        assert_eq!(client_config(&config).get("client.id"), Some("mine"));
     }
 
     #[test]
