@@ -1,8 +1,12 @@
 //! The pipeline role: consume `volcano.requests`, answer on the fast path, produce results.
 //!
-//! One loop per process. Each record is decoded and answered in-process (microseconds), then
-//! its result (or dead letter) is produced; the record's offset is stored only once that
-//! produce is acknowledged by the broker, lowest pending offset first per partition (see
+//! One consume loop per process. Each record is answered off the loop ([`Answerer`]: on a
+//! blocking thread, bounded, records of one key in order): from its partition's state store
+//! when its request id was answered before ([`crate::state_store`]; the store is restored,
+//! the partition paused, when it is assigned, and fenced when it is revoked), else by the
+//! fast path, the answer then stored and its changelog record acknowledged before the result
+//! goes out. The record's offset is stored only once everything it depends on is
+//! acknowledged by the broker, lowest pending offset first per partition (see
 //! [`OffsetTracker`]). librdkafka auto-commits stored offsets. On shutdown the loop stops
 //! consuming, waits for in-flight produces up to a deadline, and commits synchronously.
 //! Failures are retried only while [`crate::faults`] calls them transient: a permanent one
