@@ -152,6 +152,36 @@ pub struct TemporalConfig {
     pub worker_tenants: Vec<String>,
     /// Longest a pipeline waits for Temporal to accept one workflow start before retrying.
     pub start_timeout_ms: u64,
+    /// An API key (Temporal Cloud); secret: give it as `api_key_file`. Setting one turns
+    /// TLS on. Unset, the Temporal CLI's `TEMPORAL_API_KEY` or profile applies.
+    pub api_key: String,
+    /// TLS to an external Temporal; unset, the Temporal CLI's `TEMPORAL_TLS_*` or profile.
+    pub tls: TemporalTls,
+}
+
+/// TLS to Temporal: the CA that signed the server's certificate, the name to check it for,
+/// and a client certificate and key for mTLS. Files are PEM.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TemporalTls {
+    /// Turn TLS on with the system's roots (the other settings turn it on too).
+    pub enabled: bool,
+    pub server_ca_file: Option<PathBuf>,
+    /// The name the server's certificate must carry; default, the address's host.
+    pub server_name: Option<String>,
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
+}
+
+impl TemporalTls {
+    /// Whether any setting asks for TLS.
+    pub fn wanted(&self) -> bool {
+        self.enabled
+            || self.server_ca_file.is_some()
+            || self.server_name.is_some()
+            || self.client_cert_file.is_some()
+            || self.client_key_file.is_some()
+    }
 }
 
 impl Default for TemporalConfig {
@@ -163,6 +193,8 @@ impl Default for TemporalConfig {
             queue_per_tenant: false,
             worker_tenants: vec!["main".into()],
             start_timeout_ms: 5_000,
+            api_key: String::new(),
+            tls: TemporalTls::default(),
         }
     }
 }

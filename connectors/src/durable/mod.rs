@@ -18,11 +18,12 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde::Serialize;
+use temporalio_client::envconfig::LoadClientConfigProfileOptions;
 use temporalio_client::errors::{WorkflowInteractionError, WorkflowQueryError, WorkflowStartError};
 use temporalio_client::{
-    Client, ClientOptions, Connection, ConnectionOptions, Url, WorkflowDescribeOptions,
-    WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowListOptions, WorkflowQueryOptions,
-    WorkflowSignalOptions, WorkflowStartOptions,
+    Client, ClientOptions, ClientTlsOptions, Connection, ConnectionOptions, TlsOptions, Url,
+    WorkflowDescribeOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowListOptions,
+    WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
 };
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use tokio::sync::watch;
@@ -115,30 +116,94 @@ impl Control {
     }
 }
 
+/// How to reach Temporal, and the namespace.
+///
+/// The embedded dev server: plain, by its port. An external one like any Temporal client:
+/// `temporal.*` from `volcano.toml` (or `VOLCANO_TEMPORAL__*`) where set, else what the
+/// Temporal CLI would use, its `TEMPORAL_*` environment and profile file, read with the
+/// SDK's own loader (`ClientOptions::load_from_config`): TLS, mTLS, an API key (which turns
+/// TLS on), the namespace. The worker's identity is `pid@host`, as the CLI and SDKs name
+/// theirs.
+pub fn connection_options(config: &VolcanoConfig) -> Result<(ConnectionOptions, String), String> {
+    let temporal = &config.temporal;
+    let external = config.temporal_is_external();
+    let profile = external
+        .then(|| ClientOptions::load_from_config(LoadClientConfigProfileOptions::default()))
+        .transpose()
+        .map_err(|e| format!("the Temporal CLI's profile or TEMPORAL_* environment: {e}"))?;
+    let (profile_options, profile_client) = profile.unzip();
+    let api_key = Some(temporal.api_key.clone())
+        .filter(|k| !k.is_empty())
+        .or_else(|| profile_options.as_ref().and_then(|p| p.api_key.clone()));
+    let tls = match (&temporal.tls, external) {
+        (tls, true) if tls.wanted() => Some(tls_options(tls)?),
+        (_, true) => profile_options
+            .as_ref()
+            .and_then(|p| p.tls_options.clone())
+            .or_else(|| api_key.as_ref().map(|_| TlsOptions::default())),
+        (_, false) => None,
+    };
+    let address = config.temporal_address();
+    let url = match address.contains("://") {
+        true => address.clone(),
+        false if tls.is_some() => format!("https://{address}"),
+        false => format!("http://{address}"),
+    };
+    let url = Url::parse(&url).map_err(|e| format!("address {address}: {e}"))?;
+    let mut options = ConnectionOptions::new(url).identity(identity()).build();
+    options.tls_options = tls;
+    options.api_key = api_key;
+    let namespace = match (&profile_client, temporal.namespace.as_str()) {
+        // Volcano's default, where the CLI's profile names another.
+        (Some(profile), "default") => profile.namespace.clone(),
+        _ => temporal.namespace.clone(),
+    };
+    Ok((options, namespace))
+}
+
+fn tls_options(tls: &crate::config::TemporalTls) -> Result<TlsOptions, String> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let client = match (&tls.client_cert_file, &tls.client_key_file) {
+        (Some(cert), Some(key)) => Some(
+            ClientTlsOptions::builder()
+                .client_cert(read(cert)?)
+                .client_private_key(read(key)?)
+                .build(),
+        ),
+        (None, None) => None,
+        _ => return Err("temporal.tls: client_cert_file and client_key_file go together".into()),
+    };
+    Ok(TlsOptions::builder()
+        .maybe_server_root_ca_cert(tls.server_ca_file.as_deref().map(read).transpose()?)
+        .maybe_domain(tls.server_name.clone())
+        .maybe_client_tls_options(client)
+        .build())
+}
+
+/// `pid@host`, as Temporal's CLI and SDKs name a client.
+fn identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{}@{host}", std::process::id())
+}
+
 impl Durable {
+    /// Connects to the configured Temporal: see [`connection_options`].
     pub async fn connect(config: &VolcanoConfig) -> Result<Durable, DurableError> {
         let address = config.temporal_address();
         let failed = |message: String| DurableError::Connect {
             address: address.clone(),
             message,
         };
-        let url = if address.contains("://") {
-            address.clone()
-        } else {
-            format!("http://{address}")
-        };
-        let url = Url::parse(&url).map_err(|e| failed(e.to_string()))?;
-        let options = ConnectionOptions::new(url)
-            .identity(format!("volcano-{}", std::process::id()))
-            .build();
+        let (options, namespace) = connection_options(config).map_err(failed)?;
         let connection = Connection::connect(options)
             .await
+            .map_err(|e| failed(format!("{e:#}")))?;
+        let client = Client::new(connection, ClientOptions::new(namespace).build())
             .map_err(|e| failed(e.to_string()))?;
-        let client = Client::new(
-            connection,
-            ClientOptions::new(config.temporal.namespace.clone()).build(),
-        )
-        .map_err(|e| failed(e.to_string()))?;
         Ok(Durable {
             client,
             config: config.temporal.clone(),

@@ -1,7 +1,8 @@
-//! Kafka over TLS, as a managed cluster serves it: a broker of the test's own behind
-//! `stunnel` (Debian's `stunnel4`, installed by `deploy/dev.sh`), with a certificate the test
-//! makes with `openssl`. Volcano's clients speak TLS to it through `kafka.properties` alone;
-//! a client that trusts another CA fails, and says why.
+//! Kafka and Temporal over TLS, as managed services serve them: a TLS front (`stunnel`,
+//! Debian's `stunnel4`, installed by `deploy/dev.sh`) with a certificate the test makes with
+//! `openssl`, before a broker of the test's own and before the test stack's Temporal.
+//! Volcano speaks TLS to them through its configuration alone; a client that trusts another
+//! CA fails, and says why.
 
 mod common;
 
@@ -91,7 +92,7 @@ fn certificates(dir: &Path, name: &str, server: bool) -> PathBuf {
     dir.join(format!("{ca}.pem"))
 }
 
-/// stunnel accepting TLS on `front` and passing the bytes to the broker on `back`.
+/// stunnel accepting TLS on `front` and passing the bytes to `back`.
 struct TlsFront(Child);
 
 impl TlsFront {
@@ -188,4 +189,97 @@ async fn requests_are_answered_through_a_tls_front_and_a_wrong_ca_is_refused_cle
     assert!(message.contains("certificate verify failed"), "{message}");
     // Plain text to a TLS port is refused too.
     assert!(volcano_connectors::kafka::probe(&config, Duration::from_secs(3)).is_err());
+}
+
+/// A TLS front for gRPC: stunnel cannot answer ALPN, which gRPC clients require (`h2`), so
+/// Temporal's front is this one, rustls with the same certificate, in the test's runtime.
+async fn grpc_tls_front(dir: &Path, back: u16) -> u16 {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use std::sync::Arc;
+    use tokio_rustls::rustls;
+
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    tls.alpn_protocols = vec![b"h2".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A refused handshake (the wrong-CA client) just ends the connection.
+                let Ok(mut tls) = acceptor.accept(inbound).await else {
+                    return;
+                };
+                let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", back)).await
+                else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut server).await;
+            });
+        }
+    });
+    port
+}
+
+/// The durable path's client reaches Temporal through a TLS front with the CA given in
+/// `temporal.tls`, lists workflows over it, and names itself `pid@host`; trusting another CA,
+/// it fails and says that the certificate is the reason. Before, the client had no TLS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporal_is_reached_through_a_tls_front_and_a_wrong_ca_is_refused_clearly() {
+    use volcano_connectors::durable::{Durable, connection_options};
+
+    let mut config = test_config("temporal-tls");
+    let dir = config
+        .registry
+        .data_dir
+        .clone()
+        .unwrap()
+        .with_file_name("temporal-tls");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = certificates(&dir, "right", true);
+    let wrong = certificates(&dir, "wrong", false);
+    let back: u16 = config
+        .temporal_address()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let front = grpc_tls_front(&dir, back).await;
+    config.temporal.address = format!("127.0.0.1:{front}");
+    config.temporal.tls.server_ca_file = Some(ca);
+
+    let (options, _) = connection_options(&config).unwrap();
+    assert_eq!(options.target.scheme(), "https");
+    assert!(
+        options
+            .identity
+            .starts_with(&format!("{}@", std::process::id()))
+    );
+    let durable = Durable::connect(&config).await.expect("connects over TLS");
+    durable.list(5).await.expect("a call over TLS");
+
+    config.temporal.tls.server_ca_file = Some(wrong);
+    let refused = Durable::connect(&config)
+        .await
+        .err()
+        .expect("a client trusting another CA connects");
+    let message = refused.to_string().to_lowercase();
+    assert!(
+        message.contains("certificate") || message.contains("issuer"),
+        "{message}"
+    );
 }
