@@ -47,7 +47,8 @@ fn compose_file_has_kafka_temporal_on_postgres_and_the_pipeline() {
     let env = &doc["x-volcano"]["environment"];
     assert_eq!(env["KAFKA_BROKERS"].as_str(), Some("kafka:9092"));
     assert_eq!(env["TEMPORAL_ADDRESS"].as_str(), Some("temporal:7233"));
-    // The REST ingress listens on every interface inside the container, published on 8080.
+    // The REST ingress listens on every interface inside the container, published on the
+    // host's loopback only: it starts with the example keys, which the README prints.
     let pipeline = &doc["services"]["pipeline"];
     assert_eq!(
         pipeline["environment"]["VOLCANO_INGRESS_ADDR"].as_str(),
@@ -57,7 +58,11 @@ fn compose_file_has_kafka_temporal_on_postgres_and_the_pipeline() {
         pipeline["environment"]["KAFKA_BROKERS"].as_str(),
         Some("kafka:9092")
     );
-    assert_eq!(pipeline["ports"][0].as_str(), Some("8080:8080"));
+    assert_eq!(pipeline["ports"][0].as_str(), Some("127.0.0.1:8080:8080"));
+    assert_eq!(
+        pipeline["environment"]["VOLCANO_INGRESS__ALLOW_EXAMPLE_KEYS"].as_str(),
+        Some("true")
+    );
 }
 
 #[test]

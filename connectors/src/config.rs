@@ -326,6 +326,9 @@ pub struct IngressConfig {
     pub result_ttl_secs: u64,
     /// How long a workflow query or signal may take before the client gets 503.
     pub temporal_timeout_ms: u64,
+    /// Start on an address beyond loopback even while a branch still accepts the example
+    /// repository's API keys (`volcano-example-<id>`, printed in the README).
+    pub allow_example_keys: bool,
 }
 
 impl Default for IngressConfig {
@@ -339,6 +342,7 @@ impl Default for IngressConfig {
             produce_timeout_ms: 5_000,
             result_ttl_secs: 24 * 3600,
             temporal_timeout_ms: 5_000,
+            allow_example_keys: false,
         }
     }
 }

@@ -65,6 +65,22 @@ impl KeyRing {
     }
 }
 
+/// The keys that are still the example repository's (`volcano-example-<id>`, printed in the
+/// README): whoever reads the README can use them.
+pub fn example_keys(registry: &RegistryHandle) -> Vec<Caller> {
+    let mut found: Vec<Caller> = build(registry)
+        .into_iter()
+        .filter(|(digest, caller)| {
+            let example: [u8; 32] =
+                Sha256::digest(format!("volcano-example-{}", caller.key_id).as_bytes()).into();
+            *digest == example
+        })
+        .map(|(_, caller)| caller)
+        .collect();
+    found.sort_by(|a, b| (&a.tenant, &a.key_id).cmp(&(&b.tenant, &b.key_id)));
+    found
+}
+
 /// `Authorization: Bearer <key>` or `X-API-Key: <key>`.
 fn presented_key(headers: &HeaderMap) -> Option<&str> {
     if let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {

@@ -276,10 +276,37 @@ pub async fn serve(
         .addr
         .parse()
         .with_context(|| format!("ingress.addr {:?} is not host:port", config.ingress.addr))?;
+    refuse_example_keys(config, addr, &registry)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding the ingress to {addr}"))?;
     serve_on(listener, config, registry, shutdown, local).await
+}
+
+/// An ingress reachable beyond this machine must not accept the example repository's keys,
+/// which the README prints, unless `ingress.allow_example_keys` says so.
+fn refuse_example_keys(
+    config: &VolcanoConfig,
+    addr: SocketAddr,
+    registry: &RegistryHandle,
+) -> Result<()> {
+    if addr.ip().is_loopback() || config.ingress.allow_example_keys {
+        return Ok(());
+    }
+    let found = auth::example_keys(registry);
+    if found.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = found
+        .iter()
+        .map(|c| format!("volcano-example-{} (tenant {})", c.key_id, c.tenant))
+        .collect();
+    anyhow::bail!(
+        "ingress.addr {addr} is reachable beyond this machine, and these API keys are still the \
+         example repository's, printed in the README: {}. Replace their sha256 in the branch's \
+         configs/security.yaml, or set ingress.allow_example_keys = true",
+        list.join(", ")
+    )
 }
 
 /// [`serve`] on a listener the caller bound (tests bind port 0).
@@ -336,4 +363,28 @@ pub async fn serve_on(
         Ok(Ok(())) => {}
     }
     served.context("serving the REST ingress")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_public_ingress_refuses_the_example_keys_unless_told_otherwise() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../repos");
+        let registry =
+            crate::registry_files::load_registry(&root, &Default::default()).expect("registry");
+        let mut config = VolcanoConfig::default();
+        let public: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let e = refuse_example_keys(&config, public, &registry).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("volcano-example-main-ingress (tenant main)"),
+            "{e}"
+        );
+        let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert!(refuse_example_keys(&config, local, &registry).is_ok());
+        config.ingress.allow_example_keys = true;
+        assert!(refuse_example_keys(&config, public, &registry).is_ok());
+    }
 }
