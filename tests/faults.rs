@@ -397,20 +397,7 @@ async fn a_broker_killed_and_restarted_mid_stream_loses_no_request() {
     }
     pipeline.stop().await;
 
-    let mut cc = volcano_connectors::kafka::client_config(&config);
-    cc.set("group.id", &config.pipeline.group_id);
-    let consumer: rdkafka::consumer::BaseConsumer = cc.create().unwrap();
-    let offsets =
-        volcano_connectors::partition_watch::probe(&consumer, &topic, Duration::from_secs(10))
-            .unwrap();
-    assert!(!offsets.is_empty());
-    for o in offsets {
-        assert_eq!(
-            o.committed, o.end,
-            "partition {} committed to its end",
-            o.partition
-        );
-    }
+    assert!(group_committed_to_the_end(&config) > 0);
     drop(broker);
 }
 
@@ -686,7 +673,14 @@ async fn the_fault_harness_answers_every_request_once_through_kills_joins_and_a_
             m.stop();
         }
     }
-    let mut cc = volcano_connectors::kafka::client_config(&config);
+    assert_eq!(group_committed_to_the_end(&config), 3);
+    drop(broker);
+}
+
+/// Asserts that the pipeline group's committed offset is at the end of every partition of
+/// the requests topic; returns how many partitions it has.
+fn group_committed_to_the_end(config: &VolcanoConfig) -> usize {
+    let mut cc = volcano_connectors::kafka::client_config(config);
     cc.set("group.id", &config.pipeline.group_id);
     let consumer: rdkafka::consumer::BaseConsumer = cc.create().unwrap();
     let offsets = volcano_connectors::partition_watch::probe(
@@ -695,15 +689,14 @@ async fn the_fault_harness_answers_every_request_once_through_kills_joins_and_a_
         Duration::from_secs(10),
     )
     .unwrap();
-    assert_eq!(offsets.len(), 3);
-    for o in offsets {
+    for o in &offsets {
         assert_eq!(
             o.committed, o.end,
             "partition {} committed to its end",
             o.partition
         );
     }
-    drop(broker);
+    offsets.len()
 }
 
 /// A member with an empty state store of its own takes over a partition whose answers

@@ -92,6 +92,21 @@ fn certificates(dir: &Path, name: &str, server: bool) -> PathBuf {
     dir.join(format!("{ca}.pem"))
 }
 
+/// A folder of the test's own with the right CA and a server certificate it signed, and a
+/// wrong CA: the folder and the two CAs' files.
+fn test_certificates(config: &VolcanoConfig) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = config
+        .registry
+        .data_dir
+        .clone()
+        .unwrap()
+        .with_file_name("certificates");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = certificates(&dir, "right", true);
+    let wrong = certificates(&dir, "wrong", false);
+    (dir, ca, wrong)
+}
+
 /// stunnel accepting TLS on `front` and passing the bytes to `back`.
 struct TlsFront(Child);
 
@@ -148,15 +163,7 @@ fn over_tls(config: &VolcanoConfig, ca: &Path) -> VolcanoConfig {
 async fn requests_are_answered_through_a_tls_front_and_a_wrong_ca_is_refused_clearly() {
     let mut config = test_config("tls");
     config.kafka.partitions = Some(1);
-    let dir = config
-        .registry
-        .data_dir
-        .clone()
-        .unwrap()
-        .with_file_name("tls");
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = certificates(&dir, "right", true);
-    let wrong = certificates(&dir, "wrong", false);
+    let (dir, ca, wrong) = test_certificates(&config);
     let (front, back) = (free_port(), free_port());
     config.kafka.brokers = format!("127.0.0.1:{front}");
     let _broker = OwnBroker::start_advertising(&config, &dir.join("broker"), back, front);
@@ -242,15 +249,7 @@ async fn temporal_is_reached_through_a_tls_front_and_a_wrong_ca_is_refused_clear
     use volcano_connectors::durable::{Durable, connection_options};
 
     let mut config = test_config("temporal-tls");
-    let dir = config
-        .registry
-        .data_dir
-        .clone()
-        .unwrap()
-        .with_file_name("temporal-tls");
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = certificates(&dir, "right", true);
-    let wrong = certificates(&dir, "wrong", false);
+    let (dir, ca, wrong) = test_certificates(&config);
     let back: u16 = config
         .temporal_address()
         .rsplit(':')

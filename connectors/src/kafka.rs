@@ -31,16 +31,24 @@ pub fn set_roles(roles: &str) {
     let _ = ROLES.set(roles.to_string());
 }
 
+/// This machine's name, read once: clients name themselves by it (Kafka's `client.id`,
+/// Temporal's identity).
+pub fn host_name() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".into())
+    })
+}
+
 /// The default `client.id`: `volcano-<roles>@<host>`.
 pub fn client_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into());
     let roles = ROLES.get().map(String::as_str).unwrap_or("cli");
-    format!("volcano-{roles}@{host}")
+    format!("volcano-{roles}@{}", host_name())
 }
 
 /// Our defaults, then the user's `kafka.properties` on top.

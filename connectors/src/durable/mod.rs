@@ -184,10 +184,7 @@ fn tls_options(tls: &crate::config::TemporalTls) -> Result<TlsOptions, String> {
 
 /// `pid@host`, as Temporal's CLI and SDKs name a client.
 fn identity() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
-    format!("{}@{host}", std::process::id())
+    format!("{}@{}", std::process::id(), crate::kafka::host_name())
 }
 
 impl Durable {
